@@ -1,0 +1,61 @@
+"""The automatic-cleanup counter: every N runs, remove environments unused for D days.
+
+Counting is on the warm path, so this module only uses ``os``; the cleanup
+itself (``ce.cache``) is imported only when it is due.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ce.paths import CachePaths
+
+DEFAULT_INTERVAL = 50
+DEFAULT_AGE_DAYS = 30.0
+
+
+class CleanSettings:
+    """Automatic-cleanup settings read from the environment, with warnings for bad values."""
+
+    __slots__ = ("age_days", "enabled", "interval", "warnings")
+
+    def __init__(self, environ: dict[str, str] | os._Environ[str]) -> None:
+        self.warnings: list[str] = []
+        self.enabled = environ.get("CONDA_EXEC_AUTO_CLEAN", "1").strip().lower() not in ("0", "false", "no", "off")
+        self.interval = int(self._number(environ, "CONDA_EXEC_CLEAN_INTERVAL", DEFAULT_INTERVAL, integer=True))
+        self.age_days = self._number(environ, "CONDA_EXEC_CLEAN_AGE", DEFAULT_AGE_DAYS, integer=False)
+
+    def _number(self, environ: dict[str, str] | os._Environ[str], name: str, default: float, integer: bool) -> float:
+        raw = environ.get(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            value = -1
+        if value <= 0 or value != value or value == float("inf"):
+            self.warnings.append(f"ignoring {name}={raw!r}: expected a positive number; using {default:g}")
+            return default
+        return value
+
+
+def bump_run_count(paths: CachePaths, interval: int) -> bool:
+    """Count this run; return True (and restart the count) when cleanup is due.
+
+    Best effort: a lost increment under concurrency only delays cleanup.
+    """
+    try:
+        with open(paths.run_count, "rb") as handle:
+            count = int(handle.read(32) or b"0")
+    except (OSError, ValueError):
+        count = 0
+    count += 1
+    due = count >= interval
+    temporary = f"{paths.run_count}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w") as handle:
+            handle.write("0" if due else str(count))
+        os.replace(temporary, paths.run_count)
+    except OSError:
+        return False
+    return due

@@ -1,0 +1,1 @@
+"""The built-in backends.  Each hook module imports its heavy code lazily."""

@@ -1,0 +1,143 @@
+"""The ``rattler`` solver backend: py-rattler solves, downloads, verifies and links.
+
+Repodata and packages are cached where rattler caches them
+(``$RATTLER_CACHE_DIR``, else its default), so ce shares them with pixi.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+import rattler
+import rattler.exceptions as rattler_errors
+
+from ce.errors import ChannelError, InstallError, SolveError, UsageError
+from ce.records import LockedPackage, SolveRequest
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines[:1]) if lines else type(error).__name__
+
+
+def _summarize_solver_error(error: BaseException) -> str:
+    """rattler's solver explanations are multi-line trees; keep what a user acts on."""
+    lines = [line.strip(" │├└─•") for line in str(error).splitlines()]
+    meaningful = [line.strip() for line in lines if line.strip() and not line.startswith("Cannot solve the request")]
+    return "; ".join(dict.fromkeys(meaningful[:6])) or _first_line(error)
+
+
+def virtual_packages_for(request: SolveRequest) -> list[Any]:
+    """This machine's virtual packages (``CONDA_OVERRIDE_*`` honoured) or the request's own."""
+    if request.virtual_packages is None:
+        return list(rattler.VirtualPackage.detect())
+    generic = []
+    for text in request.virtual_packages:
+        name, _, rest = text.partition("=")
+        version, _, build = rest.partition("=")
+        generic.append(
+            rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version or "0"), build or "0")
+        )
+    return generic
+
+
+def _noarch_kind(noarch: Any) -> str | None:
+    if noarch is None or noarch.none:
+        return None
+    return "python" if noarch.python else "generic"
+
+
+def to_locked(record: Any) -> LockedPackage:
+    """A rattler ``RepoDataRecord`` as a backend-neutral :class:`LockedPackage`."""
+    timestamp = record.timestamp
+    noarch = record.noarch
+    return LockedPackage(
+        name=record.name.normalized,
+        version=str(record.version),
+        build=str(record.build),
+        build_number=int(record.build_number),
+        subdir=record.subdir,
+        url=record.url,
+        channel=str(record.channel or ""),
+        sha256=record.sha256.hex() if record.sha256 else None,
+        md5=record.md5.hex() if record.md5 else None,
+        depends=tuple(record.depends),
+        constrains=tuple(record.constrains),
+        license=record.license,
+        size=record.size,
+        timestamp=int(timestamp.timestamp() * 1000) if isinstance(timestamp, datetime.datetime) else None,
+        noarch=_noarch_kind(noarch),
+        native=record,
+    )
+
+
+class RattlerSolver:
+    """Solve with py-rattler's resolvo-based solver; install with rattler's installer."""
+
+    name = "rattler"
+
+    def solve(self, request: SolveRequest) -> list[LockedPackage]:
+        """Solve *request* against its channels for its platform (plus noarch)."""
+        return asyncio.run(self._solve(request))
+
+    async def _solve(self, request: SolveRequest) -> list[LockedPackage]:
+        cache_action = "force-cache-only" if request.offline else "cache-or-fetch"
+        gateway = rattler.Gateway(
+            default_config=rattler.SourceConfig(cache_action=cache_action), show_progress=request.show_progress
+        )
+        try:
+            channels = [rattler.Channel(url) for url in request.channels]
+        except Exception as error:
+            raise UsageError(f"invalid channel: {_first_line(error)}") from error
+        try:
+            specs = [rattler.MatchSpec(spec) for spec in request.specs]
+        except Exception as error:
+            raise UsageError(f"invalid package spec: {_first_line(error)}") from error
+        try:
+            records = await rattler.solve(
+                sources=channels,
+                specs=specs,
+                gateway=gateway,
+                platforms=[request.platform, "noarch"],
+                virtual_packages=virtual_packages_for(request),
+            )
+        except rattler_errors.SolverError as error:
+            raise SolveError(f"cannot solve {', '.join(request.specs)}: {_summarize_solver_error(error)}") from error
+        except (rattler_errors.FetchRepoDataError, rattler_errors.GatewayError) as error:
+            hint = " (offline: only cached repodata is used)" if request.offline else ""
+            raise ChannelError(f"cannot read channel repodata{hint}: {_first_line(error)}") from error
+        except rattler_errors.InvalidChannelError as error:
+            raise UsageError(f"invalid channel: {_first_line(error)}") from error
+        return [to_locked(record) for record in records]
+
+    def install(
+        self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest
+    ) -> None:
+        """Download (verifying hashes), extract and link *packages* into *prefix*.
+
+        Files are relocated for *final_prefix*, where the environment is renamed
+        once complete.
+        """
+        records = [package.native for package in packages]
+        if any(record is None for record in records):
+            raise InstallError("the rattler solver can only install packages it solved")
+        try:
+            requested = [rattler.MatchSpec(spec)._match_spec for spec in request.specs]
+        except Exception:
+            requested = None
+        try:
+            asyncio.run(
+                rattler.install(
+                    records,
+                    target_prefix=prefix,
+                    alternative_target_prefix=final_prefix,
+                    platform=rattler.Platform(request.platform),
+                    show_progress=request.show_progress,
+                    requested_specs=requested,
+                )
+            )
+        except Exception as error:
+            raise InstallError(f"cannot install the environment: {_first_line(error)}") from error

@@ -1,0 +1,291 @@
+"""The environment cache: lookup, atomic builds, listing and cleanup.
+
+An environment becomes visible under its name only when complete: it is built
+in ``envs/.build-<name>.<random>`` and renamed into place.  One process
+builds a given name at a time (a build lock); the others wait and reuse it.
+Removal takes the in-use lock exclusively without waiting, so an environment
+that a tool is running from is never removed (see :mod:`ce.inuse`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import filelock
+
+from ce import __version__
+from ce.errors import CacheError
+from ce.inuse import hold_exclusive, release, try_exclusive
+from ce.paths import BUILD_PREFIX, TRASH_PREFIX, CachePaths
+
+METADATA_FILE = "ce-env.json"
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One complete cached environment."""
+
+    name: str
+    path: str
+    last_used: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def package(self) -> str:
+        """The tool's package name, or ``script`` for script environments."""
+        return self.name.rsplit("--", 1)[0]
+
+    @property
+    def size(self) -> int | None:
+        """Bytes on disk, as measured when the environment was built."""
+        value = self.metadata.get("size_bytes")
+        return value if isinstance(value, int) else None
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """What a cleanup removed (or would remove), and what it skipped because it was in use."""
+
+    removed: list[EnvEntry]
+    in_use: list[EnvEntry]
+    leftovers: int
+
+    @property
+    def freed_bytes(self) -> int:
+        """Bytes freed (or that would be), from the recorded sizes."""
+        return sum(entry.size or 0 for entry in self.removed)
+
+
+def tree_size(path: str) -> int:
+    """Apparent size of every file under *path*, not following symlinks."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _remove_tree(path: str) -> None:
+    """Remove *path* without ever following a symlink out of it."""
+    if os.path.islink(path):
+        os.unlink(path)
+        return
+
+    def make_writable_and_retry(function: Callable[..., Any], failed: str, _info: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(failed), stat.S_IRWXU)
+            function(failed)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+class EnvCache:
+    """The cached environments under one cache home."""
+
+    def __init__(self, paths: CachePaths) -> None:
+        self.paths = paths
+
+    def ensure(self) -> None:
+        """Create the cache directories, private to the user."""
+        for directory in (self.paths.root, self.paths.envs, self.paths.locks):
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            except FileExistsError:
+                raise CacheError(f"cache path {directory} exists and is not a directory") from None
+            except OSError as error:
+                raise CacheError(f"cannot create cache directory {directory}: {error.strerror}") from error
+            if not os.path.isdir(directory):
+                raise CacheError(f"cache path {directory} is not a directory")
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise CacheError(f"cache directory {directory} is not writable; set CONDA_EXEC_HOME elsewhere")
+
+    def lookup(self, name: str) -> str | None:
+        """The prefix of complete environment *name*, or ``None``."""
+        return self.paths.env(name) if os.path.isfile(self.paths.history(name)) else None
+
+    def build(
+        self,
+        name: str,
+        create: Callable[[str, str], None],
+        metadata: dict[str, Any],
+        refresh: bool = False,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> str:
+        """Return the prefix of *name*, building it with ``create(build_dir, final_prefix)`` if needed.
+
+        With *refresh*, a new environment replaces the existing one once no
+        tool runs from it.
+        """
+        self.ensure()
+        final = self.paths.env(name)
+        lock = filelock.FileLock(self.paths.build_lock(name), mode=0o600)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            if on_wait is not None:
+                on_wait(f"waiting for another ce process that is building {name}")
+            lock.acquire()
+        try:
+            if not refresh and self.lookup(name):
+                return final
+            self._sweep_builds(name)
+            build_dir = tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{name}.", dir=self.paths.envs)
+            try:
+                create(build_dir, final)
+                self._finish(build_dir, metadata)
+                self._publish(name, build_dir, final, on_wait)
+            except BaseException:
+                _remove_tree(build_dir)
+                raise
+            return final
+        finally:
+            lock.release()
+
+    def _finish(self, build_dir: str, metadata: dict[str, Any]) -> None:
+        meta_dir = os.path.join(build_dir, "conda-meta")
+        os.makedirs(meta_dir, exist_ok=True)
+        record = dict(metadata, created=time.time(), ce_version=__version__)
+        record["size_bytes"] = tree_size(build_dir)
+        with open(os.path.join(meta_dir, METADATA_FILE), "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=2, sort_keys=True)
+        # The history file marks the environment complete: written last.
+        with open(os.path.join(meta_dir, "history"), "a", encoding="utf-8") as handle:
+            handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
+
+    def _publish(self, name: str, build_dir: str, final: str, on_wait: Callable[[str], None] | None) -> None:
+        if not os.path.lexists(final):
+            os.rename(build_dir, final)
+            return
+        in_use_lock = self.paths.in_use_lock(name)
+        fd = try_exclusive(in_use_lock)
+        if fd is None:
+            if on_wait is not None:
+                on_wait(f"waiting for running tools to exit before replacing {name}")
+            fd = hold_exclusive(in_use_lock)
+        try:
+            trash = tempfile.mkdtemp(prefix=f"{TRASH_PREFIX}{name}.", dir=self.paths.envs)
+            os.rename(final, os.path.join(trash, "env"))
+            os.rename(build_dir, final)
+        finally:
+            release(fd)
+        _remove_tree(trash)
+
+    def _sweep_builds(self, name: str) -> int:
+        """Remove leftovers of interrupted builds of *name* (the caller holds its build lock)."""
+        removed = 0
+        for entry in self._scan():
+            if entry.name.startswith((f"{BUILD_PREFIX}{name}.", f"{TRASH_PREFIX}{name}.")):
+                _remove_tree(entry.path)
+                removed += 1
+        return removed
+
+    def _scan(self) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(self.paths.envs) as entries:
+                return list(entries)
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            raise CacheError(f"cache path {self.paths.envs} is not a directory") from None
+
+    def entries(self) -> list[EnvEntry]:
+        """Every complete environment, sorted by name."""
+        found = []
+        for entry in self._scan():
+            if entry.name.startswith(".") or "--" not in entry.name:
+                continue
+            history = os.path.join(entry.path, "conda-meta", "history")
+            try:
+                last_used = os.stat(history).st_mtime
+            except OSError:
+                continue
+            found.append(EnvEntry(entry.name, entry.path, last_used, self._metadata(entry.path)))
+        return sorted(found, key=lambda item: item.name)
+
+    @staticmethod
+    def _metadata(prefix: str) -> dict[str, Any]:
+        try:
+            with open(os.path.join(prefix, "conda-meta", METADATA_FILE), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def select(self, older_than_days: float | None, package: str | None = None) -> list[EnvEntry]:
+        """Environments unused for *older_than_days* (all with ``None``), of *package* if given."""
+        now = time.time()
+        return [
+            entry
+            for entry in self.entries()
+            if (package is None or entry.package == package)
+            and (older_than_days is None or now - entry.last_used >= older_than_days * SECONDS_PER_DAY)
+        ]
+
+    def remove(self, entry: EnvEntry) -> bool:
+        """Remove *entry* unless a tool is running from it; return whether it was removed."""
+        fd = try_exclusive(self.paths.in_use_lock(entry.name))
+        if fd is None:
+            return False
+        try:
+            if not os.path.isdir(entry.path) or os.path.islink(entry.path):
+                return False
+            trash = tempfile.mkdtemp(prefix=f"{TRASH_PREFIX}{entry.name}.", dir=self.paths.envs)
+            os.rename(entry.path, os.path.join(trash, "env"))
+        finally:
+            release(fd)
+        _remove_tree(trash)
+        return True
+
+    def sweep(self) -> int:
+        """Remove leftovers of interrupted builds and removals nobody is working on."""
+        removed = 0
+        for entry in self._scan():
+            if entry.name.startswith(TRASH_PREFIX):
+                _remove_tree(entry.path)
+                removed += 1
+            elif entry.name.startswith(BUILD_PREFIX):
+                name = entry.name[len(BUILD_PREFIX) :].rpartition(".")[0]
+                lock = filelock.FileLock(self.paths.build_lock(name), mode=0o600)
+                try:
+                    lock.acquire(timeout=0)
+                except filelock.Timeout:
+                    continue  # a build of that name is running
+                try:
+                    _remove_tree(entry.path)
+                    removed += 1
+                finally:
+                    lock.release()
+        return removed
+
+    def clean(
+        self, older_than_days: float | None, package: str | None = None, dry_run: bool = False
+    ) -> CleanResult:
+        """Remove the selected environments (see :meth:`select`), skipping those in use."""
+        selected = self.select(older_than_days, package)
+        if dry_run:
+            return CleanResult(selected, [], 0)
+        removed, in_use = [], []
+        for entry in selected:
+            (removed if self.remove(entry) else in_use).append(entry)
+        return CleanResult(removed, in_use, self.sweep())
+
+    def auto_clean(self, age_days: float) -> CleanResult:
+        """The periodic cleanup: environments unused for *age_days*, plus leftovers."""
+        try:
+            return self.clean(age_days)
+        except (OSError, CacheError):
+            return CleanResult([], [], 0)

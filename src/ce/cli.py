@@ -1,0 +1,324 @@
+"""The command line: the only place that prints or chooses an exit status.
+
+``ce`` and ``conda exec`` share this parser; only ``prog`` differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from functools import lru_cache
+
+from ce import __version__
+from ce.argv import split_argv
+from ce.errors import EXIT_ERROR, EXIT_USAGE, CeError, UsageError
+from ce.plugins.manager import BackendRegistry
+
+SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
+    """The argument parser for ce's own options (TOOL and its arguments are split off first)."""
+    parser = _Parser(
+        prog=prog,
+        allow_abbrev=False,
+        description="Run a conda package's command, or a script with inline metadata, "
+        "from a cached, isolated conda environment.",
+        epilog="Everything after TOOL or SCRIPT is passed to it unchanged.",
+    )
+    parser.add_argument("tool", nargs="?", metavar="TOOL|SCRIPT", help="command to run, or a script file")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the tool")
+
+    env = parser.add_argument_group("environment")
+    env.add_argument("-c", "--channel", action="append", default=[], metavar="CH",
+                     help="channel (name, URL, file:// URL or directory); repeatable, first has priority")
+    env.add_argument("--override-channels", action="store_true", help="use only the -c channels")
+    env.add_argument("--with", dest="with_specs", action="append", default=[], metavar="SPEC",
+                     help="also install this package (a conda MatchSpec); repeatable")
+    env.add_argument("--from", dest="from_spec", metavar="SPEC",
+                     help="the package that provides TOOL, when their names differ")
+    env.add_argument("--refresh", action="store_true", help="solve again and recreate the environment")
+    env.add_argument("--offline", action="store_true", help="use only cached repodata and packages")
+    env.add_argument("--solver", default=None, metavar="NAME", help="solver backend (default: rattler)")
+    env.add_argument("--runner", default=None, metavar="NAME", help="runner backend (default: path)")
+    env.add_argument("--activate", action="store_true", help="run in a fully activated environment (--runner activate)")
+
+    scripts = parser.add_argument_group("scripts and locks")
+    scripts.add_argument("--lock", action="store_true", help="write lock data for the script, then run it")
+    scripts.add_argument("--embed", action="store_true", help="with --lock: embed the lock in the script")
+    scripts.add_argument("--lock-format", metavar="NAME", help="lock format (default: rattler-lock-v6)")
+    scripts.add_argument("--platform", action="append", default=[], metavar="SUBDIR",
+                         help="also lock for this platform; repeatable")
+    scripts.add_argument("--ignore-lock", action="store_true", help="solve from the metadata, ignoring lock data")
+    scripts.add_argument("--locked", action="store_true", help="run from fresh lock data or fail; never solve")
+    scripts.add_argument("--add", action="append", default=[], metavar="SPEC",
+                         help="add a conda dependency to the script's metadata (does not run it)")
+
+    cache = parser.add_argument_group("cache")
+    cache.add_argument("--list", action="store_true", help="list cached environments")
+    cache.add_argument("--json", action="store_true", help="with --list: JSON output")
+    cache.add_argument("--clean", action="store_true",
+                       help="remove cached environments unused for CONDA_EXEC_CLEAN_AGE days (default 30)")
+    cache.add_argument("--all", action="store_true", help="with --clean: remove every environment")
+    cache.add_argument("--older-than", type=float, metavar="DAYS", help="with --clean: unused for DAYS days")
+    cache.add_argument("--dry-run", action="store_true", help="with --clean: show what would be removed")
+    cache.add_argument("-y", "--yes", action="store_true", help="with --clean: do not ask for confirmation")
+
+    parser.add_argument("--backends", action="store_true", help="list solver, runner and lock-format backends")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing of ce's own")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def parse_args(argv: Sequence[str], prog: str = "ce") -> argparse.Namespace:
+    """Parse *argv*: ce's options, then TOOL and its untouched arguments."""
+    options, tool, tool_args = split_argv(list(argv))
+    namespace = build_parser(prog).parse_args([*options, "--", tool] if tool is not None else options)
+    namespace.args = tool_args
+    return namespace
+
+
+def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
+    """Print *error* as one line on stderr (with a traceback when verbose); return its exit code."""
+    if verbose:
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
+
+
+def _format_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
+def _format_age(timestamp: float) -> str:
+    seconds = max(0.0, time.time() - timestamp)
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f}{unit} ago"
+    return "just now"
+
+
+class Cli:
+    """One invocation of the command line."""
+
+    def __init__(self, namespace: argparse.Namespace, prog: str) -> None:
+        self.ns = namespace
+        self.prog = prog
+
+    def info(self, message: str) -> None:
+        """A status line on stderr, unless quiet."""
+        if not self.ns.quiet:
+            print(f"{self.prog}: {message}", file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr, even when quiet."""
+        print(f"{self.prog}: warning: {message}", file=sys.stderr)
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one Cli per process
+    def registry(self) -> BackendRegistry:
+        """The backend registry, loaded on first use; broken plugins are reported once."""
+        registry = BackendRegistry()
+        for broken in registry.broken:
+            self.warn(str(broken))
+        return registry
+
+    def run(self) -> int:
+        ns = self.ns
+        modes = [name for name in ("list", "clean", "backends") if getattr(ns, name)]
+        if len(modes) > 1:
+            raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
+        if ns.json and not ns.list:
+            raise UsageError("--json goes with --list")
+        if not ns.clean and (ns.all or ns.older_than is not None or ns.dry_run or ns.yes):
+            raise UsageError("--all, --older-than, --dry-run and -y go with --clean")
+        if ns.embed and not ns.lock:
+            raise UsageError("--embed goes with --lock")
+        if ns.backends:
+            return self.backends()
+        if ns.list:
+            return self.list_envs()
+        if ns.clean:
+            return self.clean()
+        if ns.tool is None:
+            raise UsageError("missing TOOL or SCRIPT")
+        if os.path.isfile(ns.tool) or os.sep in ns.tool or "/" in ns.tool:
+            return self.script()
+        return self.tool()
+
+    def _paths(self):  # type: ignore[no-untyped-def]
+        from ce.paths import CachePaths
+
+        return CachePaths.from_environ()
+
+    def backends(self) -> int:
+        registry = self.registry()
+        from ce.plugins.manager import KINDS
+
+        for kind in KINDS:
+            found = registry.backends(kind)
+            print(f"{kind}s:")
+            if not found:
+                print("  (none)")
+            for name, backend in sorted(found.items()):
+                summary = f"  {backend.record.summary}" if backend.record.summary else ""
+                print(f"  {name:<20} {backend.provider}{summary}")
+        return 0
+
+    def list_envs(self) -> int:
+        from ce.cache import EnvCache
+
+        entries = EnvCache(self._paths()).entries()
+        if self.ns.json:
+            rows = [
+                {
+                    "name": entry.name,
+                    "path": entry.path,
+                    "kind": entry.metadata.get("kind", "unknown"),
+                    "command": entry.metadata.get("command"),
+                    "specs": entry.metadata.get("specs", []),
+                    "channels": entry.metadata.get("channels", []),
+                    "platform": entry.metadata.get("platform"),
+                    "size_bytes": entry.size,
+                    "last_used": entry.last_used,
+                }
+                for entry in entries
+            ]
+            print(json.dumps(rows, indent=2))
+            return 0
+        if not entries:
+            self.info("no cached environments")
+            return 0
+        for entry in entries:
+            specs = ", ".join(entry.metadata.get("specs", [])) or "?"
+            print(f"{entry.name:<40} {specs:<40} {_format_size(entry.size):>9}  {_format_age(entry.last_used)}")
+        return 0
+
+    def clean(self) -> int:
+        from ce.autoclean import CleanSettings
+        from ce.cache import EnvCache
+
+        ns = self.ns
+        if ns.all and ns.older_than is not None:
+            raise UsageError("--all and --older-than cannot be combined")
+        if ns.older_than is not None and not ns.older_than >= 0:
+            raise UsageError("--older-than needs a number of days >= 0")
+        settings = CleanSettings(os.environ)
+        for warning in settings.warnings:
+            self.warn(warning)
+        age = None if ns.all else (ns.older_than if ns.older_than is not None else settings.age_days)
+        package = None
+        if ns.tool is not None:
+            from ce.keys import tool_argument_spec
+
+            package = tool_argument_spec(ns.tool)[0]
+        cache = EnvCache(self._paths())
+        selected = cache.select(age, package)
+        what = "every" if age is None else f"unused for {age:g} days:"
+        if not selected:
+            print(f"nothing to remove ({'no environments' if age is None else 'no environment ' + what[:-1]})")
+            if not ns.dry_run:
+                cache.sweep()
+            return 0
+        for entry in selected:
+            print(f"{'would remove' if ns.dry_run else 'remove'} {entry.name} ({_format_size(entry.size)})")
+        if ns.dry_run:
+            total = sum(entry.size or 0 for entry in selected)
+            print(f"would free {_format_size(total)} in {len(selected)} environment(s)")
+            return 0
+        if not ns.yes and sys.stdin.isatty():
+            answer = input(f"Remove {len(selected)} environment(s)? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("nothing removed")
+                return 0
+        result = cache.clean(age, package)
+        for entry in result.in_use:
+            self.warn(f"kept {entry.name}: a running tool is using it")
+        print(f"removed {len(result.removed)} environment(s), freed {_format_size(result.freed_bytes)}")
+        return 0
+
+    def script(self) -> int:
+        tool = self.ns.tool
+        if not os.path.isfile(tool):
+            raise UsageError(f"no such script: {tool}")
+        raise UsageError(f"script mode is not available yet: cannot run {tool}")
+
+    def tool(self) -> int:
+        from ce.keys import resolve_tool_request
+        from ce.launch import launch
+        from ce.platforms import current_subdir
+        from ce.tool import DEFAULT_RUNNER, DEFAULT_SOLVER, Reporter, RunOptions, prepare_tool
+
+        ns = self.ns
+        used = [name for name in SCRIPT_ONLY_OPTIONS if getattr(ns, name)]
+        if used:
+            raise UsageError(f"--{used[0].replace('_', '-')} only applies to scripts")
+        if ns.activate and ns.runner not in (None, "activate"):
+            raise UsageError("--activate and --runner cannot be combined")
+        runner = "activate" if ns.activate else (ns.runner or DEFAULT_RUNNER)
+        solver = ns.solver or DEFAULT_SOLVER
+        if solver != DEFAULT_SOLVER:
+            self.registry().get("solver", solver)
+        if runner != DEFAULT_RUNNER:
+            self.registry().get("runner", runner)
+        request = resolve_tool_request(
+            ns.tool, ns.from_spec, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
+        )
+        options = RunOptions(
+            solver=solver,
+            runner=runner,
+            refresh=ns.refresh,
+            offline=ns.offline,
+            show_progress=sys.stderr.isatty() and not ns.quiet,
+            environ=dict(os.environ),
+        )
+        plan, report, cleaned = prepare_tool(
+            request, ns.args, options, self.registry, Reporter(info=self.info, warn=self.warn)
+        )
+        if report is not None:
+            self.info(f"created {report.env_name} ({report.packages} packages) in {report.seconds:.2f}s")
+        if cleaned is not None and cleaned.removed:
+            self.info(
+                f"auto-clean removed {len(cleaned.removed)} unused environment(s), "
+                f"freed {_format_size(cleaned.freed_bytes)}"
+            )
+        if self.ns.verbose:
+            self.info(f"running {plan.executable}")
+        return launch(plan)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
+    """Run the full command line; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args[: args.index("--")] if "--" in args else any(a in ("-v", "--verbose") for a in split_argv(args)[0])
+    try:
+        namespace = parse_args(args, prog)
+        return Cli(namespace, prog).run()
+    except CeError as error:
+        return report_error(error, verbose, prog)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BaseException as error:  # a bug, or a backend's panic: still one line without -v
+        if isinstance(error, SystemExit):
+            raise
+        code = report_error(error, verbose, prog)
+        return code if code != EXIT_USAGE else EXIT_ERROR

@@ -1,0 +1,64 @@
+"""The one place that knows where ce keeps things.
+
+Layout under the cache home (``~/.conda/exec`` or ``$CONDA_EXEC_HOME``)::
+
+    run-count                       automatic-cleanup counter
+    envs/<name>--<hash16>/          complete environments, and nothing else
+    envs/.locks/<name>--<hash16>.lock        in-use lock (shared while a tool runs)
+    envs/.locks/<name>--<hash16>.build.lock  one builder per key
+    envs/.build-<name>--<hash16>-<random>/   an environment being built
+    envs/.trash-<name>--<hash16>-<random>/   an environment being removed
+
+Only plain ``os`` is used here: this module is on the warm path.
+"""
+
+from __future__ import annotations
+
+import os
+
+HOME_VARIABLE = "CONDA_EXEC_HOME"
+LOCKS_DIRNAME = ".locks"
+BUILD_PREFIX = ".build-"
+TRASH_PREFIX = ".trash-"
+
+
+def cache_home(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """Return the absolute cache home, honouring ``$CONDA_EXEC_HOME``."""
+    env = os.environ if environ is None else environ
+    configured = env.get(HOME_VARIABLE)
+    if configured:
+        return os.path.abspath(os.path.expanduser(configured))
+    return os.path.join(os.path.expanduser("~"), ".conda", "exec")
+
+
+class CachePaths:
+    """Paths inside one cache home."""
+
+    __slots__ = ("envs", "locks", "root", "run_count")
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.envs = os.path.join(root, "envs")
+        self.locks = os.path.join(self.envs, LOCKS_DIRNAME)
+        self.run_count = os.path.join(root, "run-count")
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | os._Environ[str] | None = None) -> CachePaths:
+        """The paths of the cache home selected by the environment."""
+        return cls(cache_home(environ))
+
+    def env(self, name: str) -> str:
+        """Directory of the complete environment called *name*."""
+        return os.path.join(self.envs, name)
+
+    def history(self, name: str) -> str:
+        """``conda-meta/history`` of *name*: its presence marks a complete environment."""
+        return os.path.join(self.envs, name, "conda-meta", "history")
+
+    def in_use_lock(self, name: str) -> str:
+        """Lock file held shared by every process running from *name*."""
+        return os.path.join(self.locks, name + ".lock")
+
+    def build_lock(self, name: str) -> str:
+        """Lock file held by the one process building *name*."""
+        return os.path.join(self.locks, name + ".build.lock")

@@ -1,0 +1,160 @@
+"""The backend registry: built-in backends plus third-party plugins.
+
+Third-party plugins come from the ``ce`` entry-point group.  A plugin that
+fails to import, whose hook raises, or that yields something that is not a
+valid record is reported (with its distribution) and skipped: it never breaks
+runs that do not need it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pluggy
+
+from ce import __version__
+from ce.errors import BackendNotFoundError, CeError
+from ce.plugins.hookspec import PROJECT_NAME, CeSpecs
+from ce.plugins.types import CeLockfileFormat, CeRunner, CeSolver
+
+ENTRY_POINT_GROUP = "ce"
+BackendKind = Literal["solver", "runner", "lockfile-format"]
+
+#: hook name and record type of each kind of backend
+KINDS: dict[BackendKind, tuple[str, type[Any]]] = {
+    "solver": ("ce_solvers", CeSolver),
+    "runner": ("ce_runners", CeRunner),
+    "lockfile-format": ("ce_lockfile_formats", CeLockfileFormat),
+}
+BUILTIN_PROVIDER = f"ce {__version__} (built-in)"
+BUILTIN_MODULES = ("ce.backends.rattler", "ce.backends.runners")
+
+
+@dataclass(frozen=True)
+class RegisteredBackend:
+    """A backend record together with what provides it."""
+
+    kind: BackendKind
+    record: CeSolver | CeRunner | CeLockfileFormat
+    provider: str
+
+    @property
+    def name(self) -> str:
+        """The backend's name, as given to ``--solver``/``--runner``/``--lock-format``."""
+        return self.record.name
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that was skipped, and why."""
+
+    plugin: str
+    provider: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} from {self.provider} skipped: {self.reason}"
+
+
+def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
+    dist = entry_point.dist
+    return f"{dist.name} {dist.version}" if dist is not None else "an unknown distribution"
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+class BackendRegistry:
+    """All registered backends, by kind and name."""
+
+    def __init__(self, plugins: Iterable[tuple[object, str]] = (), entry_points: bool = True) -> None:
+        """Register the built-ins, then *plugins* (``(module, provider)`` pairs), then entry points."""
+        self._manager = pluggy.PluginManager(PROJECT_NAME)
+        self._manager.add_hookspecs(CeSpecs)
+        self._providers: dict[str, str] = {}
+        self.broken: list[BrokenPlugin] = []
+        for module_name in BUILTIN_MODULES:
+            self._register(importlib.import_module(module_name), module_name, BUILTIN_PROVIDER)
+        for plugin, provider in plugins:
+            self._register(plugin, getattr(plugin, "__name__", repr(plugin)), provider)
+        if entry_points:
+            self._load_entry_points()
+        self._backends: dict[BackendKind, dict[str, RegisteredBackend]] = {
+            kind: self._collect(kind) for kind in KINDS
+        }
+
+    def _register(self, plugin: object, name: str, provider: str) -> None:
+        try:
+            self._manager.register(plugin, name=name)
+        except Exception as error:  # pluggy validation errors, duplicate registration
+            self.broken.append(BrokenPlugin(name, provider, _error_text(error)))
+            return
+        self._providers[name] = provider
+
+    def _load_entry_points(self) -> None:
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            provider = _distribution_label(entry_point)
+            try:
+                plugin = entry_point.load()
+            except BaseException as error:  # a broken plugin must not be fatal (PanicException too)
+                if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self.broken.append(BrokenPlugin(entry_point.name, provider, f"cannot import: {_error_text(error)}"))
+                continue
+            self._register(plugin, f"{provider}:{entry_point.name}", provider)
+
+    def _collect(self, kind: BackendKind) -> dict[str, RegisteredBackend]:
+        hook_name, record_type = KINDS[kind]
+        found: dict[str, RegisteredBackend] = {}
+        caller = getattr(self._manager.hook, hook_name)
+        # Registration order: built-ins first, so a plugin cannot shadow them.
+        for implementation in caller.get_hookimpls():
+            plugin_name = implementation.plugin_name
+            provider = self._providers.get(plugin_name, plugin_name)
+            function: Callable[[], Any] = implementation.function
+            try:
+                records = list(function() or ())
+                for record in records:
+                    if not isinstance(record, record_type):
+                        raise TypeError(f"{hook_name} yielded {type(record).__name__}, not {record_type.__name__}")
+            except Exception as error:
+                self.broken.append(BrokenPlugin(plugin_name, provider, f"{hook_name} failed: {_error_text(error)}"))
+                continue
+            for record in records:
+                if record.name in found:
+                    other = found[record.name].provider
+                    self.broken.append(
+                        BrokenPlugin(plugin_name, provider, f"{kind} {record.name!r} is already provided by {other}")
+                    )
+                    continue
+                found[record.name] = RegisteredBackend(kind, record, provider)
+        return found
+
+    def backends(self, kind: BackendKind) -> dict[str, RegisteredBackend]:
+        """The backends of *kind*, by name."""
+        return dict(self._backends[kind])
+
+    def get(self, kind: BackendKind, name: str) -> RegisteredBackend:
+        """The backend of *kind* called *name*, or an error listing the valid names."""
+        try:
+            return self._backends[kind][name]
+        except KeyError:
+            valid = ", ".join(sorted(self._backends[kind])) or "none"
+            raise BackendNotFoundError(f"unknown {kind} {name!r}; valid {kind} names: {valid}") from None
+
+    def create(self, kind: BackendKind, name: str) -> Any:
+        """Instantiate the backend of *kind* called *name*."""
+        registered = self.get(kind, name)
+        try:
+            return registered.record.backend()
+        except CeError:
+            raise
+        except Exception as error:
+            raise BackendNotFoundError(
+                f"{kind} {name!r} from {registered.provider} cannot be used: {_error_text(error)}"
+            ) from error
