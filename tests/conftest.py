@@ -54,9 +54,7 @@ def shared_rattler_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_rattler_cache: Path
-) -> Iterator[None]:
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_rattler_cache: Path) -> Iterator[None]:
     """Point HOME, the ce cache and rattler's cache inside the test's tmp dir."""
     for name in _LEAKY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -78,7 +76,11 @@ def ce_home(tmp_path: Path) -> Path:
 
 
 def run_ce(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, input: str | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    input: str | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m ce ARGS`` in a child process, as a user would."""
     return subprocess.run(

@@ -19,7 +19,10 @@ from ce.fastpath import _Fallback, _parse
         (["-cx", "ruff"], (["-cx"], "ruff", [])),
         (["--channel=x", "ruff"], (["--channel=x"], "ruff", [])),
         (["-qc", "x", "ruff"], (["-qc", "x"], "ruff", [])),
-        (["--with", "pytest", "--from", "httpie", "http", "GET"], (["--with", "pytest", "--from", "httpie"], "http", ["GET"])),
+        (
+            ["--with", "pytest", "--from", "httpie", "http", "GET"],
+            (["--with", "pytest", "--from", "httpie"], "http", ["GET"]),
+        ),
         (["-v", "--", "ruff", "--", "x"], (["-v"], "ruff", ["--", "x"])),
         (["--list"], (["--list"], None, [])),
         (["--clean", "--older-than", "3", "ruff"], (["--clean", "--older-than", "3"], "ruff", [])),
@@ -65,7 +68,13 @@ def test_fast_parser_agrees_with_the_full_parser(argv: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--refresh", "ruff"], ["--solver", "x", "ruff"], ["--runner", "activate", "ruff"], ["-v", "ruff"], ["--lock", "s.py"]],
+    [
+        ["--refresh", "ruff"],
+        ["--solver", "x", "ruff"],
+        ["--runner", "activate", "ruff"],
+        ["-v", "ruff"],
+        ["--lock", "s.py"],
+    ],
 )
 def test_fast_parser_leaves_other_options_to_the_full_parser(argv: list[str]) -> None:
     with pytest.raises(_Fallback):

@@ -56,7 +56,9 @@ def test_warm_run_imports_nothing_heavy(ce_home: Path) -> None:
     assert result.stdout == "ran a b\n"
     imported = _imported_modules(result.stderr)
     assert "ce.fastpath" in imported
-    leaked = sorted(name for name in imported if name.split(".")[0] in FORBIDDEN_ON_WARM_PATH or name in FORBIDDEN_ON_WARM_PATH)
+    leaked = sorted(
+        name for name in imported if name.split(".")[0] in FORBIDDEN_ON_WARM_PATH or name in FORBIDDEN_ON_WARM_PATH
+    )
     assert leaked == []
 
 

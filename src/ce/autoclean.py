@@ -33,7 +33,7 @@ class CleanSettings:
             value = int(raw) if integer else float(raw)
         except ValueError:
             value = -1
-        if value <= 0 or value != value or value == float("inf"):
+        if not 0 < value < float("inf"):  # also refuses NaN
             self.warnings.append(f"ignoring {name}={raw!r}: expected a positive number; using {default:g}")
             return default
         return value

@@ -4,11 +4,12 @@ An environment becomes visible under its name only when complete: it is built
 in ``envs/.build-<name>.<random>`` and renamed into place.  One process
 builds a given name at a time (a build lock); the others wait and reuse it.
 Removal takes the in-use lock exclusively without waiting, so an environment
-that a tool is running from is never removed (see :mod:`ce.inuse`).
+that a tool is running from is never removed (see :mod:`ce.locks`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,11 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import filelock
-
 from ce import __version__
 from ce.errors import CacheError
-from ce.inuse import hold_exclusive, release, try_exclusive
+from ce.locks import hold_exclusive, release, try_exclusive
 from ce.paths import BUILD_PREFIX, TRASH_PREFIX, CachePaths
 
 METADATA_FILE = "ce-env.json"
@@ -70,10 +69,8 @@ def tree_size(path: str) -> int:
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
     return total
 
 
@@ -132,13 +129,11 @@ class EnvCache:
         """
         self.ensure()
         final = self.paths.env(name)
-        lock = filelock.FileLock(self.paths.build_lock(name), mode=0o600)
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
+        build_lock = try_exclusive(self.paths.build_lock(name))
+        if build_lock is None:
             if on_wait is not None:
                 on_wait(f"waiting for another ce process that is building {name}")
-            lock.acquire()
+            build_lock = hold_exclusive(self.paths.build_lock(name))
         try:
             if not refresh and self.lookup(name):
                 return final
@@ -153,7 +148,7 @@ class EnvCache:
                 raise
             return final
         finally:
-            lock.release()
+            release(build_lock)
 
     def _finish(self, build_dir: str, metadata: dict[str, Any]) -> None:
         meta_dir = os.path.join(build_dir, "conda-meta")
@@ -259,26 +254,23 @@ class EnvCache:
                 removed += 1
             elif entry.name.startswith(BUILD_PREFIX):
                 name = entry.name[len(BUILD_PREFIX) :].rpartition(".")[0]
-                lock = filelock.FileLock(self.paths.build_lock(name), mode=0o600)
-                try:
-                    lock.acquire(timeout=0)
-                except filelock.Timeout:
+                build_lock = try_exclusive(self.paths.build_lock(name))
+                if build_lock is None:
                     continue  # a build of that name is running
                 try:
                     _remove_tree(entry.path)
                     removed += 1
                 finally:
-                    lock.release()
+                    release(build_lock)
         return removed
 
-    def clean(
-        self, older_than_days: float | None, package: str | None = None, dry_run: bool = False
-    ) -> CleanResult:
+    def clean(self, older_than_days: float | None, package: str | None = None, dry_run: bool = False) -> CleanResult:
         """Remove the selected environments (see :meth:`select`), skipping those in use."""
         selected = self.select(older_than_days, package)
         if dry_run:
             return CleanResult(selected, [], 0)
-        removed, in_use = [], []
+        removed: list[EnvEntry] = []
+        in_use: list[EnvEntry] = []
         for entry in selected:
             (removed if self.remove(entry) else in_use).append(entry)
         return CleanResult(removed, in_use, self.sweep())

@@ -6,18 +6,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from functools import lru_cache
 
 from ce import __version__
 from ce.argv import split_argv
 from ce.errors import EXIT_ERROR, EXIT_USAGE, CeError, UsageError
-from ce.plugins.manager import BackendRegistry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ce.paths import CachePaths
+    from ce.plugins.manager import BackendRegistry
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
 
@@ -40,13 +42,26 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the tool")
 
     env = parser.add_argument_group("environment")
-    env.add_argument("-c", "--channel", action="append", default=[], metavar="CH",
-                     help="channel (name, URL, file:// URL or directory); repeatable, first has priority")
+    env.add_argument(
+        "-c",
+        "--channel",
+        action="append",
+        default=[],
+        metavar="CH",
+        help="channel (name, URL, file:// URL or directory); repeatable, first has priority",
+    )
     env.add_argument("--override-channels", action="store_true", help="use only the -c channels")
-    env.add_argument("--with", dest="with_specs", action="append", default=[], metavar="SPEC",
-                     help="also install this package (a conda MatchSpec); repeatable")
-    env.add_argument("--from", dest="from_spec", metavar="SPEC",
-                     help="the package that provides TOOL, when their names differ")
+    env.add_argument(
+        "--with",
+        dest="with_specs",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also install this package (a conda MatchSpec); repeatable",
+    )
+    env.add_argument(
+        "--from", dest="from_spec", metavar="SPEC", help="the package that provides TOOL, when their names differ"
+    )
     env.add_argument("--refresh", action="store_true", help="solve again and recreate the environment")
     env.add_argument("--offline", action="store_true", help="use only cached repodata and packages")
     env.add_argument("--solver", default=None, metavar="NAME", help="solver backend (default: rattler)")
@@ -57,18 +72,27 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     scripts.add_argument("--lock", action="store_true", help="write lock data for the script, then run it")
     scripts.add_argument("--embed", action="store_true", help="with --lock: embed the lock in the script")
     scripts.add_argument("--lock-format", metavar="NAME", help="lock format (default: rattler-lock-v6)")
-    scripts.add_argument("--platform", action="append", default=[], metavar="SUBDIR",
-                         help="also lock for this platform; repeatable")
+    scripts.add_argument(
+        "--platform", action="append", default=[], metavar="SUBDIR", help="also lock for this platform; repeatable"
+    )
     scripts.add_argument("--ignore-lock", action="store_true", help="solve from the metadata, ignoring lock data")
     scripts.add_argument("--locked", action="store_true", help="run from fresh lock data or fail; never solve")
-    scripts.add_argument("--add", action="append", default=[], metavar="SPEC",
-                         help="add a conda dependency to the script's metadata (does not run it)")
+    scripts.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="add a conda dependency to the script's metadata (does not run it)",
+    )
 
     cache = parser.add_argument_group("cache")
     cache.add_argument("--list", action="store_true", help="list cached environments")
     cache.add_argument("--json", action="store_true", help="with --list: JSON output")
-    cache.add_argument("--clean", action="store_true",
-                       help="remove cached environments unused for CONDA_EXEC_CLEAN_AGE days (default 30)")
+    cache.add_argument(
+        "--clean",
+        action="store_true",
+        help="remove cached environments unused for CONDA_EXEC_CLEAN_AGE days (default 30)",
+    )
     cache.add_argument("--all", action="store_true", help="with --clean: remove every environment")
     cache.add_argument("--older-than", type=float, metavar="DAYS", help="with --clean: unused for DAYS days")
     cache.add_argument("--dry-run", action="store_true", help="with --clean: show what would be removed")
@@ -92,6 +116,8 @@ def parse_args(argv: Sequence[str], prog: str = "ce") -> argparse.Namespace:
 def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
     """Print *error* as one line on stderr (with a traceback when verbose); return its exit code."""
     if verbose:
+        import traceback
+
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     message = " ".join(str(error).split()) or type(error).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
@@ -136,6 +162,8 @@ class Cli:
     @lru_cache(maxsize=1)  # noqa: B019 - one Cli per process
     def registry(self) -> BackendRegistry:
         """The backend registry, loaded on first use; broken plugins are reported once."""
+        from ce.plugins.manager import BackendRegistry
+
         registry = BackendRegistry()
         for broken in registry.broken:
             self.warn(str(broken))
@@ -164,7 +192,7 @@ class Cli:
             return self.script()
         return self.tool()
 
-    def _paths(self):  # type: ignore[no-untyped-def]
+    def _paths(self) -> CachePaths:
         from ce.paths import CachePaths
 
         return CachePaths.from_environ()
@@ -188,6 +216,8 @@ class Cli:
 
         entries = EnvCache(self._paths()).entries()
         if self.ns.json:
+            import json
+
             rows = [
                 {
                     "name": entry.name,
@@ -294,7 +324,8 @@ class Cli:
             request, ns.args, options, self.registry, Reporter(info=self.info, warn=self.warn)
         )
         if report is not None:
-            self.info(f"created {report.env_name} ({report.packages} packages) in {report.seconds:.2f}s")
+            plural = "s" if report.packages != 1 else ""
+            self.info(f"created {report.env_name} ({report.packages} package{plural}) in {report.seconds:.2f}s")
         if cleaned is not None and cleaned.removed:
             self.info(
                 f"auto-clean removed {len(cleaned.removed)} unused environment(s), "
@@ -308,7 +339,9 @@ class Cli:
 def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
     """Run the full command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = "-v" in args[: args.index("--")] if "--" in args else any(a in ("-v", "--verbose") for a in split_argv(args)[0])
+    verbose = (
+        "-v" in args[: args.index("--")] if "--" in args else any(a in ("-v", "--verbose") for a in split_argv(args)[0])
+    )
     try:
         namespace = parse_args(args, prog)
         return Cli(namespace, prog).run()

@@ -9,14 +9,17 @@ imported: no ``re``, ``json`` or ``hashlib`` (each costs milliseconds here).
 from __future__ import annotations
 
 import os
+import sys
 
-try:  # The builtin module is far cheaper to import than hashlib.
-    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # Python >= 3.12
-except ImportError:  # pragma: no cover - depends on the interpreter
-    try:
+# The builtin module is far cheaper to import than hashlib.  Name it exactly:
+# a failed import scans every sys.path entry (over a millisecond here).
+try:
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+    else:
         from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-    except ImportError:
-        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+except ImportError:  # pragma: no cover - interpreters built without it
+    from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
 from ce.errors import InvalidNameError, UsageError
 

@@ -23,9 +23,7 @@ class LaunchPlan:
 
     __slots__ = ("argv", "cwd", "env", "executable")
 
-    def __init__(
-        self, executable: str, argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None
-    ) -> None:
+    def __init__(self, executable: str, argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None) -> None:
         self.executable = executable
         self.argv = list(argv)
         self.env = dict(env)

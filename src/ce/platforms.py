@@ -71,9 +71,7 @@ def current_subdir(environ: dict[str, str] | os._Environ[str] | None = None) -> 
         machine = os.uname().machine
     arch = _ARCH_NAMES.get(machine.lower())
     if os_name is None or arch is None:
-        raise ConfigurationError(
-            f"cannot tell the conda platform of {sys.platform}/{machine}; set CONDA_SUBDIR"
-        )
+        raise ConfigurationError(f"cannot tell the conda platform of {sys.platform}/{machine}; set CONDA_SUBDIR")
     if os_name == "linux" and arch == "arm64":
         arch = "aarch64"
     if os_name in ("osx", "win") and arch == "aarch64":

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 
 from ce.autoclean import CleanSettings, bump_run_count
 from ce.cache import CleanResult, EnvCache
-from ce.inuse import hold_shared, release
 from ce.keys import ToolRequest
 from ce.launch import LaunchPlan
+from ce.locks import hold_shared, release
 from ce.paths import CachePaths
-from ce.plugins.manager import BackendRegistry
 from ce.records import SolveRequest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ce.plugins.manager import BackendRegistry
+    from ce.plugins.types import RunnerBackend, SolverBackend
 
 DEFAULT_SOLVER = "rattler"
 DEFAULT_RUNNER = "path"
@@ -57,6 +61,27 @@ class Reporter:
         self.warn = warn
 
 
+def create_solver(name: str, registry: Callable[[], BackendRegistry]) -> SolverBackend:
+    """The solver called *name*.  Built-ins cannot be shadowed by plugins, so the
+    default is created without scanning entry points (it keeps cold runs fast)."""
+    if name == DEFAULT_SOLVER:
+        from ce.backends.rattler_solver import RattlerSolver
+
+        return RattlerSolver()
+    solver: SolverBackend = registry().create("solver", name)
+    return solver
+
+
+def create_runner(name: str, registry: Callable[[], BackendRegistry]) -> RunnerBackend:
+    """The runner called *name*; the default without scanning entry points."""
+    if name == DEFAULT_RUNNER:
+        from ce.backends.path_runner import PathRunner
+
+        return PathRunner()
+    runner: RunnerBackend = registry().create("runner", name)
+    return runner
+
+
 def ensure_environment(
     request: ToolRequest,
     options: RunOptions,
@@ -69,7 +94,7 @@ def ensure_environment(
         prefix = cache.lookup(request.env_name)
         if prefix is not None:
             return prefix, None
-    solver = registry().create("solver", options.solver)
+    solver = create_solver(options.solver, registry)
     solve_request = SolveRequest(
         specs=request.specs,
         channels=request.channels,
@@ -125,12 +150,7 @@ def prepare_tool(
     cache.ensure()
     lock = hold_shared(cache.paths.in_use_lock(request.env_name))
     try:
-        if options.runner == DEFAULT_RUNNER:
-            from ce.backends.path_runner import PathRunner
-
-            runner = PathRunner()
-        else:
-            runner = registry().create("runner", options.runner)
+        runner = create_runner(options.runner, registry)
         plan = runner.prepare(prefix, [request.command, *args], options.environ)
         cleaned = maybe_auto_clean(cache, options.environ, reporter)
     except BaseException:

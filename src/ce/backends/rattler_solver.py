@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import rattler
 import rattler.exceptions as rattler_errors
@@ -39,7 +39,9 @@ def virtual_packages_for(request: SolveRequest) -> list[Any]:
         name, _, rest = text.partition("=")
         version, _, build = rest.partition("=")
         generic.append(
-            rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version or "0"), build or "0")
+            rattler.GenericVirtualPackage(
+                rattler.PackageName(name), rattler.Version(version or "0"), rattler.BuildString(build or "0")
+            )
         )
     return generic
 
@@ -84,7 +86,9 @@ class RattlerSolver:
         return asyncio.run(self._solve(request))
 
     async def _solve(self, request: SolveRequest) -> list[LockedPackage]:
-        cache_action = "force-cache-only" if request.offline else "cache-or-fetch"
+        cache_action: Literal["force-cache-only", "cache-or-fetch"] = (
+            "force-cache-only" if request.offline else "cache-or-fetch"
+        )
         gateway = rattler.Gateway(
             default_config=rattler.SourceConfig(cache_action=cache_action), show_progress=request.show_progress
         )
@@ -101,7 +105,7 @@ class RattlerSolver:
                 sources=channels,
                 specs=specs,
                 gateway=gateway,
-                platforms=[request.platform, "noarch"],
+                platforms=[rattler.Platform(request.platform), rattler.Platform("noarch")],
                 virtual_packages=virtual_packages_for(request),
             )
         except rattler_errors.SolverError as error:
@@ -113,9 +117,7 @@ class RattlerSolver:
             raise UsageError(f"invalid channel: {_first_line(error)}") from error
         return [to_locked(record) for record in records]
 
-    def install(
-        self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest
-    ) -> None:
+    def install(self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest) -> None:
         """Download (verifying hashes), extract and link *packages* into *prefix*.
 
         Files are relocated for *final_prefix*, where the environment is renamed

@@ -84,14 +84,18 @@ class BackendRegistry:
             self._register(plugin, getattr(plugin, "__name__", repr(plugin)), provider)
         if entry_points:
             self._load_entry_points()
-        self._backends: dict[BackendKind, dict[str, RegisteredBackend]] = {
-            kind: self._collect(kind) for kind in KINDS
-        }
+        self._backends: dict[BackendKind, dict[str, RegisteredBackend]] = {kind: self._collect(kind) for kind in KINDS}
 
     def _register(self, plugin: object, name: str, provider: str) -> None:
         try:
             self._manager.register(plugin, name=name)
         except Exception as error:  # pluggy validation errors, duplicate registration
+            self.broken.append(BrokenPlugin(name, provider, _error_text(error)))
+            return
+        try:
+            self._manager.check_pending()  # a ce_* hook that no spec declares (a typo)
+        except Exception as error:
+            self._manager.unregister(name=name)
             self.broken.append(BrokenPlugin(name, provider, _error_text(error)))
             return
         self._providers[name] = provider

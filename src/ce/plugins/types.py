@@ -32,9 +32,7 @@ class SolverBackend(Protocol):
     def solve(self, request: SolveRequest) -> list[LockedPackage]:
         """The packages of an environment satisfying *request*."""
 
-    def install(
-        self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest
-    ) -> None:
+    def install(self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest) -> None:
         """Create an environment in *prefix* that will be used at *final_prefix*."""
 
 
