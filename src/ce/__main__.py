@@ -6,7 +6,7 @@ import os
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> int:
     """Run ce with *argv* (default ``sys.argv[1:]``); return the exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
     from ce.errors import CeError
@@ -22,6 +22,21 @@ def main(argv: list[str] | None = None) -> int:
     from ce.cli import main as cli_main
 
     return cli_main(args)
+
+
+def main() -> int:
+    """The console script: :func:`run`, then exit.
+
+    py-rattler 0.28 can crash the interpreter while it finalizes (its runtime
+    threads outlive Python's), so once rattler is loaded ce leaves with
+    ``os._exit`` after flushing its output.
+    """
+    code = run()
+    if "rattler" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ import os
 
 from ce.paths import CachePaths
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 DEFAULT_INTERVAL = 50
 DEFAULT_AGE_DAYS = 30.0
 
@@ -19,13 +23,13 @@ class CleanSettings:
 
     __slots__ = ("age_days", "enabled", "interval", "warnings")
 
-    def __init__(self, environ: dict[str, str] | os._Environ[str]) -> None:
+    def __init__(self, environ: Mapping[str, str]) -> None:
         self.warnings: list[str] = []
         self.enabled = environ.get("CONDA_EXEC_AUTO_CLEAN", "1").strip().lower() not in ("0", "false", "no", "off")
         self.interval = int(self._number(environ, "CONDA_EXEC_CLEAN_INTERVAL", DEFAULT_INTERVAL, integer=True))
         self.age_days = self._number(environ, "CONDA_EXEC_CLEAN_AGE", DEFAULT_AGE_DAYS, integer=False)
 
-    def _number(self, environ: dict[str, str] | os._Environ[str], name: str, default: float, integer: bool) -> float:
+    def _number(self, environ: Mapping[str, str], name: str, default: float, integer: bool) -> float:
         raw = environ.get(name)
         if raw is None or not raw.strip():
             return default

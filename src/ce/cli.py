@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ce.paths import CachePaths
     from ce.plugins.manager import BackendRegistry
+    from ce.tool import Prepared, RunOptions
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
 
@@ -285,22 +286,10 @@ class Cli:
         print(f"removed {len(result.removed)} environment(s), freed {_format_size(result.freed_bytes)}")
         return 0
 
-    def script(self) -> int:
-        tool = self.ns.tool
-        if not os.path.isfile(tool):
-            raise UsageError(f"no such script: {tool}")
-        raise UsageError(f"script mode is not available yet: cannot run {tool}")
-
-    def tool(self) -> int:
-        from ce.keys import resolve_tool_request
-        from ce.launch import launch
-        from ce.platforms import current_subdir
-        from ce.tool import DEFAULT_RUNNER, DEFAULT_SOLVER, Reporter, RunOptions, prepare_tool
+    def _run_options(self) -> RunOptions:
+        from ce.tool import DEFAULT_RUNNER, DEFAULT_SOLVER, RunOptions
 
         ns = self.ns
-        used = [name for name in SCRIPT_ONLY_OPTIONS if getattr(ns, name)]
-        if used:
-            raise UsageError(f"--{used[0].replace('_', '-')} only applies to scripts")
         if ns.activate and ns.runner not in (None, "activate"):
             raise UsageError("--activate and --runner cannot be combined")
         runner = "activate" if ns.activate else (ns.runner or DEFAULT_RUNNER)
@@ -309,10 +298,7 @@ class Cli:
             self.registry().get("solver", solver)
         if runner != DEFAULT_RUNNER:
             self.registry().get("runner", runner)
-        request = resolve_tool_request(
-            ns.tool, ns.from_spec, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
-        )
-        options = RunOptions(
+        return RunOptions(
             solver=solver,
             runner=runner,
             refresh=ns.refresh,
@@ -320,9 +306,62 @@ class Cli:
             show_progress=sys.stderr.isatty() and not ns.quiet,
             environ=dict(os.environ),
         )
-        plan, report, cleaned = prepare_tool(
-            request, ns.args, options, self.registry, Reporter(info=self.info, warn=self.warn)
+
+    def script(self) -> int:
+        from ce.platforms import current_subdir
+        from ce.scripts.metadata import parse_metadata, read_script
+        from ce.scripts.run import prepare_script, resolve_script_request
+        from ce.tool import Reporter
+
+        ns = self.ns
+        path = ns.tool
+        if not os.path.isfile(path):
+            raise UsageError(f"no such script: {path}")
+        if ns.add:
+            return self.add(path)
+        used = [
+            name for name in ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked") if getattr(ns, name)
+        ]
+        if used:
+            raise UsageError(f"--{used[0].replace('_', '-')} is not available yet")
+        metadata = parse_metadata(read_script(path), path)
+        for warning in metadata.warnings:
+            self.warn(warning)
+        options = self._run_options()
+        request = resolve_script_request(
+            path, metadata, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
         )
+        reporter = Reporter(info=self.info, warn=self.warn)
+        return self.start(prepare_script(request, ns.args, options, self.registry, reporter, quiet=not ns.verbose))
+
+    def add(self, path: str) -> int:
+        from ce.scripts.edit import add_dependencies
+
+        for change in add_dependencies(path, self.ns.add):
+            print(change)
+        return 0
+
+    def tool(self) -> int:
+        from ce.keys import resolve_tool_request
+        from ce.platforms import current_subdir
+        from ce.tool import Reporter, prepare_tool
+
+        ns = self.ns
+        used = [name for name in SCRIPT_ONLY_OPTIONS if getattr(ns, name)]
+        if used:
+            raise UsageError(f"--{used[0].replace('_', '-')} only applies to scripts")
+        options = self._run_options()
+        request = resolve_tool_request(
+            ns.tool, ns.from_spec, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
+        )
+        prepared = prepare_tool(request, ns.args, options, self.registry, Reporter(info=self.info, warn=self.warn))
+        return self.start(prepared)
+
+    def start(self, prepared: Prepared) -> int:
+        """Report what was built or cleaned, then start the process."""
+        from ce.launch import launch
+
+        report, cleaned, plan = prepared.report, prepared.cleaned, prepared.plan
         if report is not None:
             plural = "s" if report.packages != 1 else ""
             self.info(f"created {report.env_name} ({report.packages} package{plural}) in {report.seconds:.2f}s")

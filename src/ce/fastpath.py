@@ -22,6 +22,10 @@ from ce.locks import hold_shared, release
 from ce.paths import CachePaths
 from ce.platforms import current_subdir
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 TOUCH_INTERVAL_SECONDS = 3600.0
 
 
@@ -69,7 +73,7 @@ def _parse(options: list[str]) -> tuple[list[str], list[str], str | None, bool]:
     return channels, with_specs, from_spec, override
 
 
-def run_warm(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> None:
+def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     """Exec the tool if *argv* is a warm hit; return (having done nothing) otherwise.
 
     Raises :class:`CeError` only when the tool was found but could not start.

@@ -23,6 +23,10 @@ except ImportError:  # pragma: no cover - interpreters built without it
 
 from ce.errors import InvalidNameError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 DEFAULT_CHANNELS = ("conda-forge",)
 KEY_HASH_LENGTH = 16
@@ -168,16 +172,24 @@ def env_name(package: str, specs: tuple[str, ...], channels: tuple[str, ...], pl
     return f"{package}--{digest[:KEY_HASH_LENGTH]}"
 
 
-def default_channels(environ: dict[str, str] | os._Environ[str]) -> tuple[str, ...]:
+def env_name_from_parts(prefix: str, parts: dict[str, list[str]]) -> str:
+    """``<prefix>--<hash16>`` over named lists of strings (the script key recipe)."""
+    fields: list[str] = [KEY_RECIPE, prefix]
+    for label in sorted(parts):
+        fields.append(label)
+        fields.extend(parts[label])
+    digest = sha256("\0".join(fields).encode("utf-8")).hexdigest()
+    return f"{prefix}--{digest[:KEY_HASH_LENGTH]}"
+
+
+def default_channels(environ: Mapping[str, str]) -> tuple[str, ...]:
     """The configured channels: ``$CONDA_CHANNELS`` (comma-separated) or conda-forge."""
     configured = environ.get("CONDA_CHANNELS", "")
     channels = tuple(part.strip() for part in configured.split(",") if part.strip())
     return channels or DEFAULT_CHANNELS
 
 
-def resolve_channels(
-    cli_channels: list[str], override_channels: bool, environ: dict[str, str] | os._Environ[str]
-) -> tuple[str, ...]:
+def resolve_channels(cli_channels: list[str], override_channels: bool, environ: Mapping[str, str]) -> tuple[str, ...]:
     """``-c`` channels first, then the configured ones unless ``--override-channels``."""
     if override_channels and not cli_channels:
         raise UsageError("--override-channels needs at least one -c/--channel")
@@ -199,7 +211,7 @@ def resolve_tool_request(
     cli_channels: list[str],
     override_channels: bool,
     platform: str,
-    environ: dict[str, str] | os._Environ[str],
+    environ: Mapping[str, str],
 ) -> ToolRequest:
     """Turn the tool-mode options into a normalized :class:`ToolRequest`."""
     if from_spec is not None:

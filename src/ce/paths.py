@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 HOME_VARIABLE = "CONDA_EXEC_HOME"
 LOCKS_DIRNAME = ".locks"
 BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
 
 
-def cache_home(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+def cache_home(environ: Mapping[str, str] | None = None) -> str:
     """Return the absolute cache home, honouring ``$CONDA_EXEC_HOME``."""
     env = os.environ if environ is None else environ
     configured = env.get(HOME_VARIABLE)
@@ -43,7 +47,7 @@ class CachePaths:
         self.run_count = os.path.join(root, "run-count")
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | os._Environ[str] | None = None) -> CachePaths:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> CachePaths:
         """The paths of the cache home selected by the environment."""
         return cls(cache_home(environ))
 

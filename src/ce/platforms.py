@@ -7,6 +7,10 @@ import sys
 
 from ce.errors import ConfigurationError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 #: Every subdir conda knows; ``CONDA_SUBDIR`` and ``--platform`` must name one.
 KNOWN_SUBDIRS = frozenset(
     {
@@ -58,7 +62,7 @@ def validate_subdir(subdir: str) -> str:
     return subdir
 
 
-def current_subdir(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+def current_subdir(environ: Mapping[str, str] | None = None) -> str:
     """The subdir packages are installed for: ``$CONDA_SUBDIR`` or this machine's."""
     env = os.environ if environ is None else environ
     override = env.get("CONDA_SUBDIR")

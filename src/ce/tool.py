@@ -83,43 +83,38 @@ def create_runner(name: str, registry: Callable[[], BackendRegistry]) -> RunnerB
 
 
 def ensure_environment(
-    request: ToolRequest,
+    env_name: str,
+    solve_request: SolveRequest,
+    metadata: dict[str, object],
     options: RunOptions,
     registry: Callable[[], BackendRegistry],
     reporter: Reporter,
     cache: EnvCache,
+    after_install: Callable[[str, str], None] | None = None,
 ) -> tuple[str, BuildReport | None]:
-    """The prefix of *request*'s environment, built (or rebuilt) when needed."""
+    """The prefix of environment *env_name*, built (or rebuilt) when needed.
+
+    *after_install* ``(build_dir, final_prefix)`` runs after the conda packages
+    are linked and before the environment is published (PyPI packages).
+    """
     if not options.refresh:
-        prefix = cache.lookup(request.env_name)
+        prefix = cache.lookup(env_name)
         if prefix is not None:
             return prefix, None
     solver = create_solver(options.solver, registry)
-    solve_request = SolveRequest(
-        specs=request.specs,
-        channels=request.channels,
-        platform=request.platform,
-        offline=options.offline,
-        show_progress=options.show_progress,
-    )
     built: list[BuildReport] = []
 
     def create(build_dir: str, final_prefix: str) -> None:
         started = time.perf_counter()
         packages = solver.solve(solve_request)
         solver.install(packages, build_dir, final_prefix, solve_request)
-        built.append(BuildReport(request.env_name, len(packages), time.perf_counter() - started))
+        if after_install is not None:
+            after_install(build_dir, final_prefix)
+        built.append(BuildReport(env_name, len(packages), time.perf_counter() - started))
 
-    metadata = {
-        "kind": "tool",
-        "command": request.command,
-        "package": request.package,
-        "specs": list(request.specs),
-        "channels": list(request.channels),
-        "platform": request.platform,
-        "solver": options.solver,
-    }
-    prefix = cache.build(request.env_name, create, metadata, refresh=options.refresh, on_wait=reporter.info)
+    record = dict(metadata, channels=list(solve_request.channels), platform=solve_request.platform)
+    record["solver"] = options.solver
+    prefix = cache.build(env_name, create, record, refresh=options.refresh, on_wait=reporter.info)
     return prefix, (built[0] if built else None)
 
 
@@ -133,27 +128,66 @@ def maybe_auto_clean(cache: EnvCache, environ: Mapping[str, str], reporter: Repo
     return cache.auto_clean(settings.age_days)
 
 
+def solve_request_for(
+    specs: tuple[str, ...], channels: tuple[str, ...], platform: str, options: RunOptions
+) -> SolveRequest:
+    """The solver's view of a run."""
+    return SolveRequest(
+        specs=specs, channels=channels, platform=platform, offline=options.offline, show_progress=options.show_progress
+    )
+
+
+@dataclass
+class Prepared:
+    """A run ready to start: the process, and what was built or cleaned on the way."""
+
+    plan: LaunchPlan
+    report: BuildReport | None
+    cleaned: CleanResult | None
+
+
+def launch_from(
+    cache: EnvCache,
+    env_name: str,
+    prefix: str,
+    argv: list[str],
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+    report: BuildReport | None,
+) -> Prepared:
+    """Protect *prefix* for the tool's lifetime and ask the runner for the process.
+
+    A shared in-use lock on the environment is taken and left open, so the
+    tool inherits it when the CLI execs it.
+    """
+    cache.ensure()
+    lock = hold_shared(cache.paths.in_use_lock(env_name))
+    try:
+        runner = create_runner(options.runner, registry)
+        plan = runner.prepare(prefix, argv, options.environ)
+        cleaned = maybe_auto_clean(cache, options.environ, reporter)
+    except BaseException:
+        release(lock)
+        raise
+    return Prepared(plan, report, cleaned)
+
+
 def prepare_tool(
     request: ToolRequest,
     args: list[str],
     options: RunOptions,
     registry: Callable[[], BackendRegistry],
     reporter: Reporter,
-) -> tuple[LaunchPlan, BuildReport | None, CleanResult | None]:
-    """Find or build the environment and return the process to start.
-
-    A shared in-use lock on the environment is taken and left open, so it is
-    inherited by the tool when the CLI execs it.
-    """
+) -> Prepared:
+    """Find or build the tool's environment and return the process to start."""
     cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
-    prefix, report = ensure_environment(request, options, registry, reporter, cache)
-    cache.ensure()
-    lock = hold_shared(cache.paths.in_use_lock(request.env_name))
-    try:
-        runner = create_runner(options.runner, registry)
-        plan = runner.prepare(prefix, [request.command, *args], options.environ)
-        cleaned = maybe_auto_clean(cache, options.environ, reporter)
-    except BaseException:
-        release(lock)
-        raise
-    return plan, report, cleaned
+    metadata: dict[str, object] = {
+        "kind": "tool",
+        "command": request.command,
+        "package": request.package,
+        "specs": list(request.specs),
+    }
+    solve_request = solve_request_for(request.specs, request.channels, request.platform, options)
+    prefix, report = ensure_environment(request.env_name, solve_request, metadata, options, registry, reporter, cache)
+    return launch_from(cache, request.env_name, prefix, [request.command, *args], options, registry, reporter, report)

@@ -1,0 +1,72 @@
+"""Finding ``# /// TYPE`` comment blocks exactly as PEP 723 specifies.
+
+A block opens with ``# /// TYPE`` and its content lines are ``#`` or ``# ...``.
+It closes at the last ``# ///`` line of that contiguous run of content lines
+(the PEP's regular expression is greedy), so two blocks need a non-comment
+line between them or they read as one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OPENING = re.compile(r"^# /// (?P<type>[a-zA-Z0-9-]+)$")
+CLOSING = "# ///"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One metadata block; line numbers are 1-based and inclusive."""
+
+    type: str
+    start_line: int
+    end_line: int
+    lines: tuple[str, ...]
+
+    @property
+    def content(self) -> str:
+        """The embedded text: each line without its ``# `` (or ``#``) prefix."""
+        return "".join(line[2:] + "\n" if line.startswith("# ") else "\n" for line in self.lines)
+
+    def file_line(self, content_line: int) -> int:
+        """The file line of 1-based line *content_line* of :attr:`content`."""
+        return self.start_line + content_line
+
+
+@dataclass(frozen=True)
+class UnclosedBlock:
+    """An opening line without a closing ``# ///``."""
+
+    type: str
+    start_line: int
+
+
+def _is_content(line: str) -> bool:
+    return line == "#" or line.startswith("# ")
+
+
+def find_blocks(text: str) -> tuple[list[Block], list[UnclosedBlock]]:
+    """Every block in *text*, and every opening line that never closes."""
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    unclosed: list[UnclosedBlock] = []
+    index = 0
+    while index < len(lines):
+        match = OPENING.match(lines[index])
+        if match is None:
+            index += 1
+            continue
+        end = index + 1
+        last_close = None
+        while end < len(lines) and _is_content(lines[end]):
+            if lines[end] == CLOSING:
+                last_close = end
+            end += 1
+        if last_close is None:
+            unclosed.append(UnclosedBlock(match.group("type"), index + 1))
+            index = end
+            continue
+        blocks.append(Block(match.group("type"), index + 1, last_close + 1, tuple(lines[index + 1 : last_close])))
+        index = last_close + 1
+    return blocks, unclosed

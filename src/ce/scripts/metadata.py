@@ -1,0 +1,219 @@
+"""Reading a script's dependency metadata.
+
+Two sources, in this order: a PEP 723 ``# /// script`` block (with an
+optional ``[tool.conda]`` table), or the legacy conda-execute block
+(``# conda execute`` followed by YAML-like ``env:``, ``channels:``,
+``run_with:`` lists).  Every error names the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from ce.errors import ScriptError
+from ce.keys import normalize_spec, spec_package_name
+from ce.scripts.blocks import Block, find_blocks
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+SCRIPT_BLOCK = "script"
+TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
+CONDA_KEYS = ("channels", "dependencies", "run-with")
+TOP_LEVEL_KEYS = ("requires-python", "dependencies", "tool")
+LEGACY_MARKER = "# conda execute"
+LEGACY_KEYS = ("env", "channels", "run_with")
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ScriptMetadata:
+    """What a script declares about its environment."""
+
+    requires_python: str | None = None
+    pypi_dependencies: tuple[str, ...] = ()
+    conda_channels: tuple[str, ...] = ()
+    conda_dependencies: tuple[str, ...] = ()
+    run_with: tuple[str, ...] | None = None
+    #: ``"pep723"``, ``"conda-execute"`` or ``"none"``
+    source: str = "none"
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def names_python(self) -> bool:
+        """Whether a conda dependency is the package ``python`` itself."""
+        return any(spec_package_name(spec) == "python" for spec in self.conda_dependencies)
+
+
+def _fail(path: str, line: int, message: str) -> ScriptError:
+    return ScriptError(f"{path}:{line}: {message}")
+
+
+def _line_of(block: Block, needle: str) -> int:
+    """The file line where *needle* appears in *block* (the opening line if nowhere)."""
+    for offset, line in enumerate(block.lines, start=1):
+        if needle in line:
+            return block.start_line + offset
+    return block.start_line
+
+
+def _string_list(path: str, block: Block, value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise _fail(path, _line_of(block, key), f"{key} must be a list of non-empty strings")
+    return tuple(item.strip() for item in value)
+
+
+def _parse_toml(path: str, block: Block) -> dict[str, Any]:
+    try:
+        return tomllib.loads(block.content)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        position = TOML_POSITION.search(message)
+        # without a position ("at end of document") the block ran out before the value did
+        line = block.file_line(int(position.group("line"))) if position else block.end_line
+        reason = TOML_POSITION.sub("", message).replace("(at end of document)", "at the end of the block").strip()
+        raise _fail(path, line, f"invalid TOML in the script metadata block: {reason}") from None
+
+
+def _conda_specs(path: str, block: Block, specs: tuple[str, ...], key: str) -> tuple[str, ...]:
+    checked = []
+    for spec in specs:
+        try:
+            normalized = normalize_spec(spec)
+            spec_package_name(normalized)
+        except Exception as error:
+            raise _fail(path, _line_of(block, spec), f"invalid conda dependency {spec!r} in {key}: {error}") from None
+        checked.append(normalized)
+    return tuple(checked)
+
+
+def _from_pep723(path: str, block: Block) -> ScriptMetadata:
+    data = _parse_toml(path, block)
+    warnings = [
+        f"{path}:{_line_of(block, key)}: unknown key {key!r} in the script block (known: {', '.join(TOP_LEVEL_KEYS)})"
+        for key in data
+        if key not in TOP_LEVEL_KEYS
+    ]
+    requires_python = data.get("requires-python")
+    if requires_python is not None:
+        if not isinstance(requires_python, str):
+            raise _fail(path, _line_of(block, "requires-python"), "requires-python must be a string")
+        try:
+            SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            line = _line_of(block, "requires-python")
+            raise _fail(path, line, f"invalid requires-python {requires_python!r}") from None
+    pypi = _string_list(path, block, data.get("dependencies", []), "dependencies")
+    normalized_pypi = []
+    for requirement in pypi:
+        try:
+            normalized_pypi.append(str(Requirement(requirement)))
+        except InvalidRequirement as error:
+            line = _line_of(block, requirement)
+            reason = str(error).splitlines()[0]
+            raise _fail(path, line, f"invalid PyPI dependency {requirement!r}: {reason}") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise _fail(path, _line_of(block, "tool"), "tool must be a table")
+    conda = tool.get("conda", {})
+    if not isinstance(conda, dict):
+        raise _fail(path, _line_of(block, "conda"), "[tool.conda] must be a table")
+    warnings.extend(
+        f"{path}:{_line_of(block, key)}: unknown key {key!r} in [tool.conda] (known: {', '.join(CONDA_KEYS)})"
+        for key in conda
+        if key not in CONDA_KEYS
+    )
+    run_with = conda.get("run-with")
+    return ScriptMetadata(
+        requires_python=requires_python.strip() if requires_python else None,
+        pypi_dependencies=tuple(normalized_pypi),
+        conda_channels=_string_list(path, block, conda.get("channels", []), "channels"),
+        conda_dependencies=_conda_specs(
+            path, block, _string_list(path, block, conda.get("dependencies", []), "dependencies"), "[tool.conda]"
+        ),
+        run_with=None if run_with is None else _string_list(path, block, run_with, "run-with") or None,
+        source="pep723",
+        warnings=tuple(warnings),
+    )
+
+
+def _legacy_block(lines: list[str]) -> Block | None:
+    for index, line in enumerate(lines):
+        if line.strip() == LEGACY_MARKER:
+            end = index + 1
+            while end < len(lines) and lines[end].startswith("#") and lines[end].strip() != "#":
+                end += 1
+            return Block("conda-execute", index + 1, end, tuple(lines[index + 1 : end]))
+    return None
+
+
+def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
+    import yaml
+
+    text = "\n".join(line[1:] for line in block.lines)
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = block.file_line(mark.line + 1) if mark is not None else block.start_line
+        raise _fail(path, line, f"invalid conda execute block: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise _fail(path, block.start_line, "the conda execute block must hold env:, channels: and run_with: lists")
+    unknown = [key for key in data if key not in LEGACY_KEYS]
+    if unknown:
+        line = _line_of(block, str(unknown[0]))
+        raise _fail(
+            path, line, f"unknown key {unknown[0]!r} in the conda execute block (known: env, channels, run_with)"
+        )
+    env = _string_list(path, block, data.get("env") or [], "env")
+    run_with = data.get("run_with")
+    return ScriptMetadata(
+        conda_channels=_string_list(path, block, data.get("channels") or [], "channels"),
+        conda_dependencies=_conda_specs(path, block, env, "env"),
+        run_with=None if run_with is None else _string_list(path, block, run_with, "run_with") or None,
+        source="conda-execute",
+    )
+
+
+def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
+    """The metadata of a script whose source is *text*."""
+    blocks, unclosed = find_blocks(text)
+    script_blocks = [block for block in blocks if block.type == SCRIPT_BLOCK]
+    if len(script_blocks) > 1:
+        first, second = script_blocks[:2]
+        raise _fail(path, second.start_line, f"a second '# /// script' block (the first is at line {first.start_line})")
+    for block in unclosed:
+        if block.type == SCRIPT_BLOCK:
+            raise _fail(path, block.start_line, "'# /// script' block is never closed with '# ///'")
+    if script_blocks:
+        return _from_pep723(path, script_blocks[0])
+    legacy = _legacy_block(text.splitlines())
+    if legacy is not None:
+        return _from_conda_execute(path, legacy)
+    return ScriptMetadata()
+
+
+def read_script(path: str) -> str:
+    """The text of the script at *path*, with a clear error when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SCRIPT_BYTES + 1)
+    except OSError as error:
+        raise ScriptError(f"cannot read script {path}: {error.strerror}") from error
+    if len(data) > MAX_SCRIPT_BYTES:
+        raise ScriptError(f"{path}: larger than {MAX_SCRIPT_BYTES // (1024 * 1024)} MiB; is it really a script?")
+    if b"\0" in data[:8192]:
+        raise ScriptError(f"{path}: a binary file, not a script")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ScriptError(f"{path}:{line}: not valid UTF-8") from None

@@ -1,0 +1,96 @@
+"""Installing a script's PyPI dependencies with uv, after the conda packages.
+
+uv is a dependency of ce (its wheel ships the binary), so a script with PyPI
+requirements works in any environment ce builds, whatever the conda packages
+include: pip would have to be in the environment itself.  A requirement that
+a conda package already satisfies is left alone, because uv sees that
+package's ``.dist-info`` and installs nothing for it.  uv's own settings
+(``UV_INDEX_URL``, ``UV_FIND_LINKS``, ``UV_CACHE_DIR``...) apply unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from ce.errors import InstallError
+
+
+def find_uv() -> str:
+    """Path of the uv binary: the one ce depends on, else one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if found is None:
+            raise InstallError("PyPI dependencies need uv: install it with 'pip install uv'") from None
+        return found
+
+
+def python_in(prefix: str) -> str:
+    """The environment's Python interpreter."""
+    if os.name == "nt":  # pragma: no cover - Windows
+        return os.path.join(prefix, "python.exe")
+    return os.path.join(prefix, "bin", "python")
+
+
+def install_pypi(
+    prefix: str,
+    final_prefix: str,
+    requirements: Sequence[str],
+    environ: Mapping[str, str],
+    offline: bool = False,
+    quiet: bool = True,
+) -> None:
+    """Install *requirements* into the environment being built at *prefix*.
+
+    The environment is renamed to *final_prefix* afterwards, so the launchers
+    uv writes are pointed there.
+    """
+    python = python_in(prefix)
+    if not os.path.exists(python):
+        raise InstallError("PyPI dependencies need python in the environment: add it to [tool.conda] dependencies")
+    command = [find_uv(), "pip", "install", "--python", python, "--no-progress"]
+    if offline:
+        command.append("--offline")
+    if quiet:
+        command.append("--quiet")
+    command.extend(requirements)
+    env = {key: value for key, value in environ.items() if key not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        detail = "; ".join(lines[-3:]) or f"uv exited with {result.returncode}"
+        raise InstallError(f"cannot install PyPI dependencies {', '.join(requirements)}: {detail}")
+    relocate_launchers(prefix, final_prefix)
+
+
+def relocate_launchers(prefix: str, final_prefix: str) -> None:
+    """Point ``#!`` lines written for the build directory at the final prefix."""
+    old = f"#!{prefix}".encode()
+    new = f"#!{final_prefix}".encode()
+    bin_dir = os.path.join(prefix, "Scripts" if os.name == "nt" else "bin")
+    try:
+        entries = list(os.scandir(bin_dir))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        with open(entry.path, "rb") as handle:
+            head = handle.read(len(old))
+            if head != old:
+                continue
+            data = head + handle.read()
+        first_line, newline, rest = data.partition(b"\n")
+        replaced = new + first_line[len(old) :] + newline + rest
+        mode = os.stat(entry.path).st_mode
+        temporary = entry.path + ".ce-tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(replaced)
+        os.chmod(temporary, mode)
+        os.replace(temporary, entry.path)

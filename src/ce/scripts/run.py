@@ -1,0 +1,138 @@
+"""Script mode: from a script and its metadata to the process to start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+
+from ce.cache import EnvCache
+from ce.errors import ScriptError
+from ce.keys import env_name_from_parts, normalize_spec, resolve_channels, spec_package_name
+from ce.paths import CachePaths
+from ce.scripts.metadata import ScriptMetadata
+from ce.tool import Prepared, Reporter, RunOptions, ensure_environment, launch_from, solve_request_for
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ce.plugins.manager import BackendRegistry
+
+SCRIPT_ENV_PREFIX = "script"
+PYTHON_INTERPRETERS = ("python", "python3")
+
+
+@dataclass(frozen=True)
+class ScriptRequest:
+    """A script run, normalized: what to install, where from, and how to start it."""
+
+    path: str
+    metadata: ScriptMetadata
+    conda_specs: tuple[str, ...]
+    pypi_requirements: tuple[str, ...]
+    channels: tuple[str, ...]
+    platform: str
+    interpreter: tuple[str, ...]
+    env_name: str
+
+
+def python_spec(requires_python: str | None) -> str:
+    """The conda spec for ``python`` that honours a PEP 440 ``requires-python``."""
+    if not requires_python:
+        return "python"
+    parts = []
+    for specifier in SpecifierSet(requires_python):
+        operator, version = specifier.operator, specifier.version
+        if operator == "===":
+            raise ScriptError(f"requires-python {requires_python!r}: '===' has no conda equivalent")
+        if operator == "~=":  # compatible release: >=X.Y.Z and ==X.Y.*
+            prefix = ".".join(version.split(".")[:-1])
+            parts.extend([f">={version}", f"=={prefix}.*"])
+        else:
+            parts.append(f"{operator}{version}")
+    return "python" + ",".join(sorted(parts))
+
+
+def needs_python(metadata: ScriptMetadata, interpreter: tuple[str, ...]) -> bool:
+    """Whether ce adds ``python`` to the environment.
+
+    It does for Python scripts, for any script with PyPI dependencies or a
+    requires-python, and never when a dependency is named exactly ``python``.
+    A bash script with only conda dependencies gets no Python it does not use.
+    """
+    if metadata.names_python:
+        return False
+    runs_python = os.path.basename(interpreter[0]) in PYTHON_INTERPRETERS or (
+        len(interpreter) > 1 and os.path.basename(interpreter[0]) == "env" and interpreter[1] in PYTHON_INTERPRETERS
+    )
+    return runs_python or bool(metadata.pypi_dependencies) or metadata.requires_python is not None
+
+
+def resolve_script_request(
+    path: str,
+    metadata: ScriptMetadata,
+    with_specs: list[str],
+    cli_channels: list[str],
+    override_channels: bool,
+    platform: str,
+    environ: Mapping[str, str],
+) -> ScriptRequest:
+    """Turn a script, its metadata and the command line into a :class:`ScriptRequest`."""
+    interpreter = metadata.run_with or ("python",)
+    specs = list(metadata.conda_dependencies)
+    if needs_python(metadata, interpreter):
+        specs.append(python_spec(metadata.requires_python))
+    for spec in with_specs:
+        normalized = normalize_spec(spec)
+        spec_package_name(normalized)
+        specs.append(normalized)
+    if override_channels:
+        channels = resolve_channels(cli_channels, True, environ)
+    elif metadata.conda_channels:
+        channels = resolve_channels([*cli_channels, *metadata.conda_channels], True, environ)
+    else:
+        channels = resolve_channels(cli_channels, False, environ)
+    conda_specs = tuple(dict.fromkeys(specs))
+    name = env_name_from_parts(
+        SCRIPT_ENV_PREFIX,
+        {
+            "conda": sorted(conda_specs),
+            "pypi": sorted(metadata.pypi_dependencies),
+            "channels": list(channels),
+            "requires-python": [metadata.requires_python or ""],
+            "platform": [platform],
+        },
+    )
+    return ScriptRequest(path, metadata, conda_specs, metadata.pypi_dependencies, channels, platform, interpreter, name)
+
+
+def prepare_script(
+    request: ScriptRequest,
+    args: list[str],
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+    quiet: bool,
+) -> Prepared:
+    """Find or build the script's environment and return the process that runs it."""
+    cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
+    metadata: dict[str, object] = {
+        "kind": "script",
+        "script": os.path.abspath(request.path),
+        "specs": list(request.conda_specs),
+        "pypi": list(request.pypi_requirements),
+    }
+    after_install = None
+    if request.pypi_requirements:
+        from ce.scripts.pypi import install_pypi
+
+        def after_install(build_dir: str, final_prefix: str) -> None:
+            install_pypi(build_dir, final_prefix, request.pypi_requirements, options.environ, options.offline, quiet)
+
+    solve_request = solve_request_for(request.conda_specs, request.channels, request.platform, options)
+    prefix, report = ensure_environment(
+        request.env_name, solve_request, metadata, options, registry, reporter, cache, after_install
+    )
+    argv = [*request.interpreter, request.path, *args]
+    return launch_from(cache, request.env_name, prefix, argv, options, registry, reporter, report)
