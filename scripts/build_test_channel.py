@@ -766,6 +766,9 @@ def synthetic_packages() -> list[Package]:
             ],
         ),
         _generic("exit-with", [_sh("bin/exit-with", _EXIT_WITH)]),
+        # a stand-in for conda-forge's bash: scripts with run-with = ["bash"]
+        # look their interpreter up inside the environment
+        _generic("bash", [_sh("bin/bash", 'CE_TEST_BASH_SHIM=1 exec /bin/bash "$@"')], version="5.2.0"),
         # mode 0644: running it must fail with exit status 126
         _generic(
             "not-executable",

@@ -48,7 +48,9 @@ def test_other_block_types_are_not_script_metadata() -> None:
 
 
 def test_run_with_and_python_named_exactly() -> None:
-    text = '# /// script\n# [tool.conda]\n# dependencies = ["python 3.11.*", "bash"]\n# run-with = ["bash", "-e"]\n# ///\n'
+    text = (
+        '# /// script\n# [tool.conda]\n# dependencies = ["python 3.11.*", "bash"]\n# run-with = ["bash", "-e"]\n# ///\n'
+    )
     meta = parse_metadata(text, "s.sh")
     assert meta.names_python and meta.run_with == ("bash", "-e")
 
@@ -63,10 +65,10 @@ def test_closing_line_is_the_last_one_of_the_comment_run() -> None:
 
 
 def test_adjacent_blocks_without_a_separator_read_as_one() -> None:
-    text = '# /// script\n# dependencies = []\n# ///\n# /// conda-exec-lock\n# x\n# ///\n'
+    text = "# /// script\n# dependencies = []\n# ///\n# /// conda-exec-lock\n# x\n# ///\n"
     blocks, _ = find_blocks(text)
     assert len(blocks) == 1
-    separated = '# /// script\n# dependencies = []\n# ///\n\n# /// conda-exec-lock\n# x\n# ///\n'
+    separated = "# /// script\n# dependencies = []\n# ///\n\n# /// conda-exec-lock\n# x\n# ///\n"
     assert [b.type for b in find_blocks(separated)[0]] == ["script", "conda-exec-lock"]
 
 

@@ -189,6 +189,7 @@ def test_channel_layout_and_repodata(channel_dir: Path) -> None:
             "needs-x2",
             "activate-demo",
             "exit-with",
+            "bash",
             "not-executable",
         },
         "osx-arm64": {"python", "multi-tool"},
