@@ -202,3 +202,23 @@ def test_offline_uses_only_cached_repodata(local: tuple[str, ...], tmp_path: Pat
     http_like = run_ce("--offline", *local, "--from", "hello-tool", "hello", env=env)
     # file:// channels are read directly; offline must still work for them
     assert http_like.returncode == 0, http_like.stderr
+
+
+def test_http_channel_downloads_then_offline_reuses_the_caches(channel: Path, tmp_path: Path) -> None:
+    import build_test_channel
+
+    env = dict(os.environ, RATTLER_CACHE_DIR=str(tmp_path / "fresh-rattler-cache"), NO_PROXY="127.0.0.1")
+    with build_test_channel.serve_channel(channel) as url:
+        result = run_ce("-c", url, "--override-channels", "ruff", "--version", env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("ruff 0.17.6")
+    # The server is gone: --offline builds a new environment from cached repodata and packages.
+    offline_env = dict(env, CONDA_EXEC_HOME=str(tmp_path / "second-home"))
+    result = run_ce("--offline", "-c", url, "--override-channels", "ruff", "--version", env=offline_env)
+    assert result.returncode == 0, result.stderr
+    # Without the caches, --offline fails with one line instead of reaching out.
+    empty_env = dict(offline_env, RATTLER_CACHE_DIR=str(tmp_path / "empty"), CONDA_EXEC_HOME=str(tmp_path / "third"))
+    result = run_ce("--offline", "-c", url, "--override-channels", "ruff", "--version", env=empty_env)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("ce: error: ") and "offline" in line

@@ -18,6 +18,7 @@ from ce.errors import EXIT_ERROR, EXIT_USAGE, CeError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ce.cache import CleanResult
     from ce.paths import CachePaths
     from ce.plugins.manager import BackendRegistry
     from ce.tool import Prepared, RunOptions
@@ -125,7 +126,7 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
 
 
-def _format_size(size: int | None) -> str:
+def format_size(size: int | None) -> str:
     if size is None:
         return "?"
     value = float(size)
@@ -134,6 +135,11 @@ def _format_size(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"  # pragma: no cover
+
+
+def describe_auto_clean(result: CleanResult) -> str:
+    """The one line an automatic cleanup reports."""
+    return f"auto-clean removed {len(result.removed)} unused environment(s), freed {format_size(result.freed_bytes)}"
 
 
 def _format_age(timestamp: float) -> str:
@@ -240,7 +246,7 @@ class Cli:
             return 0
         for entry in entries:
             specs = ", ".join(entry.metadata.get("specs", [])) or "?"
-            print(f"{entry.name:<40} {specs:<40} {_format_size(entry.size):>9}  {_format_age(entry.last_used)}")
+            print(f"{entry.name:<40} {specs:<40} {format_size(entry.size):>9}  {_format_age(entry.last_used)}")
         return 0
 
     def clean(self) -> int:
@@ -270,10 +276,10 @@ class Cli:
                 cache.sweep()
             return 0
         for entry in selected:
-            print(f"{'would remove' if ns.dry_run else 'remove'} {entry.name} ({_format_size(entry.size)})")
+            print(f"{'would remove' if ns.dry_run else 'remove'} {entry.name} ({format_size(entry.size)})")
         if ns.dry_run:
             total = sum(entry.size or 0 for entry in selected)
-            print(f"would free {_format_size(total)} in {len(selected)} environment(s)")
+            print(f"would free {format_size(total)} in {len(selected)} environment(s)")
             return 0
         if not ns.yes and sys.stdin.isatty():
             answer = input(f"Remove {len(selected)} environment(s)? [y/N] ")
@@ -283,7 +289,7 @@ class Cli:
         result = cache.clean(age, package)
         for entry in result.in_use:
             self.warn(f"kept {entry.name}: a running tool is using it")
-        print(f"removed {len(result.removed)} environment(s), freed {_format_size(result.freed_bytes)}")
+        print(f"removed {len(result.removed)} environment(s), freed {format_size(result.freed_bytes)}")
         return 0
 
     def _run_options(self) -> RunOptions:
@@ -366,10 +372,7 @@ class Cli:
             plural = "s" if report.packages != 1 else ""
             self.info(f"created {report.env_name} ({report.packages} package{plural}) in {report.seconds:.2f}s")
         if cleaned is not None and cleaned.removed:
-            self.info(
-                f"auto-clean removed {len(cleaned.removed)} unused environment(s), "
-                f"freed {_format_size(cleaned.freed_bytes)}"
-            )
+            self.info(describe_auto_clean(cleaned))
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
         return launch(plan)

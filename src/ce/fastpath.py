@@ -73,6 +73,18 @@ def _parse(options: list[str]) -> tuple[list[str], list[str], str | None, bool]:
     return channels, with_specs, from_spec, override
 
 
+def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
+    """The periodic cleanup, due on this run (rare: imports are fine here)."""
+    import sys
+
+    from ce.cache import EnvCache
+    from ce.cli import describe_auto_clean
+
+    result = EnvCache(paths).auto_clean(age_days)
+    if result.removed and not quiet:
+        print(f"ce: {describe_auto_clean(result)}", file=sys.stderr)
+
+
 def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     """Exec the tool if *argv* is a warm hit; return (having done nothing) otherwise.
 
@@ -110,7 +122,5 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     except OSError:
         pass
     if settings.enabled and bump_run_count(paths, settings.interval):
-        from ce.cache import EnvCache
-
-        EnvCache(paths).auto_clean(settings.age_days)
+        _auto_clean(paths, settings.age_days, quiet="-q" in options or "--quiet" in options)
     launch(LaunchPlan(executable, [request.command, *tool_args], path_environ(prefix, environ)))

@@ -15,6 +15,7 @@ Only plain ``os`` is used here: this module is on the warm path.
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,6 +34,24 @@ def cache_home(environ: Mapping[str, str] | None = None) -> str:
     if configured:
         return os.path.abspath(os.path.expanduser(configured))
     return os.path.join(os.path.expanduser("~"), ".conda", "exec")
+
+
+def rattler_cache_root(environ: Mapping[str, str] | None = None) -> str:
+    """rattler's cache root, shared with pixi: ``$RATTLER_CACHE_DIR`` or the platform default.
+
+    Repodata lives in ``<root>/repodata`` and packages in ``<root>/pkgs``.
+    """
+    env = os.environ if environ is None else environ
+    configured = env.get("RATTLER_CACHE_DIR")
+    if configured:
+        return os.path.abspath(os.path.expanduser(configured))
+    if sys.platform == "win32":  # pragma: no cover - Windows
+        base = env.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+    elif sys.platform == "darwin":  # pragma: no cover - macOS
+        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
+    else:
+        base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "rattler", "cache")
 
 
 class CachePaths:

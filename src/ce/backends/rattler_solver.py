@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import rattler
 import rattler.exceptions as rattler_errors
 
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
+from ce.paths import rattler_cache_root
 from ce.records import LockedPackage, SolveRequest
 
 
@@ -90,7 +92,9 @@ class RattlerSolver:
             "force-cache-only" if request.offline else "cache-or-fetch"
         )
         gateway = rattler.Gateway(
-            default_config=rattler.SourceConfig(cache_action=cache_action), show_progress=request.show_progress
+            cache_dir=Path(rattler_cache_root(), "repodata"),
+            default_config=rattler.SourceConfig(cache_action=cache_action),
+            show_progress=request.show_progress,
         )
         try:
             channels = [rattler.Channel(url) for url in request.channels]
@@ -135,6 +139,7 @@ class RattlerSolver:
                 rattler.install(
                     records,
                     target_prefix=prefix,
+                    cache_dir=Path(rattler_cache_root(), "pkgs"),
                     alternative_target_prefix=final_prefix,
                     platform=rattler.Platform(request.platform),
                     show_progress=request.show_progress,
@@ -142,4 +147,5 @@ class RattlerSolver:
                 )
             )
         except Exception as error:
-            raise InstallError(f"cannot install the environment: {_first_line(error)}") from error
+            hint = " (offline: only cached packages are used)" if request.offline else ""
+            raise InstallError(f"cannot install the environment{hint}: {_first_line(error)}") from error
