@@ -53,6 +53,10 @@ def test_from_names_the_package_that_provides_the_command(local: tuple[str, ...]
     result = run_ce(*local, "--from", "pyflakes", "pyflakes", "--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("3.4.0")
+    # noarch python packages are byte-compiled once, at build time
+    (prefix,) = (ce_home / "envs").glob("pyflakes--*")
+    (api,) = prefix.glob("lib/python3*/site-packages/pyflakes/api.py")
+    assert list((api.parent / "__pycache__").glob("api.cpython-*.pyc"))
     hello = run_ce(*local, "--from", "hello-tool", "hello", "world")
     assert (hello.returncode, hello.stdout.strip()) == (0, "hello from hello-tool world")
     assert any(name.startswith("hello-tool--") for name in _envs(ce_home))

@@ -110,6 +110,9 @@ def ensure_environment(
         solver.install(packages, build_dir, final_prefix, solve_request)
         if after_install is not None:
             after_install(build_dir, final_prefix)
+        from ce.bytecode import compile_site_packages
+
+        compile_site_packages(build_dir)
         built.append(BuildReport(env_name, len(packages), time.perf_counter() - started))
 
     record = dict(metadata, channels=list(solve_request.channels), platform=solve_request.platform)

@@ -1,0 +1,50 @@
+"""Byte-compiling the Python packages of a new environment.
+
+rattler links noarch Python packages without ``.pyc`` files (and uv installs
+PyPI packages without them), so every start of a Python tool would compile
+them again, and never save the result where ``PYTHONDONTWRITEBYTECODE`` is
+set. ce compiles ``site-packages`` once, at build time, as conda does.
+The paths baked into the ``.pyc`` files do not matter: the import system
+fixes a code object's file name when it loads it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+
+from ce.scripts.pypi import python_in
+
+
+def _site_packages(prefix: str) -> list[str]:
+    if os.name == "nt":  # pragma: no cover - Windows
+        candidates = [os.path.join(prefix, "Lib", "site-packages")]
+    else:
+        candidates = glob.glob(os.path.join(prefix, "lib", "python*", "site-packages"))
+    return [path for path in candidates if os.path.isdir(path)]
+
+
+def _has_python_sources(directory: str) -> bool:
+    for _root, _dirs, files in os.walk(directory):
+        if any(name.endswith(".py") for name in files):
+            return True
+    return False
+
+
+def compile_site_packages(prefix: str) -> None:
+    """Compile every ``.py`` under the environment's site-packages (best effort)."""
+    python = python_in(prefix)
+    if not os.path.exists(python):
+        return
+    targets = [path for path in _site_packages(prefix) if _has_python_sources(path)]
+    if not targets:
+        return
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", *targets],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
