@@ -26,10 +26,7 @@ def _site_packages(prefix: str) -> list[str]:
 
 
 def _has_python_sources(directory: str) -> bool:
-    for _root, _dirs, files in os.walk(directory):
-        if any(name.endswith(".py") for name in files):
-            return True
-    return False
+    return any(name.endswith(".py") for _root, _dirs, files in os.walk(directory) for name in files)
 
 
 def compile_site_packages(prefix: str) -> None:
