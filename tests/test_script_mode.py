@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_ce
+from test_script_metadata import BAD
 
 DATEUTIL_SCRIPT = textwrap.dedent(
     """\
@@ -201,23 +202,15 @@ def test_with_and_channels_shape_the_environment(tmp_path: Path, channel_env: di
     assert result.returncode == 0 and result.stdout.strip() == "1.17.0"
 
 
-MALFORMED = [
-    "# /// script\n# dependencies = [\n# ///\n",
-    "# /// script\n# dependencies = []\n",
-    "# /// script\n# x = 1\n# ///\n\n# /// script\n# y = 1\n# ///\n",
-    "# /// script\n# requires-python = 'not a spec'\n# ///\n",
-    "# /// script\n# [tool.conda]\n# dependencies = ['bad$name']\n# ///\n",
-]
-
-
-@pytest.mark.parametrize("text", MALFORMED)
+@pytest.mark.parametrize(("text", "line_number", "needle"), BAD)
 def test_malformed_metadata_fails_before_anything_is_built(
-    tmp_path: Path, channel_env: dict[str, str], ce_home: Path, text: str
+    tmp_path: Path, channel_env: dict[str, str], ce_home: Path, text: str, line_number: int, needle: str
 ) -> None:
     script = tmp_path / "bad.py"
     script.write_text(text)
     result = run_ce(str(script), env=channel_env)
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith(f"ce: error: {script}:")
+    assert line.startswith(f"ce: error: {script}:{line_number}: ") and needle in line
+    assert "Traceback" not in result.stderr
     assert not (ce_home / "envs").exists()
