@@ -54,7 +54,7 @@ def test_unknown_backend_names_list_the_valid_ones() -> None:
     registry = BackendRegistry(entry_points=False)
     with pytest.raises(BackendNotFoundError, match=r"unknown solver 'nope'; valid solver names: rattler"):
         registry.get("solver", "nope")
-    with pytest.raises(BackendNotFoundError, match=r"valid lockfile-format names: none"):
+    with pytest.raises(BackendNotFoundError, match=r"valid lockfile-format names: conda-lock, explicit, rattler-lock-v6"):
         registry.get("lockfile-format", "x")
 
 

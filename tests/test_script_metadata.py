@@ -32,7 +32,7 @@ def test_full_block() -> None:
     assert meta.requires_python == ">=3.11"
     assert meta.pypi_dependencies == ("requests<3", "rich")
     assert meta.conda_channels == ("conda-forge",)
-    assert meta.conda_dependencies == ("python-dateutil", "numpy>=1.26")
+    assert meta.conda_dependencies == ("python-dateutil", "numpy >=1.26")  # as written
     assert meta.run_with is None
     assert not meta.names_python  # python-dateutil is not python
 
@@ -93,7 +93,7 @@ def test_legacy_conda_execute_block() -> None:
     )
     meta = parse_metadata(text, "old.py")
     assert meta.source == "conda-execute"
-    assert meta.conda_dependencies == ("python>=3", "numpy")
+    assert meta.conda_dependencies == ("python >=3", "numpy")
     assert meta.conda_channels == ("conda-forge",)
     assert meta.run_with == ("/usr/bin/env", "python")
 

@@ -325,12 +325,8 @@ class Cli:
             raise UsageError(f"no such script: {path}")
         if ns.add:
             return self.add(path)
-        used = [
-            name for name in ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked") if getattr(ns, name)
-        ]
-        if used:
-            raise UsageError(f"--{used[0].replace('_', '-')} is not available yet")
-        metadata = parse_metadata(read_script(path), path)
+        text = read_script(path)
+        metadata = parse_metadata(text, path)
         for warning in metadata.warnings:
             self.warn(warning)
         options = self._run_options()
@@ -338,7 +334,28 @@ class Cli:
             path, metadata, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
         )
         reporter = Reporter(info=self.info, warn=self.warn)
-        return self.start(prepare_script(request, ns.args, options, self.registry, reporter, quiet=not ns.verbose))
+        from ce.scripts.locking import run_with_locks
+
+        prepared = run_with_locks(
+            request,
+            text,
+            ns.args,
+            options,
+            self.registry,
+            reporter,
+            cli_channels=ns.channel,
+            with_specs=ns.with_specs,
+            lock=ns.lock,
+            embed=ns.embed,
+            format_name=ns.lock_format,
+            extra_platforms=ns.platform,
+            ignore_lock=ns.ignore_lock,
+            locked=ns.locked,
+            quiet=not ns.verbose,
+        )
+        if prepared is None:
+            prepared = prepare_script(request, ns.args, options, self.registry, reporter, quiet=not ns.verbose)
+        return self.start(prepared)
 
     def add(self, path: str) -> int:
         from ce.scripts.edit import add_dependencies

@@ -81,3 +81,35 @@ def current_subdir(environ: Mapping[str, str] | None = None) -> str:
     if os_name in ("osx", "win") and arch == "aarch64":
         arch = "arm64"
     return f"{os_name}-{arch}"
+
+
+#: The virtual packages a platform's machines usually have, for solving other platforms.
+_TYPICAL_VIRTUAL_PACKAGES = {
+    "linux": ("__unix=0=0", "__linux=5.10=0", "__glibc=2.28=0"),
+    "osx": ("__unix=0=0",),
+    "win": ("__win=0=0",),
+}
+_ARCHSPEC = {"64": "x86_64", "aarch64": "aarch64", "arm64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+def typical_virtual_packages(subdir: str, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """``name=version=build`` virtual packages to solve *subdir* with, on another machine.
+
+    ``CONDA_OVERRIDE_GLIBC``, ``CONDA_OVERRIDE_OSX`` and ``CONDA_OVERRIDE_LINUX``
+    replace the defaults, as they do for this machine's detection.
+    """
+    env = os.environ if environ is None else environ
+    os_name, _, arch = subdir.partition("-")
+    packages = list(_TYPICAL_VIRTUAL_PACKAGES.get(os_name, ()))
+    if os_name == "osx":
+        default = "11.0" if arch == "arm64" else "10.15"
+        packages.append(f"__osx={env.get('CONDA_OVERRIDE_OSX') or default}=0")
+    if os_name == "linux":
+        for index, package in enumerate(packages):
+            name = package.split("=")[0]
+            override = env.get(f"CONDA_OVERRIDE_{name.strip('_').upper()}")
+            if override:
+                packages[index] = f"{name}={override}=0"
+    if arch in _ARCHSPEC:
+        packages.append(f"__archspec=1={_ARCHSPEC[arch]}")
+    return tuple(packages)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ce.autoclean import CleanSettings, bump_run_count
@@ -17,7 +17,7 @@ from ce.keys import ToolRequest
 from ce.launch import LaunchPlan
 from ce.locks import hold_shared, release
 from ce.paths import CachePaths
-from ce.records import SolveRequest
+from ce.records import LockedPackage, SolveRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -91,11 +91,13 @@ def ensure_environment(
     reporter: Reporter,
     cache: EnvCache,
     after_install: Callable[[str, str], None] | None = None,
+    packages: Callable[[], Sequence[LockedPackage]] | None = None,
 ) -> tuple[str, BuildReport | None]:
     """The prefix of environment *env_name*, built (or rebuilt) when needed.
 
-    *after_install* ``(build_dir, final_prefix)`` runs after the conda packages
-    are linked and before the environment is published (PyPI packages).
+    The packages come from *packages* (a lock) when given, else from solving
+    *solve_request*.  *after_install* ``(build_dir, final_prefix)`` runs after
+    the conda packages are linked and before the environment is published.
     """
     if not options.refresh:
         prefix = cache.lookup(env_name)
@@ -106,14 +108,14 @@ def ensure_environment(
 
     def create(build_dir: str, final_prefix: str) -> None:
         started = time.perf_counter()
-        packages = solver.solve(solve_request)
-        solver.install(packages, build_dir, final_prefix, solve_request)
+        chosen = list(packages()) if packages is not None else solver.solve(solve_request)
+        solver.install(chosen, build_dir, final_prefix, solve_request)
         if after_install is not None:
             after_install(build_dir, final_prefix)
         from ce.bytecode import compile_site_packages
 
         compile_site_packages(build_dir)
-        built.append(BuildReport(env_name, len(packages), time.perf_counter() - started))
+        built.append(BuildReport(env_name, len(chosen), time.perf_counter() - started))
 
     record = dict(metadata, channels=list(solve_request.channels), platform=solve_request.platform)
     record["solver"] = options.solver

@@ -54,6 +54,35 @@ def _noarch_kind(noarch: Any) -> str | None:
     return "python" if noarch.python else "generic"
 
 
+def to_record(package: LockedPackage) -> Any:
+    """A :class:`LockedPackage` (from a lock) as the ``RepoDataRecord`` rattler installs."""
+    if package.native is not None:
+        return package.native
+    try:
+        record = rattler.PackageRecord(
+            name=package.name,
+            version=package.version,
+            build=rattler.BuildString(package.build),
+            build_number=package.build_number,
+            subdir=package.subdir,
+            noarch=package.noarch,  # type: ignore[arg-type]
+            depends=list(package.depends),
+            constrains=list(package.constrains),
+            sha256=bytes.fromhex(package.sha256) if package.sha256 else None,
+            md5=bytes.fromhex(package.md5) if package.md5 else None,
+            size=package.size,
+            license=package.license,
+        )
+        if package.timestamp is not None:
+            record.timestamp = datetime.datetime.fromtimestamp(package.timestamp / 1000, tz=datetime.timezone.utc)
+        file_name = package.url.rsplit("/", 1)[-1]
+        return rattler.RepoDataRecord(record, file_name, package.url, package.channel or package.url)
+    except (ValueError, TypeError) as error:
+        raise InstallError(f"invalid lock entry for {package}: {_first_line(error)}") from error
+    except Exception as error:  # rattler's own parse errors (bad version, name...)
+        raise InstallError(f"invalid lock entry for {package}: {_first_line(error)}") from error
+
+
 def to_locked(record: Any) -> LockedPackage:
     """A rattler ``RepoDataRecord`` as a backend-neutral :class:`LockedPackage`."""
     timestamp = record.timestamp
@@ -127,9 +156,7 @@ class RattlerSolver:
         Files are relocated for *final_prefix*, where the environment is renamed
         once complete.
         """
-        records = [package.native for package in packages]
-        if any(record is None for record in records):
-            raise InstallError("the rattler solver can only install packages it solved")
+        records = [to_record(package) for package in packages]
         try:
             requested = [rattler.MatchSpec(spec)._match_spec for spec in request.specs]
         except Exception:

@@ -11,6 +11,7 @@ from ce.errors import InvalidNameError
 
 if TYPE_CHECKING:
     from ce.launch import LaunchPlan
+    from ce.lockfiles import LockData
     from ce.records import LockedPackage, SolveRequest
 
 BACKEND_NAME = re.compile(r"^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$")
@@ -44,16 +45,29 @@ class RunnerBackend(Protocol):
 
 
 class LockfileFormatBackend(Protocol):
-    """Writes locked packages for one or more platforms and reads them back."""
+    """Writes locked packages for one or more platforms and reads them back.
 
-    def sidecar_names(self, script_name: str) -> Sequence[str]:
-        """Sidecar file names for a script called *script_name*, preferred first."""
+    The frontend adds (and checks) the input-digest first line; a format must
+    accept a leading ``#`` comment line in what it reads.
+    """
 
-    def dumps(self, packages: Mapping[str, Sequence[LockedPackage]], channels: Sequence[str]) -> str:
-        """Lock text for *packages* (keyed by platform)."""
+    #: Whether one file holds every platform (else ce writes one file per platform).
+    multi_platform: bool
 
-    def loads(self, text: str) -> Mapping[str, Sequence[LockedPackage]]:
-        """Locked packages, keyed by platform, from lock text."""
+    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
+        """Sidecar file names for script *script_name* (and *platform*), preferred first.
+
+        Names must start with the script's file name or its stem.
+        """
+
+    def detect(self, text: str) -> bool:
+        """Whether *text* is in this format (used for embedded locks)."""
+
+    def dumps(self, lock: LockData) -> str:
+        """Lock text for *lock*."""
+
+    def loads(self, text: str) -> LockData:
+        """Lock data from lock text; raise a ``CeError`` with one clear line when malformed."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from ce.scripts.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, rea
 ENCODING_LINE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*[-_.a-zA-Z0-9]+")
 
 
-def _newline_of(text: str) -> str:
+def newline_of(text: str) -> str:
+    """The line ending *text* uses (``\\r\\n`` if any line has it)."""
     return "\r\n" if "\r\n" in text else "\n"
 
 
@@ -67,7 +68,8 @@ def _add_to_document(document: tomlkit.TOMLDocument, specs: list[str]) -> list[s
     return changes
 
 
-def _insertion_index(lines: list[str]) -> int:
+def insertion_index(lines: list[str]) -> int:
+    """Where a new block goes: after a shebang and an encoding line, if any."""
     index = 0
     if lines and lines[0].startswith("#!"):
         index = 1
@@ -84,7 +86,7 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
         spec_package_name(spec_text)
         normalized.append(spec_text)
     metadata = parse_metadata(text, path)  # refuses malformed blocks before anything is edited
-    newline = _newline_of(text)
+    newline = newline_of(text)
     lines = text.splitlines(keepends=True)
     blocks = [block for block in find_blocks(text)[0] if block.type == SCRIPT_BLOCK]
     if blocks:
@@ -108,7 +110,7 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
         changes = _add_to_document(document, normalized)
         block_lines = [f"# /// {SCRIPT_BLOCK}{newline}", *_comment_lines(tomlkit.dumps(document), newline)]
         block_lines.append(f"# ///{newline}")
-        index = _insertion_index(lines)
+        index = insertion_index(lines)
         if index > 0 and not lines[index - 1].endswith(("\n", "\r")):
             lines[index - 1] += newline  # a shebang with no newline at the end of the file
         if index < len(lines) and lines[index].strip():

@@ -36,7 +36,7 @@ MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ScriptMetadata:
-    """What a script declares about its environment."""
+    """What a script declares about its environment, as written (validated, not normalized)."""
 
     requires_python: str | None = None
     pypi_dependencies: tuple[str, ...] = ()
@@ -84,15 +84,13 @@ def _parse_toml(path: str, block: Block) -> dict[str, Any]:
 
 
 def _conda_specs(path: str, block: Block, specs: tuple[str, ...], key: str) -> tuple[str, ...]:
-    checked = []
+    """Validate *specs*; they are kept as written (the lock digest hashes them so)."""
     for spec in specs:
         try:
-            normalized = normalize_spec(spec)
-            spec_package_name(normalized)
+            spec_package_name(normalize_spec(spec))
         except Exception as error:
             raise _fail(path, _line_of(block, spec), f"invalid conda dependency {spec!r} in {key}: {error}") from None
-        checked.append(normalized)
-    return tuple(checked)
+    return specs
 
 
 def _from_pep723(path: str, block: Block) -> ScriptMetadata:
@@ -112,10 +110,9 @@ def _from_pep723(path: str, block: Block) -> ScriptMetadata:
             line = _line_of(block, "requires-python")
             raise _fail(path, line, f"invalid requires-python {requires_python!r}") from None
     pypi = _string_list(path, block, data.get("dependencies", []), "dependencies")
-    normalized_pypi = []
     for requirement in pypi:
         try:
-            normalized_pypi.append(str(Requirement(requirement)))
+            Requirement(requirement)
         except InvalidRequirement as error:
             line = _line_of(block, requirement)
             reason = str(error).splitlines()[0]
@@ -134,7 +131,7 @@ def _from_pep723(path: str, block: Block) -> ScriptMetadata:
     run_with = conda.get("run-with")
     return ScriptMetadata(
         requires_python=requires_python.strip() if requires_python else None,
-        pypi_dependencies=tuple(normalized_pypi),
+        pypi_dependencies=pypi,
         conda_channels=_string_list(path, block, conda.get("channels", []), "channels"),
         conda_dependencies=_conda_specs(
             path, block, _string_list(path, block, conda.get("dependencies", []), "dependencies"), "[tool.conda]"

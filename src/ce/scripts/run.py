@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from ce.cache import EnvCache
@@ -93,18 +94,31 @@ def resolve_script_request(
         channels = resolve_channels([*cli_channels, *metadata.conda_channels], True, environ)
     else:
         channels = resolve_channels(cli_channels, False, environ)
-    conda_specs = tuple(dict.fromkeys(specs))
+    conda_specs = tuple(dict.fromkeys(normalize_spec(spec) for spec in specs))
+    pypi = tuple(dict.fromkeys(str(Requirement(requirement)) for requirement in metadata.pypi_dependencies))
     name = env_name_from_parts(
         SCRIPT_ENV_PREFIX,
         {
             "conda": sorted(conda_specs),
-            "pypi": sorted(metadata.pypi_dependencies),
+            "pypi": sorted(pypi),
             "channels": list(channels),
             "requires-python": [metadata.requires_python or ""],
             "platform": [platform],
         },
     )
     return ScriptRequest(path, metadata, conda_specs, metadata.pypi_dependencies, channels, platform, interpreter, name)
+
+
+def pypi_after_install(request: ScriptRequest, options: RunOptions, quiet: bool) -> Callable[[str, str], None] | None:
+    """The build step that installs the script's PyPI requirements, if it has any."""
+    if not request.pypi_requirements:
+        return None
+    from ce.scripts.pypi import install_pypi
+
+    def after_install(build_dir: str, final_prefix: str) -> None:
+        install_pypi(build_dir, final_prefix, request.pypi_requirements, options.environ, options.offline, quiet)
+
+    return after_install
 
 
 def prepare_script(

@@ -1,0 +1,205 @@
+"""Script lock data: the model, the input digest, and fields derived from package URLs.
+
+The three built-in formats (``rattler-lock-v6``, ``conda-lock``, ``explicit``)
+live beside this module and are registered through the
+``ce_lockfile_formats`` hook; the lock workflow is in :mod:`ce.scripts.locking`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from ce.errors import CeError
+from ce.platforms import KNOWN_SUBDIRS
+from ce.records import LockedPackage
+
+#: The first line of every lock ce (and conda-exec) writes.
+DIGEST_PREFIX = "# conda-exec-lock-input-sha256: "
+PACKAGE_EXTENSIONS = (".conda", ".tar.bz2")
+
+
+class LockError(CeError):
+    """Lock data is missing, stale, malformed or does not match the packages."""
+
+
+@dataclass(frozen=True)
+class LockData:
+    """Locked packages for one or more platforms, and the channels they came from."""
+
+    channels: tuple[str, ...]
+    packages: Mapping[str, tuple[LockedPackage, ...]] = field(default_factory=dict)
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms locked, sorted."""
+        return tuple(sorted(self.packages))
+
+    def only(self, platforms: Iterable[str]) -> LockData:
+        """This lock restricted to *platforms*."""
+        wanted = set(platforms)
+        return LockData(self.channels, {p: pkgs for p, pkgs in self.packages.items() if p in wanted})
+
+
+def input_digest(
+    cli_channels: Sequence[str],
+    conda_channels: Sequence[str],
+    conda_dependencies: Sequence[str],
+    pypi_dependencies: Sequence[str],
+    requires_python: str | None,
+    with_specs: Sequence[str],
+) -> str:
+    """SHA-256 of a script's dependency input, exactly as conda-exec 0.4.0 computes it.
+
+    So a lock either tool writes is fresh for the other.
+    """
+    payload = {
+        "channels": list(cli_channels),
+        "metadata": {
+            "conda_channels": list(conda_channels),
+            "conda_dependencies": sorted(conda_dependencies),
+            "pypi_dependencies": sorted(pypi_dependencies),
+            "requires_python": requires_python,
+        },
+        "with_specs": sorted(with_specs),
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def with_header(digest: str, body: str) -> str:
+    """Lock text: the digest line, then the format's own text."""
+    return f"{DIGEST_PREFIX}{digest}\n{body}"
+
+
+def read_header(text: str) -> str | None:
+    """The input digest in the first line of lock text, if any."""
+    first = text.split("\n", 1)[0].strip()
+    if first.startswith(DIGEST_PREFIX.strip()):
+        digest = first[len(DIGEST_PREFIX.strip()) :].strip()
+        if len(digest) == 64 and all(char in "0123456789abcdef" for char in digest):
+            return digest
+    return None
+
+
+@dataclass(frozen=True)
+class UrlFields:
+    """What a package URL says about the package."""
+
+    file_name: str
+    name: str | None
+    version: str | None
+    build: str | None
+    subdir: str | None
+    channel: str | None
+
+
+def split_archive_name(file_name: str) -> tuple[str, str, str] | None:
+    """``name-version-build.conda`` -> (name, version, build), or ``None``."""
+    for extension in PACKAGE_EXTENSIONS:
+        if file_name.endswith(extension):
+            stem = file_name[: -len(extension)]
+            parts = stem.rsplit("-", 2)
+            if len(parts) == 3 and all(parts):
+                return parts[0], parts[1], parts[2]
+    return None
+
+
+def url_fields(url: str) -> UrlFields:
+    """Fields derivable from a package URL (as rattler-lock derives them)."""
+    parts = urlsplit(url)
+    segments = unquote(parts.path).split("/")
+    file_name = segments[-1] if segments else ""
+    archive = split_archive_name(file_name)
+    subdir = segments[-2] if len(segments) >= 2 and segments[-2] in KNOWN_SUBDIRS else None
+    channel = None
+    if archive is not None and subdir is not None and parts.scheme in ("file", "http", "https"):
+        channel = url[: url.rstrip("/").rfind("/" + subdir + "/")]
+    name, version, build = archive if archive else (None, None, None)
+    return UrlFields(file_name, name, version, build, subdir, channel)
+
+
+def build_number_from_build(build: str) -> int | None:
+    """The trailing number of a build string (``py_0`` -> 0, ``h1a2b_3`` -> 3)."""
+    digits = ""
+    for char in reversed(build):
+        if not char.isdigit():
+            break
+        digits = char + digits
+    return int(digits) if digits else None
+
+
+def noarch_from(subdir: str, build: str) -> str | None:
+    """rattler-lock's guess: noarch packages with ``py`` in the build are ``python``."""
+    if subdir != "noarch":
+        return None
+    return "python" if "py" in build else "generic"
+
+
+def make_package(
+    url: str,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    build: str | None = None,
+    build_number: int | None = None,
+    subdir: str | None = None,
+    channel: str | None = None,
+    noarch: str | None = None,
+    **fields: object,
+) -> LockedPackage:
+    """A :class:`LockedPackage` from lock entry fields, deriving what is missing from the URL."""
+    derived = url_fields(url)
+    name = name or derived.name
+    version = version or derived.version
+    build = build if build is not None else derived.build
+    subdir = subdir or derived.subdir
+    if not (name and version and build is not None and subdir):
+        raise LockError(f"lock entry {url!r}: name, version, build or subdir missing and not derivable from the URL")
+    if build_number is None:
+        build_number = build_number_from_build(build) or 0
+    if noarch is None:
+        noarch = noarch_from(subdir, build)
+    return LockedPackage(
+        name=name,
+        version=str(version),
+        build=str(build),
+        build_number=int(build_number),
+        subdir=subdir,
+        url=url,
+        channel=channel or derived.channel or "",
+        noarch=noarch,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def install_order(packages: Sequence[LockedPackage]) -> list[LockedPackage]:
+    """*packages* with every dependency before its dependents (stable otherwise)."""
+    by_name = {package.name: package for package in packages}
+    ordered: list[LockedPackage] = []
+    state: dict[str, int] = {}  # 1: visiting, 2: done
+
+    def visit(package: LockedPackage) -> None:
+        if state.get(package.name) == 2 or state.get(package.name) == 1:
+            return  # done, or a dependency cycle: keep the order we have
+        state[package.name] = 1
+        for dependency in package.depends:
+            dependency_name = dependency.split()[0].split("[")[0]
+            if dependency_name in by_name:
+                visit(by_name[dependency_name])
+        state[package.name] = 2
+        ordered.append(package)
+
+    for package in sorted(packages, key=lambda item: item.name):
+        visit(package)
+    return ordered
+
+
+def content_digest(packages: Sequence[LockedPackage], channels: Sequence[str]) -> str:
+    """A digest of what an environment installed from a lock contains (its cache key)."""
+    lines = [*channels, ""]
+    lines.extend(f"{p.url} {p.sha256 or ''} {p.md5 or ''}" for p in sorted(packages, key=lambda item: item.url))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

@@ -1,0 +1,120 @@
+"""``conda-lock``: conda-lock's version 1 YAML (``conda-lock.yml``), accepted by conda-lock itself."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ce.lockfiles import LockData, LockError, make_package
+from ce.lockfiles._yaml import dump, load
+from ce.records import LockedPackage
+
+FORMAT_NAME = "conda-lock"
+SIDECAR_SUFFIX = ".conda-lock.yml"
+
+
+def _dependency_map(depends: tuple[str, ...]) -> dict[str, str]:
+    """``["six >=1.5", "python"]`` -> ``{"six": ">=1.5", "python": "*"}`` (conda-lock's shape)."""
+    mapping: dict[str, str] = {}
+    for spec in depends:
+        name, _, constraint = spec.strip().partition(" ")
+        mapping[name] = constraint.strip() or "*"
+    return mapping
+
+
+def _depends_list(mapping: object, where: str) -> tuple[str, ...]:
+    if mapping is None:
+        return ()
+    if not isinstance(mapping, dict):
+        raise LockError(f"{where}: dependencies must be a mapping")
+    return tuple(name if str(spec) in ("*", "") else f"{name} {spec}" for name, spec in mapping.items())
+
+
+def _content_hash(packages: tuple[LockedPackage, ...]) -> str:
+    text = "\n".join(sorted(f"{p.url} {p.sha256 or p.md5 or ''}" for p in packages))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class CondaLock:
+    """The ``conda-lock`` (v1) format backend."""
+
+    name = FORMAT_NAME
+    multi_platform = True
+
+    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
+        """``script.py.conda-lock.yml``."""
+        return [script_name + SIDECAR_SUFFIX]
+
+    def detect(self, text: str) -> bool:
+        """Whether *text* looks like this format."""
+        lines = [line.strip() for line in text.splitlines()[:40]]
+        return "version: 1" in lines and any(line.startswith("package:") for line in text.splitlines())
+
+    def dumps(self, lock: LockData) -> str:
+        """conda-lock v1 YAML for *lock*."""
+        entries: list[dict[str, Any]] = []
+        for platform in lock.platforms:
+            for package in sorted(lock.packages[platform], key=lambda item: item.name):
+                if not package.md5:
+                    raise LockError(f"{package}: conda-lock needs an md5 hash, and the solver gave none")
+                entry: dict[str, Any] = {
+                    "name": package.name,
+                    "version": package.version,
+                    "manager": "conda",
+                    "platform": platform,
+                    "dependencies": _dependency_map(package.depends),
+                    "url": package.url,
+                    "hash": {"md5": package.md5, **({"sha256": package.sha256} if package.sha256 else {})},
+                    "category": "main",
+                    "optional": False,
+                }
+                entries.append(entry)
+        document = {
+            "version": 1,
+            "metadata": {
+                "content_hash": {platform: _content_hash(lock.packages[platform]) for platform in lock.platforms},
+                "channels": [{"url": channel, "used_env_vars": []} for channel in lock.channels],
+                "platforms": list(lock.platforms),
+                "sources": ["ce script metadata"],
+            },
+            "package": entries,
+        }
+        return dump(document)
+
+    def loads(self, text: str) -> LockData:
+        """Lock data from conda-lock v1 text (pip packages are refused)."""
+        data = load(text, FORMAT_NAME)
+        if data.get("version") != 1:
+            raise LockError(f"unsupported conda-lock version {data.get('version')!r}: ce reads version 1")
+        metadata = data.get("metadata")
+        if not isinstance(metadata, dict):
+            raise LockError("conda-lock file has no metadata")
+        channels = tuple(
+            str(channel["url"]).rstrip("/")
+            for channel in metadata.get("channels") or []
+            if isinstance(channel, dict) and channel.get("url")
+        )
+        platforms = [str(platform) for platform in metadata.get("platforms") or []]
+        packages: dict[str, list[LockedPackage]] = {platform: [] for platform in platforms}
+        entries = data.get("package")
+        if not isinstance(entries, list):
+            raise LockError("conda-lock file has no package list")
+        for index, entry in enumerate(entries):
+            where = f"package[{index}]"
+            if not isinstance(entry, dict):
+                raise LockError(f"{where} is not a mapping")
+            if entry.get("manager", "conda") != "conda":
+                raise LockError(f"{where}: {entry.get('manager')} packages are not supported, only conda")
+            url, platform, hashes = entry.get("url"), entry.get("platform"), entry.get("hash") or {}
+            if not isinstance(url, str) or not isinstance(platform, str) or not isinstance(hashes, dict):
+                raise LockError(f"{where} needs url, platform and hash")
+            package = make_package(
+                url,
+                name=entry.get("name") if isinstance(entry.get("name"), str) else None,
+                version=None if entry.get("version") is None else str(entry["version"]),
+                sha256=hashes.get("sha256"),
+                md5=hashes.get("md5"),
+                depends=_depends_list(entry.get("dependencies"), where),
+            )
+            packages.setdefault(platform, []).append(package)
+        return LockData(channels, {platform: tuple(items) for platform, items in packages.items()})

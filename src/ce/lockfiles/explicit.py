@@ -1,0 +1,83 @@
+"""``explicit``: conda's ``@EXPLICIT`` spec files, one per platform, for ``conda create --file``.
+
+URLs are listed in install order (dependencies first), each with its hash:
+``#sha256:<hex>`` when known, else ``#<md5>``.
+"""
+
+from __future__ import annotations
+
+from ce.lockfiles import LockData, LockError, install_order, make_package, url_fields
+from ce.records import LockedPackage
+
+FORMAT_NAME = "explicit"
+MARKER = "@EXPLICIT"
+PLATFORM_COMMENT = "# platform: "
+
+
+class Explicit:
+    """The ``explicit`` format backend: one file per platform."""
+
+    name = FORMAT_NAME
+    multi_platform = False
+
+    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
+        """``script.py.<platform>.explicit.txt``."""
+        return [f"{script_name}.{platform}.explicit.txt"]
+
+    def detect(self, text: str) -> bool:
+        """Whether *text* looks like this format."""
+        return any(line.strip() == MARKER for line in text.splitlines())
+
+    def dumps(self, lock: LockData) -> str:
+        """The explicit file of a single-platform *lock*."""
+        if len(lock.platforms) != 1:
+            raise LockError("an explicit lock holds one platform; ce writes one file per platform")
+        (platform,) = lock.platforms
+        lines = [f"{PLATFORM_COMMENT}{platform}", MARKER]
+        for package in install_order(lock.packages[platform]):
+            if package.sha256:
+                lines.append(f"{package.url}#sha256:{package.sha256}")
+            elif package.md5:
+                lines.append(f"{package.url}#{package.md5}")
+            else:
+                raise LockError(f"{package}: no hash to write")
+        return "\n".join(lines) + "\n"
+
+    def loads(self, text: str) -> LockData:
+        """Lock data (one platform) from an explicit file."""
+        platform = None
+        packages: list[LockedPackage] = []
+        seen_marker = False
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if line.startswith(PLATFORM_COMMENT):
+                platform = line[len(PLATFORM_COMMENT) :].strip()
+                continue
+            if not line or line.startswith("#"):
+                continue
+            if line == MARKER:
+                seen_marker = True
+                continue
+            if not seen_marker:
+                raise LockError(f"line {number}: package URLs must follow {MARKER}")
+            url, _, checksum = line.partition("#")
+            sha256 = md5 = None
+            if checksum.startswith("sha256:"):
+                sha256 = checksum[len("sha256:") :]
+            elif checksum.startswith("md5:"):
+                md5 = checksum[len("md5:") :]
+            elif checksum:
+                md5 = checksum
+            for value, length in ((sha256, 64), (md5, 32)):
+                if value is not None and (len(value) != length or any(c not in "0123456789abcdef" for c in value)):
+                    raise LockError(f"line {number}: malformed hash {checksum!r}")
+            packages.append(make_package(url, sha256=sha256, md5=md5))
+        if not seen_marker:
+            raise LockError(f"not an explicit lock: no {MARKER} line")
+        if platform is None:
+            subdirs = {url_fields(p.url).subdir for p in packages} - {"noarch", None}
+            if len(subdirs) != 1:
+                raise LockError(f"cannot tell the platform of the explicit lock: add a '{PLATFORM_COMMENT}...' line")
+            platform = str(subdirs.pop())
+        channels = tuple(dict.fromkeys(p.channel for p in packages if p.channel))
+        return LockData(channels, {platform: tuple(packages)})

@@ -1,0 +1,93 @@
+"""Fetching locked package archives and verifying their hashes before anything is linked.
+
+Archives are stored content-addressed under rattler's cache root
+(``<root>/ce-verified/<sha256>-<file name>``), written only after their hash
+matched the lock, so a stored archive is trusted by its name and a warm
+install from a lock costs one stat per package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ce.errors import InstallError
+from ce.paths import rattler_cache_root
+from ce.records import LockedPackage
+
+STORE_DIRNAME = "ce-verified"
+CHUNK = 1 << 20
+TIMEOUT_SECONDS = 60
+
+
+def _open(url: str, offline: bool):  # type: ignore[no-untyped-def]
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return open(unquote(parts.path), "rb")
+    if parts.scheme in ("http", "https"):
+        if offline:
+            raise InstallError(f"{url} is not in the package cache and --offline forbids downloading it")
+        return urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)
+    raise InstallError(f"cannot fetch {url}: unsupported URL scheme {parts.scheme!r}")
+
+
+def _key(package: LockedPackage) -> tuple[str, str]:
+    if package.sha256:
+        return "sha256", package.sha256.lower()
+    if package.md5:
+        return "md5", package.md5.lower()
+    raise InstallError(f"lock entry {package.filename} has no sha256 or md5: refusing to install it unverified")
+
+
+def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -> Path:
+    """The archive of *package*, fetched if needed, whose hash matches the lock."""
+    algorithm, expected = _key(package)
+    target = store / f"{expected}-{package.filename}"
+    if target.is_file():
+        return target
+    store.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.new(algorithm)
+    fd, temporary = tempfile.mkstemp(prefix=".fetch-", dir=store)
+    try:
+        with os.fdopen(fd, "wb") as output:
+            try:
+                source = _open(package.url, offline)
+            except OSError as error:
+                raise InstallError(f"cannot fetch {package.url}: {error}") from error
+            with source:
+                while chunk := source.read(CHUNK):
+                    digest.update(chunk)
+                    output.write(chunk)
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise InstallError(
+                f"{package.name} {package.version} ({package.filename}): {algorithm} mismatch, "
+                f"the lock says {expected} but the file has {actual}; nothing was installed"
+            )
+        os.replace(temporary, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return target
+
+
+def verified_packages(packages: Sequence[LockedPackage], offline: bool = False) -> list[LockedPackage]:
+    """*packages* with URLs pointing at verified local copies (fetched in parallel)."""
+    store = Path(rattler_cache_root(), STORE_DIRNAME)
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
+        paths = list(pool.map(lambda package: fetch_verified(package, store, offline), packages))
+    return [replace(package, url=path.as_uri()) for package, path in zip(packages, paths, strict=True)]
+
+
+def remove_store() -> None:
+    """Delete every verified archive (used by tests and by a full cleanup)."""
+    shutil.rmtree(Path(rattler_cache_root(), STORE_DIRNAME), ignore_errors=True)

@@ -1,0 +1,187 @@
+"""``rattler-lock-v6``: the lock format pixi writes, version 6, which conda-lockfiles reads.
+
+py-rattler only writes version 7, so this writer is ce's own.  Fields that
+can be derived from a package's URL (name, version, build, subdir, channel)
+are omitted, as rattler does; the reader derives whatever an entry omits, so
+the sparse entries conda-exec 0.4.0 writes load too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ce.lockfiles import LockData, LockError, make_package, noarch_from, url_fields
+from ce.lockfiles._yaml import dump, load
+from ce.records import LockedPackage
+
+FORMAT_NAME = "rattler-lock-v6"
+VERSION = 6
+ENVIRONMENT = "default"
+SIDECAR_SUFFIX = ".conda-exec.lock"
+
+
+def _entry(package: LockedPackage) -> dict[str, Any]:
+    derived = url_fields(package.url)
+    entry: dict[str, Any] = {"conda": package.url}
+    if package.name != derived.name:
+        entry["name"] = package.name
+    if package.version != derived.version:
+        entry["version"] = package.version
+    if package.build != derived.build:
+        entry["build"] = package.build
+    entry["build_number"] = package.build_number
+    if package.subdir != derived.subdir:
+        entry["subdir"] = package.subdir
+    if package.noarch and package.noarch != noarch_from(package.subdir, package.build):
+        entry["noarch"] = package.noarch
+    if package.sha256:
+        entry["sha256"] = package.sha256
+    if package.md5:
+        entry["md5"] = package.md5
+    if package.depends:
+        entry["depends"] = list(package.depends)
+    if package.constrains:
+        entry["constrains"] = list(package.constrains)
+    if package.channel and package.channel.rstrip("/") != (derived.channel or "").rstrip("/"):
+        entry["channel"] = package.channel
+    if package.license:
+        entry["license"] = package.license
+    if package.size is not None:
+        entry["size"] = package.size
+    if package.timestamp is not None:
+        entry["timestamp"] = package.timestamp
+    return entry
+
+
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise LockError(f"{what} must be a list of strings")
+    return tuple(value)
+
+
+def _optional(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = entry.get(key)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise LockError(f"{where}: {key} has the wrong type")
+    return value
+
+
+def _package(entry: object, index: int) -> LockedPackage:
+    where = f"packages[{index}]"
+    if not isinstance(entry, dict):
+        raise LockError(f"{where} is not a mapping")
+    if "pypi" in entry:
+        raise LockError(f"{where}: PyPI packages in rattler locks are not supported")
+    url = entry.get("conda")
+    if not isinstance(url, str) or not url:
+        raise LockError(f"{where} has no 'conda' URL")
+    noarch = entry.get("noarch")
+    if isinstance(noarch, bool):  # rattler writes `noarch: false`? treat as none
+        noarch = None
+    return make_package(
+        url,
+        name=_optional(entry, "name", str, where),
+        version=None if entry.get("version") is None else str(entry["version"]),
+        build=None if entry.get("build") is None else str(entry["build"]),
+        build_number=_optional(entry, "build_number", int, where),
+        subdir=_optional(entry, "subdir", str, where),
+        channel=_optional(entry, "channel", str, where),
+        noarch=noarch if isinstance(noarch, str) else None,
+        sha256=_optional(entry, "sha256", str, where),
+        md5=_optional(entry, "md5", str, where),
+        depends=_strings(entry.get("depends"), f"{where}.depends"),
+        constrains=_strings(entry.get("constrains"), f"{where}.constrains"),
+        license=_optional(entry, "license", str, where),
+        size=_optional(entry, "size", int, where),
+        timestamp=_optional(entry, "timestamp", int, where),
+    )
+
+
+class RattlerLockV6:
+    """The ``rattler-lock-v6`` format backend (default)."""
+
+    name = FORMAT_NAME
+    multi_platform = True
+
+    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
+        """``script.py.conda-exec.lock`` (written), then ``script.conda-exec.lock``."""
+        stem = script_name.rsplit(".", 1)[0] if "." in script_name else script_name
+        names = [script_name + SIDECAR_SUFFIX]
+        if stem != script_name:
+            names.append(stem + SIDECAR_SUFFIX)
+        return names
+
+    def detect(self, text: str) -> bool:
+        """Whether *text* looks like this format."""
+        return any(line.strip() == f"version: {VERSION}" for line in text.splitlines()[:5])
+
+    def dumps(self, lock: LockData) -> str:
+        """Version-6 YAML for *lock* (packages sorted by name, then URL)."""
+        entries: dict[str, dict[str, Any]] = {}
+        references: dict[str, list[dict[str, str]]] = {}
+        for platform in lock.platforms:
+            packages = sorted(lock.packages[platform], key=lambda package: (package.name, package.url))
+            references[platform] = [{"conda": package.url} for package in packages]
+            for package in packages:
+                entries.setdefault(package.url, _entry(package))
+        document = {
+            "version": VERSION,
+            "environments": {
+                ENVIRONMENT: {
+                    "channels": [{"url": channel.rstrip("/") + "/"} for channel in lock.channels],
+                    "packages": references,
+                }
+            },
+            "packages": sorted(
+                entries.values(), key=lambda entry: (url_fields(entry["conda"]).name or "", entry["conda"])
+            ),
+        }
+        return dump(document)
+
+    def loads(self, text: str) -> LockData:
+        """Lock data from version-6 text."""
+        data = load(text, FORMAT_NAME)
+        version = data.get("version")
+        if version != VERSION:
+            raise LockError(f"unsupported rattler lock version {version!r}: ce reads version {VERSION}")
+        environments = data.get("environments")
+        if not isinstance(environments, dict) or not isinstance(environments.get(ENVIRONMENT), dict):
+            raise LockError("the lock has no 'default' environment")
+        environment = environments[ENVIRONMENT]
+        channels = tuple(
+            str(channel.get("url", "")).rstrip("/")
+            for channel in environment.get("channels") or []
+            if isinstance(channel, dict) and channel.get("url")
+        )
+        raw_packages = data.get("packages")
+        if not isinstance(raw_packages, list):
+            raise LockError("the lock has no 'packages' list")
+        by_url: dict[str, LockedPackage] = {}
+        for index, entry in enumerate(raw_packages):
+            package = _package(entry, index)
+            by_url[package.url] = package
+        platforms = environment.get("packages")
+        if not isinstance(platforms, dict):
+            raise LockError("the 'default' environment has no 'packages' by platform")
+        locked: dict[str, tuple[LockedPackage, ...]] = {}
+        for platform, refs in platforms.items():
+            if not isinstance(refs, list):
+                raise LockError(f"packages for {platform} must be a list")
+            selected = []
+            for ref in refs:
+                url = ref.get("conda") if isinstance(ref, dict) else None
+                if not isinstance(url, str):
+                    raise LockError(f"a package reference for {platform} has no 'conda' URL")
+                if url not in by_url:
+                    raise LockError(f"{url} is referenced for {platform} but missing from 'packages'")
+                selected.append(by_url[url])
+            locked[str(platform)] = tuple(selected)
+        return LockData(channels, locked)
+
+
+def sidecars_for(script_name: str) -> Sequence[str]:
+    """The sidecar names of the default format, for quick discovery without the registry."""
+    return RattlerLockV6().sidecar_names(script_name, "")

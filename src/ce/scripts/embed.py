@@ -1,0 +1,53 @@
+"""The ``# /// conda-exec-lock`` block: lock text embedded in the script itself.
+
+The block is replaced in place when it exists, otherwise placed after the
+``script`` block (or after the shebang and encoding lines), never above a
+shebang, and kept apart from neighbouring comments by a blank line so PEP 723
+reads the two blocks as two.  Every other byte of the script is unchanged.
+"""
+
+from __future__ import annotations
+
+from ce.scripts.blocks import Block, find_blocks
+from ce.scripts.edit import insertion_index, newline_of
+from ce.scripts.metadata import SCRIPT_BLOCK
+
+LOCK_BLOCK = "conda-exec-lock"
+
+
+def embedded_lock(text: str) -> Block | None:
+    """The script's lock block, if it has one."""
+    blocks = [block for block in find_blocks(text)[0] if block.type == LOCK_BLOCK]
+    return blocks[0] if blocks else None
+
+
+def _block_lines(lock_text: str, newline: str) -> list[str]:
+    lines = [f"# /// {LOCK_BLOCK}{newline}"]
+    lines.extend(("# " + line if line else "#") + newline for line in lock_text.rstrip("\n").split("\n"))
+    lines.append(f"# ///{newline}")
+    return lines
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def embed(text: str, lock_text: str) -> str:
+    """*text* with *lock_text* in its lock block."""
+    newline = newline_of(text)
+    lines = text.splitlines(keepends=True)
+    new_block = _block_lines(lock_text, newline)
+    existing = embedded_lock(text)
+    if existing is not None:
+        lines[existing.start_line - 1 : existing.end_line] = new_block
+        return "".join(lines)
+    scripts = [block for block in find_blocks(text)[0] if block.type == SCRIPT_BLOCK]
+    index = scripts[0].end_line if scripts else insertion_index(lines)
+    if index > 0 and not lines[index - 1].endswith(("\n", "\r")):
+        lines[index - 1] += newline
+    if index > 0 and lines[index - 1].strip():
+        new_block.insert(0, newline)  # apart from the block or comment above
+    if index < len(lines) and _is_comment(lines[index]):
+        new_block.append(newline)  # apart from a comment below
+    lines[index:index] = new_block
+    return "".join(lines)

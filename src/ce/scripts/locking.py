@@ -1,0 +1,345 @@
+"""The script lock workflow: find, check, write and install from lock data.
+
+* Reading: the embedded ``# /// conda-exec-lock`` block first, then every
+  format's sidecar files (the default format first).  A lock is used when its
+  input digest matches the script's dependency input and it has the current
+  platform; a stale or unusable lock gets a warning naming it.
+* Writing (``--lock``): solve every requested platform, write the lock
+  (embedded with ``--embed``), then install from that lock, so the run and
+  every later run use exactly what the lock says.
+* Installing from a lock never solves: the locked archives are fetched and
+  their hashes checked before anything is linked.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ce.errors import CeError, UsageError
+from ce.keys import KEY_HASH_LENGTH
+from ce.lockfiles import LockData, LockError, content_digest, input_digest, install_order, read_header, with_header
+from ce.paths import CachePaths
+from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages, validate_subdir
+from ce.records import SolveRequest
+from ce.scripts import embed as embedding
+from ce.scripts.edit import write_atomically
+from ce.scripts.run import SCRIPT_ENV_PREFIX, ScriptRequest, pypi_after_install
+from ce.tool import Prepared, Reporter, RunOptions, create_solver, ensure_environment, launch_from
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ce.plugins.manager import BackendRegistry
+    from ce.plugins.types import LockfileFormatBackend
+
+DEFAULT_FORMAT = "rattler-lock-v6"
+
+
+def _builtin_formats() -> dict[str, Callable[[], LockfileFormatBackend]]:
+    from ce.lockfiles.conda_lock import CondaLock
+    from ce.lockfiles.explicit import Explicit
+    from ce.lockfiles.rattler_v6 import RattlerLockV6
+
+    return {DEFAULT_FORMAT: RattlerLockV6, "conda-lock": CondaLock, "explicit": Explicit}
+
+
+def lock_format(name: str, registry: Callable[[], BackendRegistry]) -> LockfileFormatBackend:
+    """The format called *name*; built-ins without scanning entry points."""
+    builtins = _builtin_formats()
+    if name in builtins:
+        return builtins[name]()
+    backend: LockfileFormatBackend = registry().create("lockfile-format", name)
+    return backend
+
+
+@dataclass(frozen=True)
+class LockSource:
+    """Lock text found for a script, and where it came from."""
+
+    description: str
+    text: str
+    format_name: str
+    format: LockfileFormatBackend
+
+
+def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: list[str]) -> str:
+    """The input digest of this run (the first line of a fresh lock)."""
+    metadata = request.metadata
+    return input_digest(
+        cli_channels,
+        metadata.conda_channels,
+        metadata.conda_dependencies,
+        metadata.pypi_dependencies,
+        metadata.requires_python,
+        with_specs,
+    )
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read(64 * 1024 * 1024)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _other_format_names(script: str, registry: Callable[[], BackendRegistry]) -> list[str]:
+    """Registered third-party formats, looked up only if a file beside the script could be theirs."""
+    directory, name = os.path.split(os.path.abspath(script))
+    stem = name.rsplit(".", 1)[0]
+    builtins = _builtin_formats()
+    known = {
+        sidecar
+        for backend in (factory() for factory in builtins.values())
+        for platform in KNOWN_SUBDIRS
+        for sidecar in backend.sidecar_names(name, platform)
+    }
+    try:
+        siblings = [entry for entry in os.listdir(directory or ".") if entry.startswith(stem) and entry != name]
+    except OSError:
+        return []
+    if all(entry in known for entry in siblings):
+        return []
+    return [format_name for format_name in registry().backends("lockfile-format") if format_name not in builtins]
+
+
+def discover(
+    script: str,
+    text: str,
+    format_name: str | None,
+    platform: str,
+    registry: Callable[[], BackendRegistry],
+    warn: Callable[[str], None],
+) -> list[LockSource]:
+    """Every lock for *script*, in the order they are tried."""
+    names = [format_name] if format_name else [*_builtin_formats(), *_other_format_names(script, registry)]
+    formats = {name: lock_format(name, registry) for name in names}
+    sources: list[LockSource] = []
+    block = embedding.embedded_lock(text)
+    if block is not None:
+        content = block.content
+        matching = [name for name, backend in formats.items() if backend.detect(content)]
+        if matching:
+            sources.append(
+                LockSource(f"{script}:{block.start_line} (embedded)", content, matching[0], formats[matching[0]])
+            )
+        elif not format_name:
+            warn(f"ignoring the lock embedded in {script}:{block.start_line}: not in a known lock format")
+    directory, name = os.path.split(script)
+    for format_name_, backend in formats.items():
+        for sidecar in backend.sidecar_names(name, platform):
+            path = os.path.join(directory, sidecar)
+            found = _read(path) if os.path.isfile(path) else None
+            if found is not None:
+                sources.append(LockSource(path, found, format_name_, backend))
+        if not backend.multi_platform and not any(
+            os.path.isfile(os.path.join(directory, sidecar)) for sidecar in backend.sidecar_names(name, platform)
+        ):
+            others = [
+                other
+                for other in sorted(KNOWN_SUBDIRS)
+                if other != platform
+                and any(os.path.isfile(os.path.join(directory, s)) for s in backend.sidecar_names(name, other))
+            ]
+            if others:
+                warn(f"{format_name_} locks of {script} exist for {', '.join(others)} but not for {platform}")
+    return sources
+
+
+def select(
+    sources: list[LockSource], digest: str, platform: str, warn: Callable[[str], None]
+) -> tuple[LockSource, LockData] | None:
+    """The first fresh, readable lock that has *platform*; warn about the others."""
+    for source in sources:
+        if read_header(source.text) != digest:
+            warn(
+                f"ignoring stale lock {source.description}: the script's dependencies changed since it was "
+                "written; update it with --lock --refresh"
+            )
+            continue
+        try:
+            data = source.format.loads(source.text)
+        except CeError as error:
+            warn(f"ignoring unreadable lock {source.description}: {error}")
+            continue
+        if platform not in data.packages:
+            warn(f"lock {source.description} has no packages for {platform}")
+            continue
+        return source, data
+    return None
+
+
+def solve_platforms(
+    request: ScriptRequest, platforms: list[str], options: RunOptions, registry: Callable[[], BackendRegistry]
+) -> LockData:
+    """Solve the script's conda dependencies for every platform in *platforms*."""
+    solver = create_solver(options.solver, registry)
+    locked = {}
+    for platform in platforms:
+        solve_request = SolveRequest(
+            specs=request.conda_specs,
+            channels=request.channels,
+            platform=platform,
+            offline=options.offline,
+            show_progress=options.show_progress,
+            virtual_packages=None if platform == request.platform else typical_virtual_packages(platform),
+        )
+        try:
+            locked[platform] = tuple(solver.solve(solve_request))
+        except CeError as error:
+            raise type(error)(f"for {platform}: {error}") from error
+    return LockData(request.channels, locked)
+
+
+def write_lock(
+    script: str, data: LockData, digest: str, format_name: str, backend: LockfileFormatBackend, embed: bool
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Write *data* as *format_name*; return each file written with its platforms."""
+    if embed:
+        if not backend.multi_platform and len(data.platforms) > 1:
+            raise UsageError(f"--embed with {format_name} holds one platform; use rattler-lock-v6 or conda-lock")
+        lock_text = with_header(digest, backend.dumps(data))
+        text = _read(script)
+        if text is None:
+            raise LockError(f"cannot read {script} to embed the lock")
+        write_atomically(script, embedding.embed(text, lock_text))
+        return [(f"{script} (embedded)", data.platforms)]
+    directory, name = os.path.split(script)
+    groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]
+    written = []
+    for group in groups:
+        path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
+        _write_new(path, with_header(digest, backend.dumps(group)))
+        written.append((path, group.platforms))
+    return written
+
+
+def _write_new(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".ce-lock-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def locked_env_name(request: ScriptRequest, data: LockData) -> str:
+    """``script--<hash16>`` derived from the lock's content for this platform (and PyPI requirements)."""
+    from hashlib import sha256
+
+    digest = content_digest(data.packages[request.platform], data.channels)
+    text = "\0".join(["ce-locked-env:1", digest, *sorted(request.pypi_requirements)])
+    return f"{SCRIPT_ENV_PREFIX}--{sha256(text.encode()).hexdigest()[:KEY_HASH_LENGTH]}"
+
+
+def prepare_from_lock(
+    request: ScriptRequest,
+    data: LockData,
+    args: list[str],
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+    quiet: bool,
+) -> Prepared:
+    """Build (if needed) the environment the lock describes, without solving, and prepare the run."""
+    from ce.cache import EnvCache
+    from ce.lockfiles.fetch import verified_packages
+
+    packages = data.packages[request.platform]
+    env_name = locked_env_name(request, data)
+    cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
+    solve_request = SolveRequest(
+        specs=request.conda_specs, channels=data.channels, platform=request.platform, offline=options.offline
+    )
+    metadata: dict[str, object] = {
+        "kind": "script",
+        "script": os.path.abspath(request.path),
+        "specs": list(request.conda_specs),
+        "pypi": list(request.pypi_requirements),
+        "locked": True,
+    }
+    prefix, report = ensure_environment(
+        env_name,
+        solve_request,
+        metadata,
+        options,
+        registry,
+        reporter,
+        cache,
+        after_install=pypi_after_install(request, options, quiet),
+        packages=lambda: install_order(verified_packages(packages, options.offline)),
+    )
+    argv = [*request.interpreter, request.path, *args]
+    return launch_from(cache, env_name, prefix, argv, options, registry, reporter, report)
+
+
+def run_with_locks(
+    request: ScriptRequest,
+    script_text: str,
+    args: list[str],
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+    *,
+    cli_channels: list[str],
+    with_specs: list[str],
+    lock: bool,
+    embed: bool,
+    format_name: str | None,
+    extra_platforms: list[str],
+    ignore_lock: bool,
+    locked: bool,
+    quiet: bool,
+) -> Prepared | None:
+    """Handle the lock options; return the prepared run, or ``None`` to solve from the metadata."""
+    if locked and (ignore_lock or lock):
+        raise UsageError("--locked cannot be combined with --ignore-lock or --lock")
+    if extra_platforms and not lock:
+        raise UsageError("--platform goes with --lock")
+    if format_name is not None and not lock and ignore_lock:
+        raise UsageError("--lock-format and --ignore-lock cannot be combined")
+    digest = script_digest(request, cli_channels, with_specs)
+    if lock:
+        name = format_name or DEFAULT_FORMAT
+        backend = lock_format(name, registry)
+        platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in extra_platforms)]))
+        data = None
+        if not options.refresh:
+            own = [
+                source
+                for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
+                if source.description.endswith("(embedded)") == embed
+            ]
+            chosen = select(own, digest, request.platform, lambda _m: None)
+            if chosen is not None and set(platforms) <= set(chosen[1].platforms):
+                data = chosen[1]
+        if data is None:
+            data = solve_platforms(request, platforms, options, registry)
+            for path, written in write_lock(request.path, data, digest, name, backend, embed):
+                reporter.info(f"wrote {name} lock for {', '.join(written)}: {path}")
+        return prepare_from_lock(request, data, args, options, registry, reporter, quiet)
+    if ignore_lock or options.refresh:
+        return None
+    sources = discover(request.path, script_text, format_name, request.platform, registry, reporter.warn)
+    warnings: list[str] = []
+    chosen = select(sources, digest, request.platform, warnings.append)
+    if chosen is not None:
+        for warning in warnings:
+            reporter.warn(warning)
+        return prepare_from_lock(request, chosen[1], args, options, registry, reporter, quiet)
+    if locked:
+        reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
+        raise LockError(f"--locked: {reason}")
+    for warning in warnings:
+        reporter.warn(warning)
+    if sources and request.metadata.source == "none":
+        raise LockError(f"{request.path} has no usable lock for {request.platform} and no metadata to solve from")
+    return None
