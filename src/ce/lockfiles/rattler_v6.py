@@ -69,6 +69,16 @@ def _optional(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], wh
     return value
 
 
+def _hash(entry: dict[str, Any], key: str, length: int, where: str) -> str | None:
+    """A hash field; YAML reads an unquoted all-digit hash as a number, so take that back."""
+    value = entry.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value:0{length}d}"
+    if value is not None and (not isinstance(value, str) or len(value) != length):
+        raise LockError(f"{where}: {key} is not a {length}-character hex digest")
+    return value
+
+
 def _package(entry: object, index: int) -> LockedPackage:
     where = f"packages[{index}]"
     if not isinstance(entry, dict):
@@ -90,8 +100,8 @@ def _package(entry: object, index: int) -> LockedPackage:
         subdir=_optional(entry, "subdir", str, where),
         channel=_optional(entry, "channel", str, where),
         noarch=noarch if isinstance(noarch, str) else None,
-        sha256=_optional(entry, "sha256", str, where),
-        md5=_optional(entry, "md5", str, where),
+        sha256=_hash(entry, "sha256", 64, where),
+        md5=_hash(entry, "md5", 32, where),
         depends=_strings(entry.get("depends"), f"{where}.depends"),
         constrains=_strings(entry.get("constrains"), f"{where}.constrains"),
         license=_optional(entry, "license", str, where),

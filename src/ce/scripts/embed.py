@@ -45,8 +45,8 @@ def embed(text: str, lock_text: str) -> str:
     index = scripts[0].end_line if scripts else insertion_index(lines)
     if index > 0 and not lines[index - 1].endswith(("\n", "\r")):
         lines[index - 1] += newline
-    if index > 0 and lines[index - 1].strip():
-        new_block.insert(0, newline)  # apart from the block or comment above
+    if scripts:
+        new_block.insert(0, newline)  # apart from the script block: PEP 723 would read one block
     if index < len(lines) and _is_comment(lines[index]):
         new_block.append(newline)  # apart from a comment below
     lines[index:index] = new_block
