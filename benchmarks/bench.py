@@ -29,6 +29,17 @@ WARM_OVERHEAD_TARGET_MS = 15.0
 COLD_TARGET_MS = 150.0
 
 
+SCRIPT = """\
+# /// script
+# requires-python = ">=3.11"
+#
+# [tool.conda]
+# dependencies = ["python-dateutil"]
+# ///
+import dateutil
+"""
+
+
 def timed(command: list[str], env: dict[str, str]) -> float:
     """Seconds one run of *command* takes; it must succeed."""
     started = time.perf_counter()
@@ -75,13 +86,30 @@ def main() -> int:
             "ce warm (uv launcher)": [*lean, *tool],
             "ce cold, package cache warm": [ce, "-q", *tool],
         }
+        # A locked script: install from the lock with a warm and with an empty package cache.
+        script = work / "locked" / "summary.py"
+        script.parent.mkdir()
+        script.write_text(SCRIPT)
+        subprocess.run([ce, "-q", "--lock", str(script)], env=env, check=True, capture_output=True)
+        (script_env,) = [p for p in (work / "warm" / "envs").iterdir() if p.name.startswith("script--")]
+        commands["script: env's python directly"] = [str(script_env / "bin" / "python"), str(script)]
+        commands["script: ce warm (uv launcher)"] = [*lean, str(script)]
+        commands["script: install from lock, package cache warm"] = [ce, "-q", str(script)]
+        commands["script: install from lock, package cache empty"] = [ce, "-q", str(script)]
+
         samples: dict[str, list[float]] = {name: [] for name in commands}
         for round_number in range(runs):
             for name, command in commands.items():
                 run_env = env
-                if name.startswith("ce cold"):
-                    run_env = dict(env, CONDA_EXEC_HOME=str(work / f"cold-{round_number}"))
+                if "cold" in name or "install from lock" in name:
+                    run_env = dict(env, CONDA_EXEC_HOME=str(work / f"cold-{round_number}-{len(samples[name])}"))
+                if name.endswith("package cache empty"):
+                    run_env["RATTLER_CACHE_DIR"] = str(work / f"empty-{round_number}")
                 samples[name].append(timed(command, run_env))
+                if run_env is not env:
+                    shutil.rmtree(run_env["CONDA_EXEC_HOME"], ignore_errors=True)
+                    if name.endswith("package cache empty"):
+                        shutil.rmtree(run_env["RATTLER_CACHE_DIR"], ignore_errors=True)
         medians = {name: statistics.median(values) * 1000 for name, values in samples.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -102,6 +130,13 @@ def main() -> int:
     )
     print(f"python -c pass alone: {medians['python -c pass']:.1f} ms")
     print(f"cold run with a warm package cache: {cold:.1f} ms; target <= {COLD_TARGET_MS:.0f} ms")
+    script_overhead = medians["script: ce warm (uv launcher)"] - medians["script: env's python directly"]
+    print(f"script warm overhead over the environment's python: {script_overhead:.1f} ms")
+    print(
+        "install from lock (python + python-dateutil + six, 3 packages, ~60 MB): "
+        f"{medians['script: install from lock, package cache warm']:.0f} ms with a warm package cache, "
+        f"{medians['script: install from lock, package cache empty']:.0f} ms with an empty one"
+    )
     return 0
 
 
