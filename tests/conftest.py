@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ce.condarc import SEARCH_PATH, SEARCH_PATH_VARIABLE
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
@@ -22,8 +24,33 @@ _LEAKY_VARIABLES = (
     "CONDA_EXEC_CLEAN_AGE",
     "CONDARC",
     "CONDA_PREFIX",
+    "CONDA_ROOT",
+    "CONDA_CHANNEL_ALIAS",
+    "CONDA_DEFAULT_CHANNELS",
+    "CONDA_OVERRIDE_CHANNELS_ENABLED",
+    "CONDA_PKGS_DIRS",
+    "CONDA_RESTRICT_RC_SEARCH_PATH",
     "RATTLER_CACHE_DIR",
 )
+
+
+def _conda_importable() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("conda.core.solve") is not None
+    except ImportError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``conda`` need the real conda: skip them, saying why, where it cannot be imported."""
+    if _conda_importable():
+        return
+    skip = pytest.mark.skip(reason="needs conda importable (conda is on neither PyPI nor Debian)")
+    for item in items:
+        if item.get_closest_marker("conda") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +93,13 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared
     monkeypatch.setenv("CONDA_EXEC_HOME", str(tmp_path / "ce-home"))
     monkeypatch.setenv("RATTLER_CACHE_DIR", str(shared_rattler_cache))
     monkeypatch.setenv("CONDA_EXEC_AUTO_CLEAN", "0")
+    monkeypatch.setenv(SEARCH_PATH_VARIABLE, os.pathsep.join(condarc_search_path(tmp_path / "system")))
     yield
+
+
+def condarc_search_path(system: Path) -> list[str]:
+    """conda's condarc search path with its system-wide entries (``/etc/conda``...) moved under *system*."""
+    return [str(system) + entry if entry.startswith(("/etc/", "/var/")) else entry for entry in SEARCH_PATH]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def _names(ce_home: Path) -> list[str]:
 
 def test_run_count_triggers_cleanup_every_interval(ce_home: Path) -> None:
     paths = CachePaths(str(ce_home))
-    os.makedirs(paths.envs)
+    os.makedirs(paths.locks)
     assert [bump_run_count(paths, 3) for _ in range(7)] == [False, False, True, False, False, True, False]
     assert Path(paths.run_count).read_text() == "1"
 

@@ -33,8 +33,8 @@ def _plugin_module(**hooks: object) -> types.ModuleType:
 
 def test_builtins_are_registered_without_entry_points() -> None:
     registry = BackendRegistry(entry_points=False)
-    assert set(registry.backends("solver")) == {"rattler"}
-    assert set(registry.backends("runner")) == {"path"}
+    assert set(registry.backends("solver")) == {"rattler", "conda"}
+    assert set(registry.backends("runner")) == {"path", "activate"}
     assert registry.get("solver", "rattler").provider == BUILTIN_PROVIDER
     assert registry.broken == []
 
@@ -52,9 +52,11 @@ def test_in_test_plugin_provides_a_runner() -> None:
 
 def test_unknown_backend_names_list_the_valid_ones() -> None:
     registry = BackendRegistry(entry_points=False)
-    with pytest.raises(BackendNotFoundError, match=r"unknown solver 'nope'; valid solver names: rattler"):
+    with pytest.raises(BackendNotFoundError, match=r"unknown solver 'nope'; valid solver names: conda, rattler"):
         registry.get("solver", "nope")
-    with pytest.raises(BackendNotFoundError, match=r"valid lockfile-format names: conda-lock, explicit, rattler-lock-v6"):
+    with pytest.raises(
+        BackendNotFoundError, match=r"valid lockfile-format names: conda-lock, explicit, rattler-lock-v6"
+    ):
         registry.get("lockfile-format", "x")
 
 
@@ -88,7 +90,7 @@ def test_a_failing_hook_or_wrong_record_is_reported_and_skipped() -> None:
     reasons = [str(broken) for broken in registry.broken]
     assert any("bad-dist 0.1" in reason and "RuntimeError: boom" in reason for reason in reasons)
     assert any("yielded str, not CeRunner" in reason for reason in reasons)
-    assert set(registry.backends("solver")) == {"rattler"}
+    assert set(registry.backends("solver")) == {"rattler", "conda"}
 
 
 def test_a_plugin_cannot_shadow_a_builtin() -> None:

@@ -214,3 +214,47 @@ def test_malformed_metadata_fails_before_anything_is_built(
     assert line.startswith(f"ce: error: {script}:{line_number}: ") and needle in line
     assert "Traceback" not in result.stderr
     assert not (ce_home / "envs").exists()
+
+
+def _imports(stderr: str) -> set[str]:
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def _warm(script: Path, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ce", *options, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+def test_a_warm_script_run_skips_parsing(tmp_path: Path, channel_env: dict[str, str], ce_home: Path) -> None:
+    script = tmp_path / "summary.py"
+    script.write_text(DATEUTIL_SCRIPT)
+    assert run_ce(str(script), env=channel_env).returncode == 0
+    warm = _warm(script, channel_env)
+    assert warm.returncode == 0
+    assert warm.stdout.splitlines()[0] == "2026-05-28T09:00:00+00:00"
+    imported = _imports(warm.stderr)
+    assert "ce.scriptindex" in imported
+    assert not {"ce.cli", "ce.scripts.metadata", "tomllib", "packaging", "yaml", "argparse"} & imported
+    # a code-only edit keeps the fast path; a metadata edit does not
+    script.write_text(DATEUTIL_SCRIPT + "print('more code')\n")
+    assert "ce.cli" not in _imports(_warm(script, channel_env).stderr)
+    script.write_text(DATEUTIL_SCRIPT.replace("# ///\n", "# # a new comment inside the block\n# ///\n", 1))
+    changed = _warm(script, channel_env)
+    assert changed.returncode == 0 and "ce.cli" in _imports(changed.stderr)
+
+
+def test_a_new_lock_beside_the_script_is_not_missed(tmp_path: Path, channel_env: dict[str, str]) -> None:
+    script = tmp_path / "summary.py"
+    script.write_text(DATEUTIL_SCRIPT)
+    assert run_ce(str(script), env=channel_env).returncode == 0
+    assert "ce.cli" not in _imports(_warm(script, channel_env).stderr)
+    (tmp_path / "summary.py.conda-exec.lock").write_text("# conda-exec-lock-input-sha256: " + "0" * 64 + "\n")
+    result = _warm(script, channel_env)
+    assert "ce.cli" in _imports(result.stderr)
+    assert "ignoring stale lock" in result.stderr
+    # a run that warned is not recorded: the warning shows every time
+    assert "ignoring stale lock" in _warm(script, channel_env).stderr

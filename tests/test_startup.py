@@ -89,3 +89,63 @@ def test_warm_run_puts_the_environment_first_on_path(ce_home: Path) -> None:
         [sys.executable, "-c", ENTRY, *FAKE_ARGS, "faketool"], capture_output=True, text=True, env=dict(os.environ)
     )
     assert result.stdout.split(os.pathsep)[0] == str(prefix / "bin")
+
+
+# --- static check: what the warm path's modules import at module level ---------------------------
+
+import ast  # noqa: E402
+import importlib.util  # noqa: E402
+
+#: Standard-library modules the warm path may import at module level (all cheap or builtin).
+WARM_PATH_STDLIB = {"__future__", "os", "sys", "stat", "time", "errno", "fcntl", "_sha2", "_sha256"}
+WARM_PATH_ROOTS = ("ce.__main__", "ce.fastpath", "ce.scriptindex")
+
+
+def _module_level_imports(module: str) -> set[str]:
+    """Modules *module* imports when it is imported: not inside functions, not under TYPE_CHECKING,
+    not in ``except ImportError`` fallbacks."""
+    spec = importlib.util.find_spec(module)
+    assert spec is not None and spec.origin is not None
+    tree = ast.parse(Path(spec.origin).read_text())
+    found: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names if node.module == "ce")
+            elif isinstance(node, ast.If):
+                test = node.test
+                if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+                    visit(node.orelse)
+                    continue
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)  # the except branches are fallbacks for other interpreters
+            elif isinstance(node, (ast.With,)):
+                visit(node.body)
+
+    visit(tree.body)
+    return found
+
+
+def test_warm_path_modules_import_only_cheap_modules_at_module_level() -> None:
+    seen: set[str] = set()
+    pending = list(WARM_PATH_ROOTS)
+    outside: dict[str, set[str]] = {}
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        for imported in _module_level_imports(module):
+            if imported == "ce" or imported.startswith("ce."):
+                if importlib.util.find_spec(imported) is not None:
+                    pending.append(imported)
+            elif imported.split(".")[0] not in WARM_PATH_STDLIB:
+                outside.setdefault(module, set()).add(imported)
+    assert outside == {}, f"heavy module-level imports on the warm path: {outside}"
+    assert "ce.cli" not in seen and "ce.cache" not in seen

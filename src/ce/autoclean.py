@@ -55,7 +55,8 @@ def bump_run_count(paths: CachePaths, interval: int) -> bool:
         count = 0
     count += 1
     due = count >= interval
-    temporary = f"{paths.run_count}.{os.getpid()}.tmp"
+    # The temporary file lives under envs/, where cleanup may sweep it if a kill leaves it.
+    temporary = os.path.join(paths.locks, f"run-count.{os.getpid()}.tmp")
     try:
         with open(temporary, "w") as handle:
             handle.write("0" if due else str(count))

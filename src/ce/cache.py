@@ -27,6 +27,8 @@ from ce.paths import BUILD_PREFIX, TRASH_PREFIX, CachePaths
 
 METADATA_FILE = "ce-env.json"
 SECONDS_PER_DAY = 86400.0
+#: A temporary file older than this was left by a process that died mid-write.
+STALE_TEMPORARY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class EnvCache:
     def ensure(self) -> None:
         """Create the cache directories, private to the user."""
         for directory in (self.paths.root, self.paths.envs, self.paths.locks):
+            if directory != self.paths.root and os.path.islink(directory):
+                raise CacheError(f"cache path {directory} is a symbolic link; ce does not build or clean through links")
             try:
                 os.makedirs(directory, mode=0o700, exist_ok=True)
             except FileExistsError:
@@ -111,8 +115,9 @@ class EnvCache:
                 raise CacheError(f"cache directory {directory} is not writable; set CONDA_EXEC_HOME elsewhere")
 
     def lookup(self, name: str) -> str | None:
-        """The prefix of complete environment *name*, or ``None``."""
-        return self.paths.env(name) if os.path.isfile(self.paths.history(name)) else None
+        """The prefix of complete environment *name*, or ``None`` (a symbolic link is never one)."""
+        prefix = self.paths.env(name)
+        return prefix if os.path.isfile(self.paths.history(name)) and not os.path.islink(prefix) else None
 
     def build(
         self,
@@ -189,6 +194,10 @@ class EnvCache:
         return removed
 
     def _scan(self) -> list[os.DirEntry[str]]:
+        if os.path.islink(self.paths.envs):
+            raise CacheError(
+                f"cache path {self.paths.envs} is a symbolic link; ce does not build or clean through links"
+            )
         try:
             with os.scandir(self.paths.envs) as entries:
                 return list(entries)
@@ -201,7 +210,7 @@ class EnvCache:
         """Every complete environment, sorted by name."""
         found = []
         for entry in self._scan():
-            if entry.name.startswith(".") or "--" not in entry.name:
+            if entry.name.startswith(".") or "--" not in entry.name or entry.is_symlink():
                 continue
             history = os.path.join(entry.path, "conda-meta", "history")
             try:
@@ -246,8 +255,8 @@ class EnvCache:
         return True
 
     def sweep(self) -> int:
-        """Remove leftovers of interrupted builds and removals nobody is working on."""
-        removed = 0
+        """Remove leftovers of interrupted builds, removals and small writes nobody is working on."""
+        removed = self._sweep_temporary_files()
         for entry in self._scan():
             if entry.name.startswith(TRASH_PREFIX):
                 _remove_tree(entry.path)
@@ -262,6 +271,23 @@ class EnvCache:
                     removed += 1
                 finally:
                     release(build_lock)
+        return removed
+
+    def _sweep_temporary_files(self) -> int:
+        """Temporary files of atomic writes (counter, script index) left by killed processes."""
+        removed = 0
+        cutoff = time.time() - STALE_TEMPORARY_SECONDS
+        for directory in (self.paths.locks, os.path.join(self.paths.envs, ".index")):
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+                    with contextlib.suppress(OSError):
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
+                            removed += 1
         return removed
 
     def clean(self, older_than_days: float | None, package: str | None = None, dry_run: bool = False) -> CleanResult:

@@ -66,7 +66,9 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     )
     env.add_argument("--refresh", action="store_true", help="solve again and recreate the environment")
     env.add_argument("--offline", action="store_true", help="use only cached repodata and packages")
-    env.add_argument("--solver", default=None, metavar="NAME", help="solver backend (default: rattler)")
+    env.add_argument(
+        "--solver", default=None, metavar="NAME", help="solver backend (default: rattler; conda under conda exec)"
+    )
     env.add_argument("--runner", default=None, metavar="NAME", help="runner backend (default: path)")
     env.add_argument("--activate", action="store_true", help="run in a fully activated environment (--runner activate)")
 
@@ -156,6 +158,7 @@ class Cli:
     def __init__(self, namespace: argparse.Namespace, prog: str) -> None:
         self.ns = namespace
         self.prog = prog
+        self.warned = False
 
     def info(self, message: str) -> None:
         """A status line on stderr, unless quiet."""
@@ -164,6 +167,7 @@ class Cli:
 
     def warn(self, message: str) -> None:
         """A warning on stderr, even when quiet."""
+        self.warned = True
         print(f"{self.prog}: warning: {message}", file=sys.stderr)
 
     @lru_cache(maxsize=1)  # noqa: B019 - one Cli per process
@@ -330,6 +334,10 @@ class Cli:
         for warning in metadata.warnings:
             self.warn(warning)
         options = self._run_options()
+        if ns.override_channels:
+            from ce.keys import check_override_allowed
+
+            check_override_allowed(os.environ)
         request = resolve_script_request(
             path, metadata, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
         )
@@ -355,7 +363,31 @@ class Cli:
         )
         if prepared is None:
             prepared = prepare_script(request, ns.args, options, self.registry, reporter, quiet=not ns.verbose)
+        self._remember_script(path, request.interpreter, prepared.env_name, options)
         return self.start(prepared)
+
+    def _remember_script(self, path: str, interpreter: tuple[str, ...], env_name: str, options: RunOptions) -> None:
+        """Record this run in the script index, so the next one can skip straight to exec.
+
+        Only runs that the warm path would resolve the same way are recorded:
+        no lock options, the default runner, and no warning to repeat.
+        """
+        from ce import scriptindex
+        from ce.paths import CachePaths
+        from ce.platforms import current_subdir
+        from ce.tool import DEFAULT_RUNNER
+
+        ns = self.ns
+        lock_options = (ns.lock, ns.ignore_lock, ns.locked, ns.refresh, ns.lock_format, ns.platform, ns.embed)
+        if any(lock_options) or options.runner != DEFAULT_RUNNER or self.warned:
+            return
+        data = scriptindex.read_script_bytes(path)
+        if data is None:
+            return
+        key = scriptindex.fingerprint(
+            path, data, ns.channel, ns.with_specs, ns.override_channels, current_subdir(), os.environ
+        )
+        scriptindex.record(CachePaths.from_environ(), key, env_name, interpreter)
 
     def add(self, path: str) -> int:
         from ce.scripts.edit import add_dependencies

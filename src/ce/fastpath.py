@@ -1,9 +1,9 @@
 """The warm path: a cache hit decided by stat calls, then ``exec``.
 
 :func:`run_warm` handles the common command lines (TOOL with ``-c``,
-``--with``, ``--from``, ``--override-channels``, ``-q``, ``--offline``) when
-the environment exists, and returns without doing anything otherwise; the
-full command line (``ce.cli``) then takes over.  It imports no argparse,
+``--with``, ``--from``, ``--override-channels``, ``-q``, ``--offline``,
+``--activate``) when the environment exists, and returns without doing
+anything otherwise; the full command line (``ce.cli``) then takes over.  It imports no argparse,
 rattler, asyncio, pluggy, json or re: see ``tests/test_startup.py``.
 """
 
@@ -85,35 +85,76 @@ def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
         print(f"ce: {describe_auto_clean(result)}", file=sys.stderr)
 
 
+def _script_target(
+    script: str, options: list[str], environ: Mapping[str, str], paths: CachePaths
+) -> tuple[str, str, list[str]] | None:
+    """(env name, interpreter path, interpreter argv) of a script recorded in the index."""
+    from ce import scriptindex
+
+    channels, with_specs, from_spec, override = _parse(options)
+    if from_spec is not None:
+        raise _Fallback
+    data = scriptindex.read_script_bytes(script)
+    if data is None:
+        raise _Fallback
+    key = scriptindex.fingerprint(script, data, channels, with_specs, override, current_subdir(environ), environ)
+    found = scriptindex.lookup(paths, key)
+    if found is None:
+        return None
+    env_name, interpreter = found
+    command = interpreter[0]
+    if os.path.isabs(command):
+        return env_name, command, interpreter
+    executable = find_command(paths.env(env_name), command, environ)
+    return (env_name, executable, interpreter) if executable is not None else None
+
+
 def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
-    """Exec the tool if *argv* is a warm hit; return (having done nothing) otherwise.
+    """Exec the tool (or script) if *argv* is a warm hit; return (having done nothing) otherwise.
 
     Raises :class:`CeError` only when the tool was found but could not start.
     """
     options, tool, tool_args = split_argv(argv)
-    if tool is None or "/" in tool or os.sep in tool or os.path.isfile(tool):
+    if tool is None:
         return
+    activate = "--activate" in options  # the activate runner, from its cached activation
+    if activate:
+        if any(option.startswith("--runner") for option in options):
+            return
+        options = [option for option in options if option != "--activate"]
+    paths = CachePaths.from_environ(environ)
     try:
-        channels, with_specs, from_spec, override = _parse(options)
-        request = resolve_tool_request(
-            tool, from_spec, with_specs, channels, override, current_subdir(environ), environ
-        )
         settings = CleanSettings(environ)
+        if settings.warnings:
+            return
+        if os.path.isfile(tool):
+            target = _script_target(tool, options, environ, paths)
+            if target is None:
+                return
+            env_name, executable, interpreter = target
+            process_argv = [*interpreter, tool, *tool_args]
+        elif "/" in tool or os.sep in tool:
+            return
+        else:
+            channels, with_specs, from_spec, override = _parse(options)
+            request = resolve_tool_request(
+                tool, from_spec, with_specs, channels, override, current_subdir(environ), environ
+            )
+            env_name = request.env_name
+            found = find_command(paths.env(env_name), request.command, environ)
+            if found is None:
+                return
+            executable, process_argv = found, [request.command, *tool_args]
     except (_Fallback, CeError):
         return
-    if settings.warnings:
-        return
-    paths = CachePaths.from_environ(environ)
-    history = paths.history(request.env_name)
+    history = paths.history(env_name)
     try:
-        if not os.path.isfile(history):
+        if not os.path.isfile(history) or os.path.islink(paths.envs) or os.path.islink(paths.env(env_name)):
             return
-        lock = hold_shared(paths.in_use_lock(request.env_name))
+        lock = hold_shared(paths.in_use_lock(env_name))
     except OSError:
         return
-    prefix = paths.env(request.env_name)
-    executable = find_command(prefix, request.command, environ)
-    if executable is None or not os.path.isfile(history) or not os.access(executable, os.X_OK):
+    if not os.path.isfile(history) or not os.access(executable, os.X_OK):
         release(lock)
         return
     try:
@@ -123,4 +164,11 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
         pass
     if settings.enabled and bump_run_count(paths, settings.interval):
         _auto_clean(paths, settings.age_days, quiet="-q" in options or "--quiet" in options)
-    launch(LaunchPlan(executable, [request.command, *tool_args], path_environ(prefix, environ)))
+    prefix = paths.env(env_name)
+    if activate:
+        from ce.backends.activate_runner import activated_environ
+
+        tool_environ = activated_environ(prefix, environ)
+    else:
+        tool_environ = path_environ(prefix, environ)
+    launch(LaunchPlan(executable, process_argv, tool_environ))

@@ -21,13 +21,15 @@ try:
 except ImportError:  # pragma: no cover - interpreters built without it
     from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
+from ce import condarc
+from ce.condarc import DEFAULT_CHANNEL_ALIAS
 from ce.errors import InvalidNameError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+#: The channels used when no condarc or ``$CONDA_CHANNELS`` configures any.
 DEFAULT_CHANNELS = ("conda-forge",)
 KEY_HASH_LENGTH = 16
 MAX_NAME_LENGTH = 128
@@ -138,11 +140,15 @@ def is_local_channel(channel: str) -> bool:
     return channel.startswith(("/", ".", "~")) or os.path.isabs(channel) or os.path.isdir(channel)
 
 
-def normalize_channel(channel: str, channel_alias: str = DEFAULT_CHANNEL_ALIAS) -> str:
+def normalize_channel(
+    channel: str, channel_alias: str = DEFAULT_CHANNEL_ALIAS, custom_channels: Mapping[str, str] | None = None
+) -> str:
     """A channel as the URL it stands for, without a trailing slash.
 
-    Names map under the channel alias, local directories to absolute
-    ``file://`` URLs, URLs are kept.
+    Names map under a matching ``custom_channels`` entry (the longest
+    ``a/b`` prefix of the name, as conda matches them), else under the
+    channel alias; local directories map to absolute ``file://`` URLs; URLs
+    are kept.
     """
     _check_text("channel", channel)
     text = channel.strip()
@@ -158,7 +164,22 @@ def normalize_channel(channel: str, channel_alias: str = DEFAULT_CHANNEL_ALIAS) 
         return "file://" + path.rstrip("/")
     if " " in text or "::" in text:
         raise UsageError(f"invalid channel name {channel!r}")
-    return channel_alias.rstrip("/") + "/" + text.strip("/")
+    name = text.strip("/")
+    if custom_channels:
+        candidate = name
+        while candidate not in custom_channels and "/" in candidate:
+            candidate = candidate.rsplit("/", 1)[0]
+        if candidate in custom_channels:
+            return custom_channels[candidate].rstrip("/") + "/" + name
+    return channel_alias.rstrip("/") + "/" + name
+
+
+def sha256_hex(*chunks: bytes) -> str:
+    """Hex SHA-256 of the concatenated *chunks* (with the cheap builtin module)."""
+    digest = sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return str(digest.hexdigest())
 
 
 def env_name(package: str, specs: tuple[str, ...], channels: tuple[str, ...], platform: str) -> str:
@@ -183,25 +204,33 @@ def env_name_from_parts(prefix: str, parts: dict[str, list[str]]) -> str:
 
 
 def default_channels(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The configured channels: ``$CONDA_CHANNELS`` (comma-separated) or conda-forge."""
-    configured = environ.get("CONDA_CHANNELS", "")
-    channels = tuple(part.strip() for part in configured.split(",") if part.strip())
-    return channels or DEFAULT_CHANNELS
+    """The configured channels (condarc files and ``$CONDA_CHANNELS``, see :mod:`ce.condarc`), or conda-forge."""
+    return condarc.load(environ).channels or DEFAULT_CHANNELS
 
 
 def resolve_channels(cli_channels: list[str], override_channels: bool, environ: Mapping[str, str]) -> tuple[str, ...]:
-    """``-c`` channels first, then the configured ones unless ``--override-channels``."""
+    """``-c`` channels first, then the configured ones unless ``--override-channels``.
+
+    ``defaults`` expands as conda expands it; names map through the
+    configured ``custom_channels`` and ``channel_alias``.
+    """
     if override_channels and not cli_channels:
         raise UsageError("--override-channels needs at least one -c/--channel")
+    settings = condarc.load(environ)
     names = list(cli_channels)
     if not override_channels:
-        names.extend(default_channels(environ))
+        names.extend(settings.channels or DEFAULT_CHANNELS)
     resolved: list[str] = []
-    for name in names:
-        url = normalize_channel(name)
+    for name in condarc.expand_defaults(names, settings):
+        url = normalize_channel(name, settings.channel_alias, settings.custom_channels)
         if url not in resolved:
             resolved.append(url)
     return tuple(resolved)
+
+
+def check_override_allowed(environ: Mapping[str, str]) -> None:
+    """Refuse the user's ``--override-channels`` when the configuration disables it."""
+    condarc.check_override_allowed(condarc.load(environ))
 
 
 def resolve_tool_request(
@@ -226,5 +255,7 @@ def resolve_tool_request(
         normalized = normalize_spec(spec)
         spec_package_name(normalized)
         specs.append(normalized)
+    if override_channels:
+        check_override_allowed(environ)
     channels = resolve_channels(cli_channels, override_channels, environ)
     return ToolRequest(command, package, tuple(specs), channels, platform)

@@ -11,6 +11,7 @@ import errno
 import os
 import sys
 
+from ce.condarc import save_pending
 from ce.errors import ToolNotExecutableError, ToolNotFoundError
 
 TYPE_CHECKING = False
@@ -40,6 +41,7 @@ def exit_status(returncode: int) -> int:
 
 def launch(plan: LaunchPlan) -> int:
     """Start *plan*: never returns on POSIX; returns the exit status on Windows."""
+    save_pending()  # the run succeeded: now cache the condarc settings it merged
     if plan.cwd is not None:
         os.chdir(plan.cwd)
     if sys.platform == "win32":  # pragma: no cover - Windows

@@ -54,6 +54,24 @@ def rattler_cache_root(environ: Mapping[str, str] | None = None) -> str:
     return os.path.join(base, "rattler", "cache")
 
 
+def package_cache(environ: Mapping[str, str] | None = None) -> str:
+    """Where the rattler backend downloads and extracts packages.
+
+    ``$RATTLER_CACHE_DIR/pkgs`` when that is set; else the first writable
+    ``pkgs_dirs`` entry of the conda configuration (so ce shares conda's
+    package cache when one is configured); else rattler's ``<root>/pkgs``.
+    """
+    env = os.environ if environ is None else environ
+    if not env.get("RATTLER_CACHE_DIR"):
+        from ce.condarc import load
+        from ce.condarc_merge import package_cache_dir
+
+        configured = package_cache_dir(load(env))
+        if configured is not None:
+            return configured
+    return os.path.join(rattler_cache_root(env), "pkgs")
+
+
 class CachePaths:
     """Paths inside one cache home."""
 

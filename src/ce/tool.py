@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ce.autoclean import CleanSettings, bump_run_count
 from ce.cache import CleanResult, EnvCache
+from ce.errors import CacheError
 from ce.keys import ToolRequest
 from ce.launch import LaunchPlan
 from ce.locks import hold_shared, release
@@ -149,33 +150,46 @@ class Prepared:
     plan: LaunchPlan
     report: BuildReport | None
     cleaned: CleanResult | None
+    env_name: str
+
+
+#: How often a run rebuilds an environment that a concurrent cleanup removed under it.
+MAX_BUILD_ATTEMPTS = 5
 
 
 def launch_from(
     cache: EnvCache,
     env_name: str,
-    prefix: str,
+    build: Callable[[], tuple[str, BuildReport | None]],
     argv: list[str],
     options: RunOptions,
     registry: Callable[[], BackendRegistry],
     reporter: Reporter,
-    report: BuildReport | None,
 ) -> Prepared:
-    """Protect *prefix* for the tool's lifetime and ask the runner for the process.
+    """Find or *build* the environment, protect it for the tool's lifetime, and prepare the process.
 
     A shared in-use lock on the environment is taken and left open, so the
-    tool inherits it when the CLI execs it.
+    tool inherits it when the CLI execs it.  An environment removed between
+    the build and the lock (a concurrent ``--clean``) is built again.
     """
-    cache.ensure()
-    lock = hold_shared(cache.paths.in_use_lock(env_name))
-    try:
-        runner = create_runner(options.runner, registry)
-        plan = runner.prepare(prefix, argv, options.environ)
-        cleaned = maybe_auto_clean(cache, options.environ, reporter)
-    except BaseException:
-        release(lock)
-        raise
-    return Prepared(plan, report, cleaned)
+    for _attempt in range(MAX_BUILD_ATTEMPTS):
+        prefix, report = build()
+        cache.ensure()
+        lock = hold_shared(cache.paths.in_use_lock(env_name))
+        if cache.lookup(env_name) is None:
+            release(lock)
+            continue
+        try:
+            runner = create_runner(options.runner, registry)
+            plan = runner.prepare(prefix, argv, options.environ)
+            cleaned = maybe_auto_clean(cache, options.environ, reporter)
+        except BaseException:
+            release(lock)
+            raise
+        return Prepared(plan, report, cleaned, env_name)
+    raise CacheError(
+        f"environment {env_name} was removed {MAX_BUILD_ATTEMPTS} times while starting; is a cleanup looping?"
+    )
 
 
 def prepare_tool(
@@ -194,5 +208,8 @@ def prepare_tool(
         "specs": list(request.specs),
     }
     solve_request = solve_request_for(request.specs, request.channels, request.platform, options)
-    prefix, report = ensure_environment(request.env_name, solve_request, metadata, options, registry, reporter, cache)
-    return launch_from(cache, request.env_name, prefix, [request.command, *args], options, registry, reporter, report)
+
+    def build() -> tuple[str, BuildReport | None]:
+        return ensure_environment(request.env_name, solve_request, metadata, options, registry, reporter, cache)
+
+    return launch_from(cache, request.env_name, build, [request.command, *args], options, registry, reporter)

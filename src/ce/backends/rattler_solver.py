@@ -16,7 +16,7 @@ import rattler
 import rattler.exceptions as rattler_errors
 
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
-from ce.paths import rattler_cache_root
+from ce.paths import package_cache, rattler_cache_root
 from ce.records import LockedPackage, SolveRequest
 
 
@@ -166,7 +166,7 @@ class RattlerSolver:
                 rattler.install(
                     records,
                     target_prefix=prefix,
-                    cache_dir=Path(rattler_cache_root(), "pkgs"),
+                    cache_dir=Path(package_cache()),
                     alternative_target_prefix=final_prefix,
                     platform=rattler.Platform(request.platform),
                     show_progress=request.show_progress,

@@ -8,12 +8,38 @@ through the ``ce`` entry-point group::
 
 Each hook yields records (:class:`CeSolver`, :class:`CeRunner`,
 :class:`CeLockfileFormat`) whose ``backend`` is a zero-argument factory, so
-the plugin module itself stays cheap to import.
+the plugin module itself stays cheap to import.  The protocols a backend
+implements and the data it exchanges with ce are exported here too.
 """
 
 from __future__ import annotations
 
+from ce.backends.path_runner import executable_dirs, resolve_command
+from ce.launch import LaunchPlan
+from ce.lockfiles import LockData
 from ce.plugins.hookspec import hookimpl
-from ce.plugins.types import CeLockfileFormat, CeRunner, CeSolver
+from ce.plugins.types import (
+    CeLockfileFormat,
+    CeRunner,
+    CeSolver,
+    LockfileFormatBackend,
+    RunnerBackend,
+    SolverBackend,
+)
+from ce.records import LockedPackage, SolveRequest
 
-__all__ = ["CeLockfileFormat", "CeRunner", "CeSolver", "hookimpl"]
+__all__ = [
+    "CeLockfileFormat",
+    "CeRunner",
+    "CeSolver",
+    "LaunchPlan",
+    "LockData",
+    "LockedPackage",
+    "LockfileFormatBackend",
+    "RunnerBackend",
+    "SolveRequest",
+    "SolverBackend",
+    "executable_dirs",
+    "hookimpl",
+    "resolve_command",
+]

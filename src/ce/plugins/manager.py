@@ -30,7 +30,7 @@ KINDS: dict[BackendKind, tuple[str, type[Any]]] = {
     "lockfile-format": ("ce_lockfile_formats", CeLockfileFormat),
 }
 BUILTIN_PROVIDER = f"ce {__version__} (built-in)"
-BUILTIN_MODULES = ("ce.backends.rattler", "ce.backends.runners", "ce.backends.lockfile_formats")
+BUILTIN_MODULES = ("ce.backends.rattler", "ce.backends.conda", "ce.backends.runners", "ce.backends.lockfile_formats")
 
 
 @dataclass(frozen=True)

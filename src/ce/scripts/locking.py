@@ -27,7 +27,15 @@ from ce.records import SolveRequest
 from ce.scripts import embed as embedding
 from ce.scripts.edit import write_atomically
 from ce.scripts.run import SCRIPT_ENV_PREFIX, ScriptRequest, pypi_after_install
-from ce.tool import Prepared, Reporter, RunOptions, create_solver, ensure_environment, launch_from
+from ce.tool import (
+    BuildReport,
+    Prepared,
+    Reporter,
+    RunOptions,
+    create_solver,
+    ensure_environment,
+    launch_from,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,12 +85,29 @@ def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: l
     )
 
 
-def _read(path: str) -> str | None:
+MAX_LOCK_BYTES = 64 * 1024 * 1024
+
+
+def _read(path: str, warn: Callable[[str], None] | None = None) -> str | None:
+    """The text of *path*; a lock that exists but is not readable text is warned about."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(64 * 1024 * 1024)
-    except (OSError, UnicodeDecodeError):
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_LOCK_BYTES + 1)
+    except OSError as error:
+        if warn is not None and os.path.exists(path):
+            warn(f"ignoring unreadable lock {path}: {error.strerror}")
         return None
+    reason = None
+    if len(data) > MAX_LOCK_BYTES:
+        reason = f"larger than {MAX_LOCK_BYTES // (1024 * 1024)} MiB"
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            reason = "not UTF-8 text"
+    if warn is not None:
+        warn(f"ignoring unreadable lock {path}: {reason}")
+    return None
 
 
 def _other_format_names(script: str, registry: Callable[[], BackendRegistry]) -> list[str]:
@@ -131,7 +156,7 @@ def discover(
     for format_name_, backend in formats.items():
         for sidecar in backend.sidecar_names(name, platform):
             path = os.path.join(directory, sidecar)
-            found = _read(path) if os.path.isfile(path) else None
+            found = _read(path, warn) if os.path.isfile(path) else None
             if found is not None:
                 sources.append(LockSource(path, found, format_name_, backend))
         if not backend.multi_platform and not any(
@@ -266,19 +291,22 @@ def prepare_from_lock(
         "pypi": list(request.pypi_requirements),
         "locked": True,
     }
-    prefix, report = ensure_environment(
-        env_name,
-        solve_request,
-        metadata,
-        options,
-        registry,
-        reporter,
-        cache,
-        after_install=pypi_after_install(request, options, quiet),
-        packages=lambda: install_order(verified_packages(packages, options.offline)),
-    )
+
+    def build() -> tuple[str, BuildReport | None]:
+        return ensure_environment(
+            env_name,
+            solve_request,
+            metadata,
+            options,
+            registry,
+            reporter,
+            cache,
+            after_install=pypi_after_install(request, options, quiet),
+            packages=lambda: install_order(verified_packages(packages, options.offline)),
+        )
+
     argv = [*request.interpreter, request.path, *args]
-    return launch_from(cache, env_name, prefix, argv, options, registry, reporter, report)
+    return launch_from(cache, env_name, build, argv, options, registry, reporter)
 
 
 def run_with_locks(
@@ -328,8 +356,8 @@ def run_with_locks(
         return prepare_from_lock(request, data, args, options, registry, reporter, quiet)
     if ignore_lock or options.refresh:
         return None
-    sources = discover(request.path, script_text, format_name, request.platform, registry, reporter.warn)
     warnings: list[str] = []
+    sources = discover(request.path, script_text, format_name, request.platform, registry, warnings.append)
     chosen = select(sources, digest, request.platform, warnings.append)
     if chosen is not None:
         for warning in warnings:

@@ -14,7 +14,15 @@ from ce.errors import ScriptError
 from ce.keys import env_name_from_parts, normalize_spec, resolve_channels, spec_package_name
 from ce.paths import CachePaths
 from ce.scripts.metadata import ScriptMetadata
-from ce.tool import Prepared, Reporter, RunOptions, ensure_environment, launch_from, solve_request_for
+from ce.tool import (
+    BuildReport,
+    Prepared,
+    Reporter,
+    RunOptions,
+    ensure_environment,
+    launch_from,
+    solve_request_for,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,8 +153,11 @@ def prepare_script(
             install_pypi(build_dir, final_prefix, request.pypi_requirements, options.environ, options.offline, quiet)
 
     solve_request = solve_request_for(request.conda_specs, request.channels, request.platform, options)
-    prefix, report = ensure_environment(
-        request.env_name, solve_request, metadata, options, registry, reporter, cache, after_install
-    )
+
+    def build() -> tuple[str, BuildReport | None]:
+        return ensure_environment(
+            request.env_name, solve_request, metadata, options, registry, reporter, cache, after_install
+        )
+
     argv = [*request.interpreter, request.path, *args]
-    return launch_from(cache, request.env_name, prefix, argv, options, registry, reporter, report)
+    return launch_from(cache, request.env_name, build, argv, options, registry, reporter)

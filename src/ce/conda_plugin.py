@@ -1,0 +1,121 @@
+"""The ``conda exec`` subcommand: ce registered through conda's ``conda_subcommands`` hook.
+
+conda imports every plugin module on every command that loads plugins, so
+this module imports nothing of its own beyond ``ce`` (the version and error
+classes): the command line, the warm path and the backends are imported when
+``conda exec`` runs.  conda hands the subcommand every argument after
+``exec`` untouched (no ``configure_parser``), and ce's own parser reads them
+with prog ``conda exec``, so every option and message is ``ce``'s.
+
+Differences from ``ce``: the default solver is ``conda`` (conda's configured
+solver and transaction) when conda's solver API is importable, and ce's
+errors are raised as conda errors (one line, ce's exit code).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from conda.plugins import CondaSubcommand, hookimpl  # type: ignore[import-not-found,unused-ignore]
+
+from ce.errors import CeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+PROG = "conda exec"
+SUMMARY = "Run a conda package's command, or a script with inline metadata, from a cached, isolated environment."
+_EXIT_INTERRUPTED = 130
+
+_error_types: dict[str, type[Exception]] = {}
+
+
+def default_solver() -> str:
+    """``conda`` when conda's solver API can be imported, else ``rattler``."""
+    try:
+        import conda.base.context  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except Exception:
+        return "rattler"
+    return "conda"
+
+
+def conda_error(error: CeError) -> Exception:
+    """*error* as a conda ``CondaError`` of the same name, carrying ce's exit code as ``return_code``."""
+    from conda.exceptions import CondaError  # type: ignore[import-not-found,unused-ignore]
+
+    name = type(error).__name__
+    if name not in _error_types:
+        _error_types[name] = type(name, (CondaError,), {"__module__": __name__})
+    message = " ".join(str(error).split()) or name
+    converted = _error_types[name](message.replace("%", "%%"))  # CondaError formats its message with %
+    converted.return_code = error.exit_code  # type: ignore[attr-defined]
+    return converted
+
+
+def _arguments(arguments: object) -> list[str]:
+    """The arguments after ``exec``: conda passes a sequence (a tuple from its greedy parser)."""
+    if isinstance(arguments, (list, tuple)):
+        return [str(argument) for argument in arguments]
+    return [str(argument) for argument in getattr(arguments, "_args", ())]
+
+
+def _verbose(argv: list[str]) -> bool:
+    from ce.argv import split_argv
+
+    return any(option in ("-v", "--verbose") for option in split_argv(argv)[0])
+
+
+def _run(argv: list[str]) -> int:
+    from ce.fastpath import run_warm
+
+    run_warm(argv, os.environ)  # a cache hit execs the tool and never returns
+    from ce.cli import Cli, parse_args
+
+    namespace = parse_args(argv, PROG)
+    if namespace.solver is None:
+        namespace.solver = default_solver()
+    return Cli(namespace, PROG).run()
+
+
+def _leave(code: int) -> int:
+    """py-rattler can crash the interpreter while it finalizes: once loaded, exit at once."""
+    if "rattler" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def execute(arguments: Sequence[str]) -> int:
+    """The ``conda exec`` action: run ce's command line with prog ``conda exec``."""
+    argv = _arguments(arguments)
+    try:
+        code = _run(argv)
+    except CeError as error:
+        if _verbose(argv):
+            import traceback
+
+            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        converted = conda_error(error)
+        if "rattler" in sys.modules:
+            from conda.exceptions import print_conda_exception  # type: ignore[import-not-found,unused-ignore]
+
+            print_conda_exception(converted)
+            _leave(error.exit_code)
+        raise converted from error
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        code = _EXIT_INTERRUPTED
+    return _leave(code)
+
+
+@hookimpl  # type: ignore[untyped-decorator,misc,unused-ignore]
+def conda_subcommands() -> Iterator[CondaSubcommand]:
+    """Register ``conda exec``; it parses its own arguments (no ``configure_parser``)."""
+    try:
+        subcommand = CondaSubcommand(name="exec", summary=SUMMARY, action=execute, configure_parser=None)
+    except TypeError:  # conda before configure_parser existed: arguments always arrive untouched
+        subcommand = CondaSubcommand(name="exec", summary=SUMMARY, action=execute)
+    yield subcommand

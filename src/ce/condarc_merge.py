@@ -1,0 +1,285 @@
+"""Reading condarc files and merging them the way conda does (the slow path of :mod:`ce.condarc`).
+
+Imported only when the cached settings do not match the condarc files and
+``CONDA_*`` variables in effect: it parses YAML (PyYAML), merges the sources
+(lists merge, the most specific source first; maps merge key by key; single
+values clobber; a key marked ``#!final`` stops every later source), writes
+the settings cache, and answers the questions that need more than the
+settings (conda's built-in ``defaults``, the package cache directory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+
+from ce.condarc import (
+    CACHE_FORMAT,
+    ENV_VARIABLES,
+    CondaSettings,
+    expand_home,
+    expandvars,
+)
+from ce.errors import ConfigurationError
+
+_SEQUENCE_KEYS = ("channels", "default_channels", "pkgs_dirs")
+_PRIMITIVE_KEYS = ("channel_alias", "override_channels_enabled")
+_MAP_KEYS = ("custom_channels",)
+#: Settings cache files kept (one per distinct set of condarc files and variables).
+KEEP_CACHED = 16
+_TRUE = frozenset({"true", "yes", "on", "1", "y"})
+_FALSE = frozenset({"false", "no", "off", "0", "n"})
+
+
+class _Layer:
+    """One source: a condarc file or the environment variables."""
+
+    __slots__ = ("data", "finals", "source")
+
+    def __init__(self, source: str, data: dict[str, object], finals: frozenset[str] = frozenset()) -> None:
+        self.source = source
+        self.data = data
+        self.finals = finals
+
+
+def _env_layer(environ: Mapping[str, str]) -> _Layer | None:
+    data: dict[str, object] = {}
+    finals: set[str] = set()
+    for variable, key in ENV_VARIABLES.items():
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        if key in _SEQUENCE_KEYS:
+            data[key] = [part.strip() for part in raw.split(",") if part.strip()]
+            continue
+        value, important, _rest = raw.partition("!important")
+        data[key] = value.strip()
+        if important:
+            finals.add(key)
+    return _Layer("environment variables", data, frozenset(finals)) if data else None
+
+
+def _relevant(layers: list[_Layer], key: str) -> list[_Layer]:
+    """The layers that set *key*, up to and including the first that marks it final."""
+    relevant = []
+    for layer in layers:
+        if key in layer.data:
+            relevant.append(layer)
+            if key in layer.finals:
+                break
+    return relevant
+
+
+def _strings(value: object, key: str, source: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigurationError(f"{key} in {source} must be a list of strings")
+    return [item.strip() for item in value if item.strip()]
+
+
+def _string(value: object, key: str, source: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{key} in {source} must be a non-empty string")
+    return value.strip()
+
+
+def _boolean(value: object, key: str, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigurationError(f"{key} in {source} must be true or false, not {value!r}")
+
+
+def _channel_alias(value: str, source: str) -> str:
+    if "://" not in value:
+        raise ConfigurationError(f"channel_alias in {source} must be a URL (for example https://example.org)")
+    return value.rstrip("/")
+
+
+def merge(layers: list[_Layer], environ: Mapping[str, str]) -> CondaSettings:
+    """Merge *layers* (lowest precedence first) the way conda merges its sources."""
+    settings = CondaSettings()
+    sources: dict[str, str] = {}
+    for key in _SEQUENCE_KEYS:
+        relevant = _relevant(layers, key)
+        if not relevant:
+            continue
+        merged: dict[str, None] = {}
+        for layer in reversed(relevant):  # the most specific source first
+            for item in _strings(layer.data[key], key, layer.source):
+                merged.setdefault(expandvars(item, environ))
+        values = tuple(merged)
+        sources[key] = relevant[-1].source
+        if key == "channels":
+            settings.channels = values
+        elif key == "default_channels":
+            settings.default_channels = values
+        else:
+            settings.pkgs_dirs = tuple(os.path.abspath(expand_home(value, environ)) for value in values)
+    for key in _PRIMITIVE_KEYS:
+        relevant = _relevant(layers, key)
+        if not relevant:
+            continue
+        layer = relevant[-1]
+        sources[key] = layer.source
+        if key == "channel_alias":
+            settings.channel_alias = _channel_alias(
+                expandvars(_string(layer.data[key], key, layer.source), environ), layer.source
+            )
+        else:
+            settings.override_channels_enabled = _boolean(layer.data[key], key, layer.source)
+    for layer in _relevant(layers, "custom_channels"):
+        value = layer.data["custom_channels"]
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigurationError(f"custom_channels in {layer.source} must map channel names to URLs")
+        for name, url in value.items():
+            settings.custom_channels[name.strip().strip("/")] = _channel_alias(expandvars(url, environ), layer.source)
+        sources["custom_channels"] = layer.source
+    settings.sources = sources
+    return settings
+
+
+def _final_keys(text: str) -> frozenset[str]:
+    """Top-level keys marked ``#!final`` (conda's key flag) in condarc *text*."""
+    finals = set()
+    for line in text.splitlines():
+        if not line or line[0] in " \t#-" or ":" not in line or "#" not in line:
+            continue
+        key, _colon, rest = line.partition(":")
+        comment = rest[rest.rfind("#") :].strip().strip("!#").strip()
+        if comment == "final":
+            finals.add(key.strip().strip("'\""))
+    return frozenset(finals)
+
+
+def read_file(path: str) -> _Layer:
+    """One condarc file as a layer (PyYAML, imported here only)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigurationError(f"cannot read condarc {path}: {error}") from error
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigurationError(f"invalid YAML in condarc {path}{where}; fix or remove the file") from error
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"condarc {path} must be a mapping of settings")
+    return _Layer(path, data, _final_keys(text))
+
+
+def _dump(settings: CondaSettings, key: str) -> str | None:
+    lines = [f"{CACHE_FORMAT}\t{key}"]
+    separators = False
+
+    def add(name: str, values: list[str]) -> None:
+        nonlocal separators
+        separators = separators or any("\t" in value or "\n" in value for value in values)
+        lines.append("\t".join([name, *values]))
+
+    add("channels", list(settings.channels))
+    add("channel_alias", [settings.channel_alias])
+    add("custom_channels", [part for item in sorted(settings.custom_channels.items()) for part in item])
+    if settings.default_channels is not None:
+        add("default_channels", list(settings.default_channels))
+    add("override_channels_enabled", ["1" if settings.override_channels_enabled else "0"])
+    add("pkgs_dirs", list(settings.pkgs_dirs))
+    add("sources", [part for item in sorted(settings.sources.items()) for part in item])
+    return None if separators else "\n".join(lines) + "\n"  # a value with a tab or newline is not cached
+
+
+def write_cache(path: str, text: str) -> None:
+    """Write one settings cache file atomically, keeping the newest :data:`KEEP_CACHED` files.
+
+    A cache that cannot be written is skipped.
+    """
+    directory = os.path.dirname(path)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        return
+    with contextlib.suppress(OSError):
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.stat().st_mtime, reverse=True)
+        for entry in entries[KEEP_CACHED:]:
+            os.unlink(entry.path)
+
+
+def _uses_variables(layers: list[_Layer]) -> bool:
+    """Whether a value refers to an environment variable (then it cannot be cached)."""
+
+    def has_variable(value: object) -> bool:
+        if isinstance(value, str):
+            return "$" in value
+        if isinstance(value, list):
+            return any(has_variable(item) for item in value)
+        if isinstance(value, dict):
+            return any(has_variable(item) for item in value.values())
+        return False
+
+    keys = (*_SEQUENCE_KEYS, *_PRIMITIVE_KEYS, *_MAP_KEYS)
+    return any(has_variable(layer.data.get(key)) for layer in layers for key in keys)
+
+
+#: Settings already loaded by this process, by cache key.
+
+
+def conda_builtin_default_channels() -> tuple[str, ...]:
+    """conda's built-in ``defaults`` list for this platform, from conda itself."""
+    try:
+        from conda.base.constants import DEFAULT_CHANNELS  # type: ignore[import-not-found,unused-ignore]
+    except Exception as error:
+        raise ConfigurationError(
+            "the 'defaults' channel needs default_channels in a condarc (or conda installed, "
+            "for its built-in list); or name the channels you want with -c"
+        ) from error
+    return tuple(str(channel) for channel in DEFAULT_CHANNELS)
+
+
+def _writable_dir(path: str) -> bool:
+    probe = path
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return False
+        probe = parent
+    return os.path.isdir(probe) and os.access(probe, os.W_OK | os.X_OK)
+
+
+def package_cache_dir(settings: CondaSettings) -> str | None:
+    """The first writable ``pkgs_dirs`` entry (conda's rule for where to download), or ``None``."""
+    for path in settings.pkgs_dirs:
+        if _writable_dir(path):
+            return path
+    return None
+
+
+def settle(files: list[tuple[str, int, int]], environ: Mapping[str, str], key: str) -> tuple[CondaSettings, str | None]:
+    """Read and merge *files* and the variables.
+
+    Returns the settings and the text to cache them under *key*, or ``None``
+    when they cannot be cached (values that refer to environment variables).
+    """
+    layers = [read_file(path) for path, _size, _mtime in files]
+    env_layer = _env_layer(environ)
+    if env_layer is not None:
+        layers.append(env_layer)
+    settings = merge(layers, environ)
+    text = _dump(settings, key)
+    return settings, (None if _uses_variables(layers) else text)

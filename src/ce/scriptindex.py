@@ -1,0 +1,119 @@
+"""The script index: lets a warm ``ce script.py`` skip parsing metadata and locks.
+
+After a script run that needed no warning, the full path records which
+environment and interpreter it used under a fingerprint of everything that
+could change that answer: the script's comment lines (its metadata and any
+embedded lock live there), the size and mtime of each built-in sidecar lock
+name, the mtime of the script's directory (a new sidecar of any format), the
+options that shape the environment, ``$CONDA_CHANNELS`` and the platform.
+The warm path recomputes the fingerprint (one read and a few stat calls) and,
+if the entry exists and its environment is complete, execs at once.  Any
+change makes a new fingerprint, so the full path runs again: never a stale hit.
+
+On the warm path: only ``os`` and a builtin SHA-256.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ce.keys import sha256_hex
+from ce.paths import CachePaths
+
+INDEX_DIRNAME = ".index"
+RECIPE = "ce-script-index:1"
+MAX_SCRIPT_BYTES = 4 * 1024 * 1024
+#: Lock sidecars of the built-in formats (``{name}`` is the script's file name, ``{stem}`` without suffix).
+SIDECAR_PATTERNS = (
+    "{name}.conda-exec.lock",
+    "{stem}.conda-exec.lock",
+    "{name}.conda-lock.yml",
+    "{name}.{platform}.explicit.txt",
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+def _stat_text(path: str) -> str:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+def fingerprint(
+    script: str,
+    data: bytes,
+    channels: Sequence[str],
+    with_specs: Sequence[str],
+    override_channels: bool,
+    platform: str,
+    environ: Mapping[str, str],
+) -> str:
+    """The index key of running *script* (whose bytes are *data*) with these options."""
+    absolute = os.path.abspath(script)
+    directory, name = os.path.split(absolute)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    comments = b"\n".join(line for line in data.splitlines() if line.lstrip().startswith(b"#"))
+    fields = [
+        RECIPE,
+        absolute,
+        platform,
+        "1" if override_channels else "0",
+        environ.get("CONDA_CHANNELS", ""),
+        "channels",
+        *channels,
+        "with",
+        *with_specs,
+        "dir",
+        _stat_text(directory),
+    ]
+    for pattern in SIDECAR_PATTERNS:
+        fields.append(_stat_text(os.path.join(directory, pattern.format(name=name, stem=stem, platform=platform))))
+    return sha256_hex("\0".join(fields).encode("utf-8", "surrogateescape"), b"\0", comments)[:32]
+
+
+def _entry_path(paths: CachePaths, key: str) -> str:
+    return os.path.join(paths.envs, INDEX_DIRNAME, key)
+
+
+def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
+    """``(env_name, interpreter argv)`` recorded under *key*, if any."""
+    try:
+        with open(_entry_path(paths, key), encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(lines) < 3 or lines[0] != RECIPE or not lines[1] or "/" in lines[1] or not lines[2]:
+        return None
+    return lines[1], lines[2].split("\0")
+
+
+def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str]) -> None:
+    """Remember that *key* runs with *interpreter* from environment *env_name* (best effort)."""
+    directory = os.path.join(paths.envs, INDEX_DIRNAME)
+    target = _entry_path(paths, key)
+    temporary = f"{target}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
+        os.replace(temporary, target)
+    except OSError:
+        try:  # noqa: SIM105 - contextlib is not imported on the warm path
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
+def read_script_bytes(path: str) -> bytes | None:
+    """The script's bytes, or ``None`` if it cannot or should not be read here."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SCRIPT_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= MAX_SCRIPT_BYTES else None

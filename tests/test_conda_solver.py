@@ -1,0 +1,292 @@
+"""The ``conda`` solver backend.
+
+The pure parts (relocation, record conversion) run everywhere; the tests
+marked ``conda`` need conda itself and are skipped, with the reason, where it
+cannot be imported (it is on neither PyPI nor Debian; see conftest).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ce.backends.conda_solver import relocate, to_locked
+from ce.platforms import current_subdir
+from ce.records import SolveRequest
+from conftest import run_ce
+
+
+def test_relocate_rewrites_what_conda_wrote_and_nothing_else(tmp_path: Path) -> None:
+    build = tmp_path / "envs" / ".build-tool--0123456789abcdef.x1y2z3"
+    final = tmp_path / "envs" / "tool--0123456789abcdef"
+    (build / "bin").mkdir(parents=True)
+    (build / "lib").mkdir()
+    (build / "conda-meta").mkdir()
+    script = build / "bin" / "entry"
+    script.write_text(f"#!{build}/bin/python\nprint('{build}/share')\n")
+    script.chmod(0o755)
+    library = build / "lib" / "libx.so"
+    library.write_bytes(b"\x7fELF\0" + os.fsencode(build) + b"/lib:$ORIGIN\0tail\0")
+    cached = tmp_path / "pkgs" / "data.txt"  # a file hard-linked from a package cache
+    cached.parent.mkdir()
+    cached.write_text(f"mentions {build}\n")
+    os.link(cached, build / "lib" / "linked.txt")
+    (build / "lib" / "mod.pyc").write_bytes(b"\0" + os.fsencode(build))
+    (build / "conda-meta" / "history").write_text(f"# cmd: create -p {build}\n")
+    os.symlink(f"{build}/bin/entry", build / "bin" / "alias")
+    os.symlink("entry", build / "bin" / "relative")
+
+    rewritten = relocate(str(build), str(final))
+
+    assert sorted(rewritten) == ["bin/alias", "bin/entry", "lib/libx.so"]
+    assert script.read_text() == f"#!{final}/bin/python\nprint('{final}/share')\n"
+    assert os.access(script, os.X_OK)
+    data = library.read_bytes()
+    assert len(data) == len(b"\x7fELF\0" + os.fsencode(build) + b"/lib:$ORIGIN\0tail\0")
+    assert data.startswith(b"\x7fELF\0" + os.fsencode(final) + b"/lib:$ORIGIN\0") and data.endswith(b"\0tail\0")
+    assert cached.read_text() == f"mentions {build}\n"  # the package cache is never modified
+    assert os.fsencode(build) in (build / "lib" / "mod.pyc").read_bytes()
+    assert str(build) in (build / "conda-meta" / "history").read_text()
+    assert os.readlink(build / "bin" / "alias") == f"{final}/bin/entry"
+    assert os.readlink(build / "bin" / "relative") == "entry"
+
+
+def test_conda_records_become_complete_locked_packages() -> None:
+    record = SimpleNamespace(
+        name="ruff",
+        version="0.4.1",
+        build="h1234_0",
+        build_number=0,
+        subdir="linux-64",
+        url="https://example.invalid/chan/linux-64/ruff-0.4.1-h1234_0.conda",
+        channel=SimpleNamespace(base_url="https://example.invalid/chan"),
+        sha256="ab" * 32,
+        md5="cd" * 16,
+        depends=("__glibc >=2.17",),
+        constrains=("ruff-lsp <0",),
+        license="MIT",
+        size=1234,
+        timestamp=1_700_000_000.5,
+        noarch=SimpleNamespace(value="python"),
+    )
+    locked = to_locked(record)
+    assert (locked.name, locked.version, locked.build, locked.subdir) == ("ruff", "0.4.1", "h1234_0", "linux-64")
+    assert locked.channel == "https://example.invalid/chan"
+    assert (locked.sha256, locked.md5, locked.size, locked.license) == ("ab" * 32, "cd" * 16, 1234, "MIT")
+    assert locked.depends == ("__glibc >=2.17",) and locked.constrains == ("ruff-lsp <0",)
+    assert locked.timestamp == 1_700_000_000_500
+    assert locked.noarch == "python"
+    assert locked.native is record
+    bare = SimpleNamespace(**{**vars(record), "noarch": None, "timestamp": 0, "constrains": None})
+    assert (to_locked(bare).noarch, to_locked(bare).timestamp, to_locked(bare).constrains) == (None, None, ())
+
+
+@pytest.mark.conda
+def test_real_conda_solves_with_complete_lock_data(channel_url: str) -> None:
+    from ce.backends.conda_solver import create_conda_solver
+
+    solver = create_conda_solver()
+    request = SolveRequest(specs=("hello-tool",), channels=(channel_url,), platform=current_subdir())
+    (package,) = solver.solve(request)
+    assert package.name == "hello-tool" and package.url.startswith(channel_url)
+    assert package.sha256 and package.md5 and package.size and package.channel
+    assert package.noarch == "generic"
+
+
+@pytest.mark.conda
+def test_real_conda_builds_a_relocated_environment(channel_url: str, ce_home: Path) -> None:
+    local = ("--solver", "conda", "-c", channel_url, "--override-channels")
+    result = run_ce(*local, "python", "-c", "import sys; print(sys.prefix)")
+    assert result.returncode == 0, result.stderr
+    (prefix,) = (ce_home / "envs").glob("python--*")
+    assert result.stdout.strip() == str(prefix)
+    leftovers = subprocess.run(["grep", "-rl", "--exclude-dir=conda-meta", ".build-", str(prefix)], capture_output=True)
+    assert leftovers.stdout == b""
+    conda_exec = subprocess.run(
+        [sys.executable, "-m", "conda", "exec", *local[2:], "--from", "hello-tool", "hello"],
+        capture_output=True,
+        text=True,
+    )
+    assert conda_exec.stdout == "hello from hello-tool\n", conda_exec.stderr
+
+
+FAKE_SOLVER_API = {
+    "conda/base/context.py": """
+        import os
+
+
+        class PackagesNotFoundError(Exception):
+            pass
+
+
+        class FakeSolver:
+            def __init__(self, prefix, channels, subdirs, specs_to_add=(), command=None):
+                self.prefix, self.channels, self.subdirs, self.specs = prefix, channels, subdirs, specs_to_add
+                CALLS.append(("solver", prefix, [c.url for c in channels], subdirs, [s.spec for s in specs_to_add]))
+
+            def solve_final_state(self):
+                print("conda chatter on stdout")
+                if any(s.spec == "missing" for s in self.specs):
+                    raise PackagesNotFoundError("The following packages are not available:\\n  - missing")
+                return RECORDS
+
+
+        class _PluginManager:
+            def get_cached_solver_backend(self):
+                return FakeSolver
+
+
+        class _Context:
+            plugin_manager = _PluginManager()
+            offline = False
+            quiet = False
+
+            @property
+            def subdir(self):
+                return os.environ.get("CONDA_SUBDIR", "linux-64")
+
+
+        CALLS = []
+        RECORDS = []
+        context = _Context()
+
+
+        def reset_context():
+            CALLS.append(("reset", os.environ.get("CONDA_SUBDIR"), os.environ.get("CONDA_QUIET")))
+    """,
+    "conda/common/__init__.py": "",
+    "conda/common/io.py": """
+        import contextlib
+        import os
+
+
+        @contextlib.contextmanager
+        def env_vars(var_map, callback=None):
+            saved = {name: os.environ.get(name) for name in var_map}
+            os.environ.update(var_map)
+            callback()
+            try:
+                yield
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+                callback()
+    """,
+    "conda/models/__init__.py": "",
+    "conda/models/channel.py": """
+        class Channel:
+            def __init__(self, url):
+                self.url = url
+                self.base_url = url.rstrip("/")
+    """,
+    "conda/models/match_spec.py": """
+        class MatchSpec:
+            def __init__(self, spec):
+                self.spec = spec
+    """,
+    "conda/models/records.py": """
+        class PackageRecord:
+            def __init__(self, **fields):
+                self.__dict__.update(fields)
+    """,
+    "conda/core/__init__.py": "",
+    "conda/core/solve.py": "",
+    "conda/core/envs_manager.py": """
+        import os
+
+
+        def get_user_environments_txt_file():
+            return os.path.join(os.environ["HOME"], ".conda", "environments.txt")
+    """,
+    "conda/core/link.py": """
+        import os
+        from collections import namedtuple
+
+        from conda.core.envs_manager import get_user_environments_txt_file
+
+        PrefixSetup = namedtuple(
+            "PrefixSetup", "target_prefix unlink_precs link_precs remove_specs update_specs neutered_specs"
+        )
+
+
+        class UnlinkLinkTransaction:
+            def __init__(self, setup):
+                self.setup = setup
+
+            def download_and_extract(self):
+                print("Downloading and Extracting Packages")
+
+            def execute(self):
+                prefix = self.setup.target_prefix
+                os.makedirs(os.path.join(prefix, "bin"))
+                with open(os.path.join(prefix, "bin", "tool"), "w") as handle:
+                    handle.write(f"#!{prefix}/bin/python\\n" + "".join(r.name + "\\n" for r in self.setup.link_precs))
+                os.makedirs(os.path.dirname(get_user_environments_txt_file()), exist_ok=True)
+                with open(get_user_environments_txt_file(), "a") as handle:
+                    handle.write("/some/other/env\\n" + prefix + "\\n")
+    """,
+}
+
+
+@pytest.fixture
+def fake_solver_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    """conda's solver and transaction API, faked with the shapes ce relies on."""
+    import textwrap
+
+    from fake_conda import forget_conda_modules, write_fake_conda
+
+    forget_conda_modules()
+    root = write_fake_conda(tmp_path / "fake-conda", base=True)
+    for relative, text in FAKE_SOLVER_API.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(textwrap.dedent(text).lstrip("\n"))
+    monkeypatch.syspath_prepend(str(root))
+    import conda.base.context  # type: ignore[import-not-found]
+
+    yield conda.base.context
+    forget_conda_modules()
+
+
+def test_conda_backend_glue_solves_installs_and_relocates(
+    fake_solver_api: object, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from ce.backends.conda_solver import create_conda_solver
+    from ce.errors import SolveError
+
+    api: object = fake_solver_api
+    record = SimpleNamespace(
+        name="tool", version="1", build="0", build_number=0, subdir="noarch", url="file:///c/noarch/tool-1-0.conda",
+        channel=SimpleNamespace(base_url="file:///c"), md5="00" * 16, sha256="11" * 32, depends=(), constrains=(),
+        license=None, size=10, timestamp=0, noarch=SimpleNamespace(value="generic"),
+    )  # fmt: skip
+    api.RECORDS.append(record)  # type: ignore[attr-defined]
+    solver = create_conda_solver()
+    request = SolveRequest(specs=("tool",), channels=("file:///c",), platform="osx-arm64")
+    (locked,) = solver.solve(request)
+    assert (locked.name, locked.channel, locked.noarch, locked.native) == ("tool", "file:///c", "generic", record)
+    calls = api.CALLS  # type: ignore[attr-defined]
+    assert calls[0] == ("reset", "osx-arm64", "true")  # the request's platform; quiet without progress
+    assert calls[1][2:] == (["file:///c"], ("osx-arm64", "noarch"), ["tool"])
+    assert not os.path.exists(calls[1][1])  # solved for a new, empty environment
+    assert calls[2] == ("reset", None, None)  # conda's context restored
+    out, err = capfd.readouterr()
+    assert out == "" and "conda chatter on stdout" in err  # conda's reporting never reaches the tool's stdout
+
+    build = tmp_path / "envs" / ".build-tool--0123.abcdef"
+    build.mkdir(parents=True)
+    final = tmp_path / "envs" / "tool--0123"
+    solver.install([locked], str(build), str(final), request)
+    assert (build / "bin" / "tool").read_text() == f"#!{final}/bin/python\ntool\n"
+    registered = Path(os.environ["HOME"], ".conda", "environments.txt").read_text()
+    assert registered == "/some/other/env\n"  # the build directory is not left registered
+
+    with pytest.raises(SolveError, match="cannot solve missing: The following packages are not available"):
+        solver.solve(SolveRequest(specs=("missing",), channels=("file:///c",), platform="osx-arm64"))
