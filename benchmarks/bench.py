@@ -1,33 +1,42 @@
-"""Whole-process timings of ce against the local channel, medians of several runs.
+"""Whole-process benchmarks of ce against the local channel; writes docs/benchmarks.md.
 
-    .venv/bin/python benchmarks/bench.py [--runs 15]
+    .venv/bin/python benchmarks/bench.py [--runs 15] [--markdown docs/benchmarks.md]
 
-Measures, interleaved round by round so that machine noise hits every
-command alike: the bare tool binary, ``python -c pass``, ``ce TOOL`` warm and
-``ce TOOL`` cold with a warm package cache (a fresh ce cache each run).  The
-warm overhead and the ratios are computed from medians measured in this run.
+Every figure is the median of at least 10 runs of a whole process. Commands
+in one group run interleaved, round by round, so machine noise hits each of
+them alike, and every ratio is computed against a baseline measured in the
+same group and the same run:
+
+* tool: the bare binary, ``python -c pass``, ``ce TOOL`` warm (with uv's and
+  pip's console-script launchers), cold with a warm package cache, cold with
+  an empty package cache over a loopback HTTP channel, and ``uvx`` warm;
+* script: the environment's python running the script directly, ``ce
+  script.py`` warm, and installs from a lock with a warm and an empty
+  package cache;
+* scale: a warm hit with 1 and with 1,000 cached environments, ``--list``
+  and ``--clean --all --dry-run`` with 1,000.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import build_test_channel  # noqa: E402
-
-WARM_OVERHEAD_TARGET_MS = 15.0
-COLD_TARGET_MS = 150.0
-
 
 SCRIPT = """\
 # /// script
@@ -40,104 +49,228 @@ import dateutil
 """
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
-    """Seconds one run of *command* takes; it must succeed."""
-    started = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+@dataclass
+class Command:
+    """One benchmarked command; *prepare* returns the environment of one run (and may clean up before it)."""
+
+    label: str
+    argv: list[str]
+    prepare: Callable[[int], dict[str, str]]
+    target: str = ""
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples) * 1000
+
+
+def run_group(commands: list[Command], runs: int) -> None:
+    """Run every command *runs* times, interleaved round by round."""
+    for round_number in range(runs):
+        for command in commands:
+            env = command.prepare(round_number)
+            started = time.perf_counter()
+            subprocess.run(command.argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            command.samples.append(time.perf_counter() - started)
+
+
+def uv_launcher(path: Path) -> Path:
+    """The console-script launcher uv writes (pip's also imports ``re``)."""
+    path.write_text(
+        f"#!{sys.executable}\n# -*- coding: utf-8 -*-\nimport sys\nfrom ce.__main__ import main\n"
+        'if __name__ == "__main__":\n    sys.exit(main())\n'
+    )
+    path.chmod(0o755)
+    return path
+
+
+def fake_environments(home: Path, count: int) -> None:
+    """*count* complete-looking environments (what --list and --clean read), as a big cache has."""
+    envs = home / "envs"
+    for index in range(count):
+        prefix = envs / f"tool{index:04d}--{index:016x}"
+        (prefix / "conda-meta").mkdir(parents=True)
+        (prefix / "bin").mkdir()
+        (prefix / "conda-meta" / "ce-env.json").write_text(
+            f'{{"kind": "tool", "specs": ["tool{index:04d}"], "size_bytes": {1000 + index}}}'
+        )
+        (prefix / "conda-meta" / "history").write_text("")
+
+
+@contextlib.contextmanager
+def workspace() -> Iterator[Path]:
+    work = Path(tempfile.mkdtemp(prefix="ce-bench-"))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per command (default 15, at least 10)")
-    parser.add_argument("--tool", default="ruff", help="tool from the local channel (default ruff)")
+    parser.add_argument("--markdown", type=Path, help="also write the report to this file (docs/benchmarks.md)")
     args = parser.parse_args()
     runs = max(args.runs, 10)
 
     cache_root = Path(os.environ.get("CE_TEST_CACHE", REPO / ".cache" / "test-channel"))
     channel = build_test_channel.build_channel(cache_root, build_test_channel.ensure_wheels(cache_root / "wheels"))
-    work = Path(tempfile.mkdtemp(prefix="ce-bench-"))
-    try:
-        env = dict(os.environ)
-        env.update(
+    ce = str(Path(sys.executable).with_name("ce"))
+    with workspace() as work, build_test_channel.serve_channel(channel) as http_channel:
+        base = dict(os.environ)
+        base.update(
             CONDA_EXEC_HOME=str(work / "warm"),
             RATTLER_CACHE_DIR=str(work / "rattler"),
             CONDA_CHANNELS=channel.as_uri(),
             CONDA_EXEC_AUTO_CLEAN="0",
+            NO_PROXY="127.0.0.1",
+            UV_CACHE_DIR=str(work / "uv-cache"),
         )
-        ce = str(Path(sys.executable).with_name("ce"))
-        # The launcher uv writes for console scripts (pip's also imports re: ~7 ms here).
-        lean_launcher = work / "ce-uv-launcher"
-        lean_launcher.write_text(
-            f"#!{sys.executable}\n# -*- coding: utf-8 -*-\nimport sys\nfrom ce.__main__ import main\n"
-            'if __name__ == "__main__":\n    sys.exit(main())\n'
-        )
-        lean_launcher.chmod(0o755)
-        lean = [str(lean_launcher)]
-        tool = [args.tool, "--version"]
-        subprocess.run([ce, *tool], env=env, check=True, capture_output=True)  # build; fills the package cache
-        (prefix,) = [p for p in (work / "warm" / "envs").iterdir() if not p.name.startswith(".")]
-        binary = [str(prefix / "bin" / args.tool), "--version"]
+        lean = str(uv_launcher(work / "ce-uv-launcher"))
 
-        commands: dict[str, list[str]] = {
-            "bare binary": binary,
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "ce warm (pip launcher)": [ce, *tool],
-            "ce warm (uv launcher)": [*lean, *tool],
-            "ce cold, package cache warm": [ce, "-q", *tool],
-        }
-        # A locked script: install from the lock with a warm and with an empty package cache.
+        def same(_round: int) -> dict[str, str]:
+            return base
+
+        def fresh_home(label: str, empty_packages: bool = False) -> Callable[[int], dict[str, str]]:
+            def prepare(round_number: int) -> dict[str, str]:
+                home = work / f"{label}-{round_number}"
+                shutil.rmtree(home, ignore_errors=True)
+                env = dict(base, CONDA_EXEC_HOME=str(home))
+                if empty_packages:
+                    packages = work / f"{label}-pkgs-{round_number}"
+                    shutil.rmtree(packages, ignore_errors=True)
+                    env["RATTLER_CACHE_DIR"] = str(packages)
+                return env
+
+            return prepare
+
+        # --- tool ------------------------------------------------------------------------------
+        subprocess.run([ce, "ruff", "--version"], env=base, check=True, capture_output=True)
+        (prefix,) = [p for p in (work / "warm" / "envs").iterdir() if p.name.startswith("ruff--")]
+        tool = [
+            Command("ruff --version, the bare binary", [str(prefix / "bin" / "ruff"), "--version"], same),
+            Command("python -c pass", [sys.executable, "-c", "pass"], same),
+            Command("ce ruff --version, warm (uv launcher)", [lean, "ruff", "--version"], same, "overhead <= 15 ms"),
+            Command("ce ruff --version, warm (pip launcher)", [ce, "ruff", "--version"], same),
+            Command(
+                "ce ruff --version, cold, package cache warm",
+                [ce, "-q", "ruff", "--version"],
+                fresh_home("cold"),
+                "<= 150 ms",
+            ),
+            Command(
+                "ce ruff --version, cold, empty package cache, loopback HTTP channel",
+                [ce, "-q", "-c", http_channel, "--override-channels", "ruff", "--version"],
+                fresh_home("http", empty_packages=True),
+            ),
+        ]
+        uvx = shutil.which("uvx", path=str(Path(sys.executable).parent)) or shutil.which("uvx")
+        uvx_note = "uvx not installed"
+        if uvx:
+            warmup = subprocess.run([uvx, "ruff@0.17.6", "--version"], env=base, capture_output=True)
+            if warmup.returncode == 0:
+                tool.append(
+                    Command("uvx ruff@0.17.6 --version, warm (reference)", [uvx, "ruff@0.17.6", "--version"], same)
+                )
+                uvx_note = ""
+            else:
+                uvx_note = "uvx could not fetch ruff (no index reachable)"
+        run_group(tool, runs)
+
+        # --- script ----------------------------------------------------------------------------
         script = work / "locked" / "summary.py"
         script.parent.mkdir()
         script.write_text(SCRIPT)
-        subprocess.run([ce, "-q", "--lock", str(script)], env=env, check=True, capture_output=True)
+        subprocess.run([ce, "-q", "--lock", str(script)], env=base, check=True, capture_output=True)
+        subprocess.run([ce, "-q", str(script)], env=base, check=True, capture_output=True)  # records the index
         (script_env,) = [p for p in (work / "warm" / "envs").iterdir() if p.name.startswith("script--")]
-        commands["script: env's python directly"] = [str(script_env / "bin" / "python"), str(script)]
-        commands["script: ce warm (uv launcher)"] = [*lean, str(script)]
-        commands["script: install from lock, package cache warm"] = [ce, "-q", str(script)]
-        commands["script: install from lock, package cache empty"] = [ce, "-q", str(script)]
+        scripts = [
+            Command(
+                "summary.py run by the environment's python", [str(script_env / "bin" / "python"), str(script)], same
+            ),
+            Command("ce summary.py, warm (uv launcher)", [lean, str(script)], same, "overhead <= 15 ms"),
+            Command(
+                "ce summary.py, install from lock, package cache warm", [ce, "-q", str(script)], fresh_home("lock")
+            ),
+            Command(
+                "ce summary.py, install from lock, empty package cache",
+                [ce, "-q", str(script)],
+                fresh_home("lock-empty", empty_packages=True),
+            ),
+        ]
+        run_group(scripts, runs)
 
-        samples: dict[str, list[float]] = {name: [] for name in commands}
-        for round_number in range(runs):
-            for name, command in commands.items():
-                run_env = env
-                if "cold" in name or "install from lock" in name:
-                    run_env = dict(env, CONDA_EXEC_HOME=str(work / f"cold-{round_number}-{len(samples[name])}"))
-                if name.endswith("package cache empty"):
-                    run_env["RATTLER_CACHE_DIR"] = str(work / f"empty-{round_number}")
-                samples[name].append(timed(command, run_env))
-                if run_env is not env:
-                    shutil.rmtree(run_env["CONDA_EXEC_HOME"], ignore_errors=True)
-                    if name.endswith("package cache empty"):
-                        shutil.rmtree(run_env["RATTLER_CACHE_DIR"], ignore_errors=True)
-        medians = {name: statistics.median(values) * 1000 for name, values in samples.items()}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        # --- scale -----------------------------------------------------------------------------
+        big = dict(base, CONDA_EXEC_HOME=str(work / "big"))
+        fake_environments(work / "big", 1000)
+        shutil.copytree(prefix, work / "big" / "envs" / prefix.name, symlinks=True)
+        (work / "big" / "envs" / ".locks").mkdir(exist_ok=True)
 
-    bare = medians["bare binary"]
-    print(f"ce benchmarks: {args.tool} from the local channel, median of {runs} runs each (ms)\n")
-    print("| command | median ms | ratio to bare binary |")
-    print("|---|---:|---:|")
-    for name, value in medians.items():
-        print(f"| {name} | {value:.1f} | {value / bare:.2f}x |")
-    warm = medians["ce warm (pip launcher)"] - bare
-    lean_warm = medians["ce warm (uv launcher)"] - bare
-    cold = medians["ce cold, package cache warm"]
-    print()
-    print(
-        f"warm overhead over the bare binary: {lean_warm:.1f} ms (uv launcher), {warm:.1f} ms (pip launcher);"
-        f" target <= {WARM_OVERHEAD_TARGET_MS:.0f} ms"
-    )
-    print(f"python -c pass alone: {medians['python -c pass']:.1f} ms")
-    print(f"cold run with a warm package cache: {cold:.1f} ms; target <= {COLD_TARGET_MS:.0f} ms")
-    script_overhead = medians["script: ce warm (uv launcher)"] - medians["script: env's python directly"]
-    print(f"script warm overhead over the environment's python: {script_overhead:.1f} ms")
-    print(
-        "install from lock (python + python-dateutil + six, 3 packages, ~60 MB): "
-        f"{medians['script: install from lock, package cache warm']:.0f} ms with a warm package cache, "
-        f"{medians['script: install from lock, package cache empty']:.0f} ms with an empty one"
-    )
+        def big_env(_round: int) -> dict[str, str]:
+            return big
+
+        scale = [
+            Command("warm hit, 1 cached environment", [lean, "ruff", "--version"], same),
+            Command("warm hit, 1,001 cached environments", [lean, "ruff", "--version"], big_env, "same as with 1"),
+            Command("ce --list, 1,001 environments", [ce, "--list"], big_env, "<= 500 ms"),
+            Command("ce --list --json, 1,001 environments", [ce, "--list", "--json"], big_env, "<= 500 ms"),
+            Command(
+                "ce --clean --all --dry-run, 1,001 environments",
+                [ce, "--clean", "--all", "--dry-run"],
+                big_env,
+                "<= 500 ms",
+            ),
+        ]
+        run_group(scale, runs)
+
+    report = render(tool, scripts, scale, runs, uvx_note)
+    print(report)
+    if args.markdown:
+        args.markdown.write_text(report)
     return 0
+
+
+def render(tool: list[Command], scripts: list[Command], scale: list[Command], runs: int, uvx_note: str) -> str:
+    """The Markdown report."""
+    bare, python = tool[0].median_ms, tool[1].median_ms
+    warm_uv, warm_pip, cold = tool[2].median_ms - bare, tool[3].median_ms - bare, tool[4].median_ms
+    script_overhead = scripts[1].median_ms - scripts[0].median_ms
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- written by benchmarks/bench.py -->",
+        "",
+        f"`.venv/bin/python benchmarks/bench.py --runs {runs} --markdown docs/benchmarks.md` on "
+        f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}. Medians of {runs} whole-process runs; each group interleaved round by round; "
+        "ratios within the group.",
+        "",
+    ]
+    for title, group in (("Tools", tool), ("Scripts", scripts), ("Scale", scale)):
+        baseline = group[0].median_ms
+        lines += [f"## {title}", "", f"| command | median ms | vs. {group[0].label} | target |", "|---|---:|---:|---|"]
+        lines += [f"| {c.label} | {c.median_ms:.1f} | {c.median_ms / baseline:.2f}x | {c.target} |" for c in group]
+        lines.append("")
+    lines += [
+        "## Against the targets",
+        "",
+        f"- Warm overhead over the bare binary: **{warm_uv:.1f} ms** with uv's launcher (target 15 ms); "
+        f"{warm_pip:.1f} ms with pip's, whose launcher imports `re` before ce starts. Of that, starting Python "
+        f"itself (`python -c pass`) costs {python - bare:.1f} ms.",
+        f"- Cold run with a warm package cache: **{cold:.0f} ms** (target 150 ms).",
+        f"- Script warm overhead over the environment's python: **{script_overhead:.1f} ms**.",
+        f"- A warm hit with 1,001 environments: {scale[1].median_ms:.1f} ms, with 1: {scale[0].median_ms:.1f} ms; "
+        f"`--list` {scale[2].median_ms:.0f} ms, `--clean --all --dry-run` {scale[4].median_ms:.0f} ms (target 500 ms).",
+    ]
+    if uvx_note:
+        lines.append(f"- uvx reference: {uvx_note}.")
+    lines += [
+        "",
+        "Other figures: `benchmarks/bench_conda.py` (warm runs with a condarc, `--activate`, and the import cost "
+        "of the `conda exec` plugin).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -173,10 +173,13 @@ def test_defaults_expands_to_default_channels(home: Path) -> None:
     )
 
 
-def test_defaults_without_default_channels_needs_conda(home: Path) -> None:
-    write(home / ".condarc", "channels: [defaults]\n")
-    with pytest.raises(ConfigurationError, match="'defaults' channel needs default_channels"):
-        resolve_channels([], False, env())
+def test_defaults_without_default_channels_is_condas_builtin_list(home: Path) -> None:
+    write(home / ".condarc", "channels: [defaults, conda-forge]\n")
+    assert resolve_channels([], False, env()) == (
+        "https://repo.anaconda.com/pkgs/main",
+        "https://repo.anaconda.com/pkgs/r",
+        ALIAS + "conda-forge",
+    )
 
 
 @pytest.fixture

@@ -185,10 +185,13 @@ class EnvCache:
         _remove_tree(trash)
 
     def _sweep_builds(self, name: str) -> int:
-        """Remove leftovers of interrupted builds of *name* (the caller holds its build lock)."""
+        """Remove leftovers of interrupted builds of *name* (the caller holds its build lock).
+
+        Its ``.trash-`` directories are left to :meth:`sweep`: a removal may be filling one now.
+        """
         removed = 0
         for entry in self._scan():
-            if entry.name.startswith((f"{BUILD_PREFIX}{name}.", f"{TRASH_PREFIX}{name}.")):
+            if entry.name.startswith(f"{BUILD_PREFIX}{name}."):
                 _remove_tree(entry.path)
                 removed += 1
         return removed
@@ -258,19 +261,22 @@ class EnvCache:
         """Remove leftovers of interrupted builds, removals and small writes nobody is working on."""
         removed = self._sweep_temporary_files()
         for entry in self._scan():
+            # A .trash- directory is created and filled under the environment's in-use lock,
+            # a .build- directory under its build lock: whoever holds the lock is still at work.
             if entry.name.startswith(TRASH_PREFIX):
+                lock_path = self.paths.in_use_lock(entry.name[len(TRASH_PREFIX) :].rpartition(".")[0])
+            elif entry.name.startswith(BUILD_PREFIX):
+                lock_path = self.paths.build_lock(entry.name[len(BUILD_PREFIX) :].rpartition(".")[0])
+            else:
+                continue
+            lock = try_exclusive(lock_path)
+            if lock is None:
+                continue
+            try:
                 _remove_tree(entry.path)
                 removed += 1
-            elif entry.name.startswith(BUILD_PREFIX):
-                name = entry.name[len(BUILD_PREFIX) :].rpartition(".")[0]
-                build_lock = try_exclusive(self.paths.build_lock(name))
-                if build_lock is None:
-                    continue  # a build of that name is running
-                try:
-                    _remove_tree(entry.path)
-                    removed += 1
-                finally:
-                    release(build_lock)
+            finally:
+                release(lock)
         return removed
 
     def _sweep_temporary_files(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Mapping
 
 from ce.condarc import (
@@ -237,18 +238,18 @@ def _uses_variables(layers: list[_Layer]) -> bool:
     return any(has_variable(layer.data.get(key)) for layer in layers for key in keys)
 
 
-#: Settings already loaded by this process, by cache key.
+#: conda's built-in ``defaults`` (``conda.base.constants.DEFAULT_CHANNELS_UNIX`` / ``_WIN``),
+#: used when conda itself cannot be imported.
+BUILTIN_DEFAULT_CHANNELS_UNIX = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+BUILTIN_DEFAULT_CHANNELS_WIN = (*BUILTIN_DEFAULT_CHANNELS_UNIX, "https://repo.anaconda.com/pkgs/msys2")
 
 
 def conda_builtin_default_channels() -> tuple[str, ...]:
-    """conda's built-in ``defaults`` list for this platform, from conda itself."""
+    """conda's built-in ``defaults`` list for this platform: from conda when importable, else the same list."""
     try:
         from conda.base.constants import DEFAULT_CHANNELS  # type: ignore[import-not-found,unused-ignore]
-    except Exception as error:
-        raise ConfigurationError(
-            "the 'defaults' channel needs default_channels in a condarc (or conda installed, "
-            "for its built-in list); or name the channels you want with -c"
-        ) from error
+    except Exception:
+        return BUILTIN_DEFAULT_CHANNELS_WIN if sys.platform == "win32" else BUILTIN_DEFAULT_CHANNELS_UNIX
     return tuple(str(channel) for channel in DEFAULT_CHANNELS)
 
 
