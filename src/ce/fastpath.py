@@ -14,10 +14,9 @@ import time
 
 from ce.argv import split_argv
 from ce.autoclean import CleanSettings, bump_run_count
-from ce.backends.path_runner import find_command, path_environ
 from ce.errors import CeError
 from ce.keys import resolve_tool_request
-from ce.launch import LaunchPlan, launch
+from ce.launch import LaunchPlan, find_command, launch, path_environ
 from ce.locks import hold_shared, release
 from ce.paths import CachePaths
 from ce.platforms import current_subdir

@@ -28,9 +28,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ce.backends.path_runner import path_environ, resolve_command
 from ce.errors import InstallError
-from ce.launch import LaunchPlan
+from ce.launch import LaunchPlan, path_environ, resolve_command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
