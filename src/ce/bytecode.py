@@ -10,7 +10,6 @@ fixes a code object's file name when it loads it.
 
 from __future__ import annotations
 
-import glob
 import os
 import subprocess
 
@@ -21,7 +20,12 @@ def _site_packages(prefix: str) -> list[str]:
     if os.name == "nt":  # pragma: no cover - Windows
         candidates = [os.path.join(prefix, "Lib", "site-packages")]
     else:
-        candidates = glob.glob(os.path.join(prefix, "lib", "python*", "site-packages"))
+        lib = os.path.join(prefix, "lib")
+        try:
+            names = [name for name in os.listdir(lib) if name.startswith("python")]
+        except OSError:
+            names = []
+        candidates = [os.path.join(lib, name, "site-packages") for name in names]
     return [path for path in candidates if os.path.isdir(path)]
 
 

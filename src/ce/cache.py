@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,7 +87,21 @@ def _remove_tree(path: str) -> None:
         except OSError:
             pass
 
+    import shutil  # only when removing: shutil (with tempfile) is a few ms of every cold run otherwise
+
     shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+def make_private_dir(parent: str, prefix: str) -> str:
+    """A new directory ``<parent>/<prefix><random>``, private to the user (like ``tempfile.mkdtemp``)."""
+    for _attempt in range(100):
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        return path
+    raise CacheError(f"cannot create a unique directory in {parent}")
 
 
 class EnvCache:
@@ -143,7 +155,7 @@ class EnvCache:
             if not refresh and self.lookup(name):
                 return final
             self._sweep_builds(name)
-            build_dir = tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{name}.", dir=self.paths.envs)
+            build_dir = make_private_dir(self.paths.envs, f"{BUILD_PREFIX}{name}.")
             try:
                 create(build_dir, final)
                 self._finish(build_dir, metadata)
@@ -177,7 +189,7 @@ class EnvCache:
                 on_wait(f"waiting for running tools to exit before replacing {name}")
             fd = hold_exclusive(in_use_lock)
         try:
-            trash = tempfile.mkdtemp(prefix=f"{TRASH_PREFIX}{name}.", dir=self.paths.envs)
+            trash = make_private_dir(self.paths.envs, f"{TRASH_PREFIX}{name}.")
             os.rename(final, os.path.join(trash, "env"))
             os.rename(build_dir, final)
         finally:
@@ -250,7 +262,7 @@ class EnvCache:
         try:
             if not os.path.isdir(entry.path) or os.path.islink(entry.path):
                 return False
-            trash = tempfile.mkdtemp(prefix=f"{TRASH_PREFIX}{entry.name}.", dir=self.paths.envs)
+            trash = make_private_dir(self.paths.envs, f"{TRASH_PREFIX}{entry.name}.")
             os.rename(entry.path, os.path.join(trash, "env"))
         finally:
             release(fd)

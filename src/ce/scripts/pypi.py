@@ -11,7 +11,6 @@ package's ``.dist-info`` and installs nothing for it.  uv's own settings
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +24,8 @@ def find_uv() -> str:
 
         return str(find_uv_bin())
     except (ImportError, FileNotFoundError):
+        import shutil
+
         found = shutil.which("uv")
         if found is None:
             raise InstallError("PyPI dependencies need uv: install it with 'pip install uv'") from None
