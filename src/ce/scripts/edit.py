@@ -121,13 +121,17 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
     return new_text, changes
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Replace *path* with *text* (UTF-8), keeping its permission bits."""
-    mode = os.stat(path).st_mode & 0o7777
+def write_atomically(path: str, text: str, newline: str = "", new_mode: int = 0o644) -> None:
+    """Replace (or create) *path* with *text* in UTF-8, atomically.
+
+    An existing file keeps its permission bits; a new one gets *new_mode*.
+    *newline* is passed to :func:`open` (``""`` writes line endings as they are in *text*).
+    """
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else new_mode
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".ce-edit-", dir=directory)
+    fd, temporary = tempfile.mkstemp(prefix=".ce-write-", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             handle.write(text)
         os.chmod(temporary, mode)
         os.replace(temporary, path)

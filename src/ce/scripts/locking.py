@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages, validate_subdi
 from ce.records import SolveRequest
 from ce.scripts import embed as embedding
 from ce.scripts.edit import write_atomically
-from ce.scripts.run import SCRIPT_ENV_PREFIX, ScriptRequest, pypi_after_install
+from ce.scripts.run import SCRIPT_ENV_PREFIX, ScriptRequest, pypi_after_install, script_metadata
 from ce.tool import (
     BuildReport,
     Prepared,
@@ -236,24 +235,9 @@ def write_lock(
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
-        _write_new(path, with_header(digest, backend.dumps(group)))
+        write_atomically(path, with_header(digest, backend.dumps(group)), newline="\n")
         written.append((path, group.platforms))
     return written
-
-
-def _write_new(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".ce-lock-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o644
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def locked_env_name(request: ScriptRequest, data: LockData) -> str:
@@ -284,13 +268,7 @@ def prepare_from_lock(
     solve_request = SolveRequest(
         specs=request.conda_specs, channels=data.channels, platform=request.platform, offline=options.offline
     )
-    metadata: dict[str, object] = {
-        "kind": "script",
-        "script": os.path.abspath(request.path),
-        "specs": list(request.conda_specs),
-        "pypi": list(request.pypi_requirements),
-        "locked": True,
-    }
+    metadata = script_metadata(request, locked=True)
 
     def build() -> tuple[str, BuildReport | None]:
         return ensure_environment(

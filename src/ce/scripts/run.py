@@ -129,6 +129,17 @@ def pypi_after_install(request: ScriptRequest, options: RunOptions, quiet: bool)
     return after_install
 
 
+def script_metadata(request: ScriptRequest, locked: bool) -> dict[str, object]:
+    """What ``--list`` shows about a script's environment (kept in ``conda-meta/ce-env.json``)."""
+    return {
+        "kind": "script",
+        "script": os.path.abspath(request.path),
+        "specs": list(request.conda_specs),
+        "pypi": list(request.pypi_requirements),
+        "locked": locked,
+    }
+
+
 def prepare_script(
     request: ScriptRequest,
     args: list[str],
@@ -139,12 +150,7 @@ def prepare_script(
 ) -> Prepared:
     """Find or build the script's environment and return the process that runs it."""
     cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
-    metadata: dict[str, object] = {
-        "kind": "script",
-        "script": os.path.abspath(request.path),
-        "specs": list(request.conda_specs),
-        "pypi": list(request.pypi_requirements),
-    }
+    metadata = script_metadata(request, locked=False)
     after_install = None
     if request.pypi_requirements:
         from ce.scripts.pypi import install_pypi
