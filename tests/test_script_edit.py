@@ -129,7 +129,7 @@ def test_add_writes_atomically_keeps_the_mode_and_does_not_run(tmp_path: Path, c
         b"raise SystemExit('must not run')\n"
     )
     assert not (ce_home / "envs").exists()
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ce-edit")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ce-")] == []
 
 
 def test_add_leaves_the_file_alone_on_error(tmp_path: Path) -> None:

@@ -258,3 +258,19 @@ def test_a_new_lock_beside_the_script_is_not_missed(tmp_path: Path, channel_env:
     assert "ignoring stale lock" in result.stderr
     # a run that warned is not recorded: the warning shows every time
     assert "ignoring stale lock" in _warm(script, channel_env).stderr
+
+
+def test_a_changed_condarc_is_not_missed_by_the_warm_path(
+    tmp_path: Path, channel_env: dict[str, str], channel_url: str
+) -> None:
+    script = tmp_path / "plain.py"
+    script.write_text("import sys; print(sys.prefix)\n")
+    first = run_ce(str(script), env=channel_env)
+    assert first.returncode == 0
+    assert "ce.cli" not in _imports(_warm(script, channel_env).stderr)
+    condarc = Path(channel_env["HOME"]) / ".condarc"
+    without_variable = {k: v for k, v in channel_env.items() if k != "CONDA_CHANNELS"}
+    condarc.write_text(f"channels: [{channel_url}]\n")  # the same channels, now from a condarc: still a hit
+    assert "ce.cli" not in _imports(_warm(script, without_variable).stderr)
+    condarc.write_text(f"channels: [{channel_url}, {channel_url}/label/extra]\n")  # other channels: not a hit
+    assert "ce.cli" in _imports(_warm(script, without_variable).stderr)

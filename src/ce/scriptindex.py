@@ -5,7 +5,8 @@ environment and interpreter it used under a fingerprint of everything that
 could change that answer: the script's comment lines (its metadata and any
 embedded lock live there), the size and mtime of each built-in sidecar lock
 name, the mtime of the script's directory (a new sidecar of any format), the
-options that shape the environment, ``$CONDA_CHANNELS`` and the platform.
+options that shape the environment, the configured channels (condarc files
+and ``$CONDA_CHANNELS``) and the platform.
 The warm path recomputes the fingerprint (one read and a few stat calls) and,
 if the entry exists and its environment is complete, execs at once.  Any
 change makes a new fingerprint, so the full path runs again: never a stale hit.
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 import os
 
-from ce.keys import sha256_hex
+from ce.errors import CeError
+from ce.keys import resolve_channels, sha256_hex
 from ce.paths import CachePaths
 
 INDEX_DIRNAME = ".index"
@@ -44,6 +46,14 @@ def _stat_text(path: str) -> str:
     return f"{info.st_size}:{info.st_mtime_ns}"
 
 
+def _configured_channels(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The channels the configuration (condarc files, ``$CONDA_CHANNELS``) gives, resolved."""
+    try:
+        return ("configured", *resolve_channels([], False, environ))
+    except CeError as error:  # the full path reports it; here it only has to differ
+        return ("unusable configuration", str(error))
+
+
 def fingerprint(
     script: str,
     data: bytes,
@@ -63,7 +73,7 @@ def fingerprint(
         absolute,
         platform,
         "1" if override_channels else "0",
-        environ.get("CONDA_CHANNELS", ""),
+        *_configured_channels(environ),
         "channels",
         *channels,
         "with",
