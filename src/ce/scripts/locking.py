@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ce.errors import CeError, UsageError
-from ce.keys import KEY_HASH_LENGTH
+from ce.keys import env_name_from_parts
 from ce.lockfiles import LockData, LockError, content_digest, input_digest, install_order, read_header, with_header
 from ce.paths import CachePaths
 from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages, validate_subdir
@@ -242,11 +242,8 @@ def write_lock(
 
 def locked_env_name(request: ScriptRequest, data: LockData) -> str:
     """``script--<hash16>`` derived from the lock's content for this platform (and PyPI requirements)."""
-    from hashlib import sha256
-
     digest = content_digest(data.packages[request.platform], data.channels)
-    text = "\0".join(["ce-locked-env:1", digest, *sorted(request.pypi_requirements)])
-    return f"{SCRIPT_ENV_PREFIX}--{sha256(text.encode()).hexdigest()[:KEY_HASH_LENGTH]}"
+    return env_name_from_parts(SCRIPT_ENV_PREFIX, {"lock": [digest], "pypi": sorted(request.pypi_requirements)})
 
 
 def prepare_from_lock(
