@@ -29,8 +29,18 @@ def _site_packages(prefix: str) -> list[str]:
     return [path for path in candidates if os.path.isdir(path)]
 
 
-def _has_python_sources(directory: str) -> bool:
-    return any(name.endswith(".py") for _root, _dirs, files in os.walk(directory) for name in files)
+#: Above this many sources, compile in parallel (a process pool costs ~40 ms to start).
+PARALLEL_THRESHOLD = 200
+
+
+def _count_python_sources(directory: str, enough: int) -> int:
+    """How many ``.py`` files are under *directory*, counting no further than *enough*."""
+    count = 0
+    for _root, _dirs, files in os.walk(directory):
+        count += sum(1 for name in files if name.endswith(".py"))
+        if count >= enough:
+            break
+    return count
 
 
 def compile_site_packages(prefix: str) -> None:
@@ -38,12 +48,14 @@ def compile_site_packages(prefix: str) -> None:
     python = python_in(prefix)
     if not os.path.exists(python):
         return
-    targets = [path for path in _site_packages(prefix) if _has_python_sources(path)]
+    counts = {path: _count_python_sources(path, PARALLEL_THRESHOLD) for path in _site_packages(prefix)}
+    targets = [path for path, count in counts.items() if count]
     if not targets:
         return
+    parallel = ["-j", "0"] if sum(counts.values()) >= PARALLEL_THRESHOLD else []
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     subprocess.run(
-        [python, "-m", "compileall", "-q", "-j", "0", *targets],
+        [python, "-m", "compileall", "-q", *parallel, *targets],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
