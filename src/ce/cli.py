@@ -198,7 +198,7 @@ class Cli:
         if ns.clean:
             return self.clean()
         if ns.tool is None:
-            raise UsageError("missing TOOL or SCRIPT")
+            raise UsageError(f"missing TOOL or SCRIPT (see {self.prog} --help)")
         if os.path.isfile(ns.tool) or os.sep in ns.tool or "/" in ns.tool:
             return self.script()
         return self.tool()
