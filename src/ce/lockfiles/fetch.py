@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import tempfile
 import urllib.request
 from collections.abc import Sequence
@@ -86,8 +85,3 @@ def verified_packages(packages: Sequence[LockedPackage], offline: bool = False) 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
         paths = list(pool.map(lambda package: fetch_verified(package, store, offline), packages))
     return [replace(package, url=path.as_uri()) for package, path in zip(packages, paths, strict=True)]
-
-
-def remove_store() -> None:
-    """Delete every verified archive (used by tests and by a full cleanup)."""
-    shutil.rmtree(Path(rattler_cache_root(), STORE_DIRNAME), ignore_errors=True)

@@ -8,7 +8,6 @@ the sparse entries conda-exec 0.4.0 writes load too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from ce.lockfiles import LockData, LockError, make_package, noarch_from, url_fields
@@ -190,8 +189,3 @@ class RattlerLockV6:
                 selected.append(by_url[url])
             locked[str(platform)] = tuple(selected)
         return LockData(channels, locked)
-
-
-def sidecars_for(script_name: str) -> Sequence[str]:
-    """The sidecar names of the default format, for quick discovery without the registry."""
-    return RattlerLockV6().sidecar_names(script_name, "")
