@@ -54,3 +54,8 @@ def split_argv(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
             continue
         return argv[:index], arg, argv[index + 1 :]
     return argv, None, []
+
+
+def wants_verbose(argv: list[str]) -> bool:
+    """Whether ce's own options (not the tool's) include ``-v``/``--verbose``: tracebacks on errors."""
+    return any(option in ("-v", "--verbose") for option in split_argv(argv)[0])

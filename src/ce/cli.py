@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ce import __version__
-from ce.argv import split_argv
+from ce.argv import split_argv, wants_verbose
 from ce.errors import EXIT_ERROR, EXIT_USAGE, CeError, UsageError
 
 TYPE_CHECKING = False
@@ -430,9 +430,7 @@ class Cli:
 def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
     """Run the full command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = (
-        "-v" in args[: args.index("--")] if "--" in args else any(a in ("-v", "--verbose") for a in split_argv(args)[0])
-    )
+    verbose = wants_verbose(args)
     try:
         namespace = parse_args(args, prog)
         return Cli(namespace, prog).run()

@@ -61,12 +61,6 @@ def _arguments(arguments: object) -> list[str]:
     return [str(argument) for argument in getattr(arguments, "_args", ())]
 
 
-def _verbose(argv: list[str]) -> bool:
-    from ce.argv import split_argv
-
-    return any(option in ("-v", "--verbose") for option in split_argv(argv)[0])
-
-
 def _run(argv: list[str]) -> int:
     from ce.fastpath import run_warm
 
@@ -94,7 +88,9 @@ def execute(arguments: Sequence[str]) -> int:
     try:
         code = _run(argv)
     except CeError as error:
-        if _verbose(argv):
+        from ce.argv import wants_verbose
+
+        if wants_verbose(argv):
             import traceback
 
             traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
