@@ -36,3 +36,48 @@ def make_fake_env(ce_home: Path, tool: str, script: str = 'echo "$0 $*"', *with_
 
 
 FAKE_ARGS = ("-c", FAKE_CHANNEL, "--override-channels")
+
+
+def run_on_terminal(
+    args: list[str], env: dict[str, str], *, all_streams: bool = False, answer: bytes | None = None, prompt: bytes = b""
+) -> tuple[int, str, str]:
+    """Run ``python -m ce ARGS`` with a pseudo-terminal as stderr (or as stdin, stdout and stderr).
+
+    Returns ``(exit code, stdout, what the terminal showed)``; with *answer*, types it
+    once the terminal shows *prompt*.
+    """
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+    import time
+
+    leader, follower = pty.openpty()
+    streams = (
+        {"stdin": follower, "stdout": follower, "stderr": follower}
+        if all_streams
+        else {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": follower}
+    )
+    process = subprocess.Popen([sys.executable, "-m", "ce", *args], env=env, **streams)  # type: ignore[call-overload]
+    os.close(follower)
+    shown = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        if answer is not None and prompt in shown:
+            os.write(leader, answer)
+            answer = None
+        if not ready and process.poll() is not None:
+            break
+    os.close(leader)
+    stdout = process.stdout.read().decode() if process.stdout else ""
+    return process.wait(timeout=10), stdout, shown.decode(errors="replace")

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import pty
-import select
 import stat
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from conftest import run_ce
-from helpers import FAKE_ARGS, make_fake_env
+from helpers import FAKE_ARGS, make_fake_env, run_on_terminal
 
 
 def test_new_cache_directories_are_private(ce_home: Path) -> None:
@@ -54,44 +49,15 @@ def test_a_symlinked_environment_is_never_run(ce_home: Path, tmp_path: Path) -> 
     assert "from-the-cache" not in result.stdout
 
 
-def _run_in_terminal(args: list[str], answer: bytes, env: dict[str, str]) -> tuple[int, str]:
-    """Run ce with a pseudo-terminal as stdin/stdout, typing *answer* at the prompt."""
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ce", *args], stdin=follower, stdout=follower, stderr=follower, env=env
-    )
-    os.close(follower)
-    output = b""
-    deadline = time.monotonic() + 60
-    answered = False
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-        if not answered and b"[y/N]" in output:
-            os.write(leader, answer)
-            answered = True
-        if process.poll() is not None and not ready:
-            break
-    os.close(leader)
-    return process.wait(timeout=10), output.decode(errors="replace")
-
-
 def test_clean_asks_on_a_terminal_and_y_skips_the_question(ce_home: Path) -> None:
     prefix = make_fake_env(ce_home, "faketool", "true")
     env = dict(os.environ)
-    code, output = _run_in_terminal(["--clean", "--all"], b"n\n", env)
+    code, _, output = run_on_terminal(["--clean", "--all"], env, all_streams=True, answer=b"n\n", prompt=b"[y/N]")
     assert code == 0 and "Remove 1 environment(s)? [y/N]" in output and "nothing removed" in output
     assert prefix.exists()
-    code, output = _run_in_terminal(["--clean", "--all"], b"y\n", env)
+    code, _, output = run_on_terminal(["--clean", "--all"], env, all_streams=True, answer=b"y\n", prompt=b"[y/N]")
     assert code == 0 and "removed 1 environment(s)" in output
     assert not prefix.exists()
     make_fake_env(ce_home, "faketool", "true")
-    code, output = _run_in_terminal(["--clean", "--all", "-y"], b"", env)
+    code, _, output = run_on_terminal(["--clean", "--all", "-y"], env, all_streams=True)
     assert code == 0 and "[y/N]" not in output and "removed 1" in output
