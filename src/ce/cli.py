@@ -363,10 +363,12 @@ class Cli:
         )
         if prepared is None:
             prepared = prepare_script(request, ns.args, options, self.registry, reporter, quiet=not ns.verbose)
-        self._remember_script(path, request.interpreter, prepared.env_name, options)
+        self._remember_script(path, text, request.interpreter, prepared.env_name, options)
         return self.start(prepared)
 
-    def _remember_script(self, path: str, interpreter: tuple[str, ...], env_name: str, options: RunOptions) -> None:
+    def _remember_script(
+        self, path: str, text: str, interpreter: tuple[str, ...], env_name: str, options: RunOptions
+    ) -> None:
         """Record this run in the script index, so the next one can skip straight to exec.
 
         Only runs that the warm path would resolve the same way are recorded:
@@ -381,8 +383,9 @@ class Cli:
         lock_options = (ns.lock, ns.ignore_lock, ns.locked, ns.refresh, ns.lock_format, ns.platform, ns.embed)
         if any(lock_options) or options.runner != DEFAULT_RUNNER or self.warned:
             return
-        data = scriptindex.read_script_bytes(path)
-        if data is None:
+        # The text was read (and decoded as UTF-8) once already: its bytes are what the warm path reads.
+        data = text.encode("utf-8")
+        if len(data) > scriptindex.MAX_SCRIPT_BYTES:
             return
         key = scriptindex.fingerprint(
             path, data, ns.channel, ns.with_specs, ns.override_channels, current_subdir(), os.environ
