@@ -189,12 +189,21 @@ class EnvCache:
                 on_wait(f"waiting for running tools to exit before replacing {name}")
             fd = hold_exclusive(in_use_lock)
         try:
-            trash = make_private_dir(self.paths.envs, f"{TRASH_PREFIX}{name}.")
-            os.rename(final, os.path.join(trash, "env"))
+            trash = self._move_to_trash(name, final)
             os.rename(build_dir, final)
         finally:
             release(fd)
         _remove_tree(trash)
+
+    def _move_to_trash(self, name: str, prefix: str) -> str:
+        """Make environment *name* disappear at once: move *prefix* into a new ``.trash-<name>.<random>``.
+
+        The caller holds *name*'s in-use lock exclusively (which :meth:`sweep` relies on);
+        the returned directory is deleted after the lock is released.
+        """
+        trash = make_private_dir(self.paths.envs, f"{TRASH_PREFIX}{name}.")
+        os.rename(prefix, os.path.join(trash, "env"))
+        return trash
 
     def _sweep_builds(self, name: str) -> int:
         """Remove leftovers of interrupted builds of *name* (the caller holds its build lock).
@@ -262,8 +271,7 @@ class EnvCache:
         try:
             if not os.path.isdir(entry.path) or os.path.islink(entry.path):
                 return False
-            trash = make_private_dir(self.paths.envs, f"{TRASH_PREFIX}{entry.name}.")
-            os.rename(entry.path, os.path.join(trash, "env"))
+            trash = self._move_to_trash(entry.name, entry.path)
         finally:
             release(fd)
         _remove_tree(trash)
