@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ce.condarc import SEARCH_PATH, SEARCH_PATH_VARIABLE
+from ce.config.condarc import SEARCH_PATH, SEARCH_PATH_VARIABLE
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))

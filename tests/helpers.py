@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from ce.keys import ToolRequest, resolve_tool_request
+from ce.tool_request import ToolRequest, resolve_tool_request
 from ce.platforms import current_subdir
 
 FAKE_CHANNEL = "file:///nonexistent/ce-test-channel"

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ce import condarc, condarc_merge
-from ce.condarc import CondaSettings, load
+from ce.config import condarc
+from ce.config import merge as condarc_merge
+from ce.config.channels import check_override_allowed, normalize_channel, resolve_channels
+from ce.config.condarc import CondaSettings, load, package_cache
 from ce.errors import ConfigurationError, UsageError
-from ce.keys import check_override_allowed, normalize_channel, resolve_channels, resolve_tool_request
-from ce.paths import package_cache
+from ce.tool_request import resolve_tool_request
 from conftest import run_ce
 from fake_conda import FAKE_DEFAULT_CHANNELS, forget_conda_modules, write_fake_conda
 
@@ -297,11 +298,11 @@ def test_distinct_settings_do_not_evict_each_other(home: Path, monkeypatch: pyte
         patched.setattr(condarc_merge, "settle", None)
         assert load(first).channels == ("from-file",)
         assert load(second).channels == ("from-variable", "from-file")
-    for number in range(condarc_merge.KEEP_CACHED + 3):
+    for number in range(condarc.KEEP_CACHED + 3):
         load(env(CONDA_CHANNELS=f"c{number}"))
         condarc.save_pending()
     cached = list((Path(os.environ["CONDA_EXEC_HOME"]) / condarc.CACHE_DIR).iterdir())
-    assert len(cached) == condarc_merge.KEEP_CACHED
+    assert len(cached) == condarc.KEEP_CACHED
 
 
 def test_values_with_variables_expand_and_are_not_cached(home: Path) -> None:
@@ -321,7 +322,7 @@ def test_warm_run_with_a_condarc_reads_no_yaml(home: Path, channel_url: str) -> 
     )
     assert warm.stdout == "hello from hello-tool y\n"
     imported = {line.rsplit("|", 1)[1].strip() for line in warm.stderr.splitlines() if line.startswith("import time:")}
-    assert "ce.condarc" in imported
+    assert "ce.config.condarc" in imported
     assert not {"yaml", "ce.cli", "rattler"} & imported
 
 

@@ -3,15 +3,10 @@ from __future__ import annotations
 import pytest
 
 from ce.errors import InvalidNameError, UsageError
-from ce.keys import (
-    env_name,
-    normalize_channel,
-    normalize_spec,
-    resolve_channels,
-    resolve_tool_request,
-    spec_package_name,
-    tool_argument_spec,
-)
+from ce.config.channels import normalize_channel, resolve_channels
+from ce.keys import env_name
+from ce.specs import normalize_spec, spec_package_name, tool_argument_spec
+from ce.tool_request import resolve_tool_request
 
 
 @pytest.mark.parametrize(

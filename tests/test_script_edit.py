@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ce.errors import CeError, ScriptError
-from ce.scripts.edit import add_dependencies, edit_text
+from ce.script.edit import add_dependencies, edit_text
 from conftest import run_ce
 
 

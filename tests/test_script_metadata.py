@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from ce.errors import ScriptError
-from ce.scripts.blocks import find_blocks
-from ce.scripts.metadata import parse_metadata
+from ce.script.blocks import find_blocks
+from ce.script.metadata import parse_metadata
 
 FULL = textwrap.dedent(
     """\

@@ -237,8 +237,8 @@ def test_a_warm_script_run_skips_parsing(tmp_path: Path, channel_env: dict[str, 
     assert warm.returncode == 0
     assert warm.stdout.splitlines()[0] == "2026-05-28T09:00:00+00:00"
     imported = _imports(warm.stderr)
-    assert "ce.scriptindex" in imported
-    assert not {"ce.cli", "ce.scripts.metadata", "tomllib", "packaging", "yaml", "argparse"} & imported
+    assert "ce.script.index" in imported
+    assert not {"ce.cli", "ce.script.metadata", "tomllib", "packaging", "yaml", "argparse"} & imported
     # a code-only edit keeps the fast path; a metadata edit does not
     script.write_text(DATEUTIL_SCRIPT + "print('more code')\n")
     assert "ce.cli" not in _imports(_warm(script, channel_env).stderr)

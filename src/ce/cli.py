@@ -14,14 +14,23 @@ from functools import lru_cache
 
 from ce import __version__
 from ce.argv import split_argv, wants_verbose
-from ce.errors import EXIT_ERROR, EXIT_USAGE, CeError, UsageError
+from ce.backends.builtin import (
+    ACTIVATE_RUNNER,
+    CONDA_SOLVER,
+    DEFAULT_LOCKFILE_FORMAT,
+    DEFAULT_RUNNER,
+    DEFAULT_SOLVER,
+    RUNNER,
+    SOLVER,
+    builtin,
+)
+from ce.errors import EXIT_ERROR, CeError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ce.cache import CleanResult
+    from ce.envs.provision import Prepared, RunOptions
     from ce.paths import CachePaths
     from ce.plugins.manager import BackendRegistry
-    from ce.tool import Prepared, RunOptions
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
 
@@ -43,6 +52,17 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     parser.add_argument("tool", nargs="?", metavar="TOOL|SCRIPT", help="command to run, or a script file")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the tool")
 
+    _add_environment_options(parser)
+    _add_script_options(parser)
+    _add_cache_options(parser)
+    parser.add_argument("--backends", action="store_true", help="list solver, runner and lock-format backends")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing of ce's own")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _add_environment_options(parser: argparse.ArgumentParser) -> None:
     env = parser.add_argument_group("environment")
     env.add_argument(
         "-c",
@@ -67,15 +87,22 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     env.add_argument("--refresh", action="store_true", help="solve again and recreate the environment")
     env.add_argument("--offline", action="store_true", help="use only cached repodata and packages")
     env.add_argument(
-        "--solver", default=None, metavar="NAME", help="solver backend (default: rattler; conda under conda exec)"
+        "--solver",
+        default=None,
+        metavar="NAME",
+        help=f"solver backend (default: {DEFAULT_SOLVER}; {CONDA_SOLVER} under conda exec)",
     )
-    env.add_argument("--runner", default=None, metavar="NAME", help="runner backend (default: path)")
-    env.add_argument("--activate", action="store_true", help="run in a fully activated environment (--runner activate)")
+    env.add_argument("--runner", default=None, metavar="NAME", help=f"runner backend (default: {DEFAULT_RUNNER})")
+    env.add_argument(
+        "--activate", action="store_true", help=f"run in a fully activated environment (--runner {ACTIVATE_RUNNER})"
+    )
 
+
+def _add_script_options(parser: argparse.ArgumentParser) -> None:
     scripts = parser.add_argument_group("scripts and locks")
     scripts.add_argument("--lock", action="store_true", help="write lock data for the script, then run it")
     scripts.add_argument("--embed", action="store_true", help="with --lock: embed the lock in the script")
-    scripts.add_argument("--lock-format", metavar="NAME", help="lock format (default: rattler-lock-v6)")
+    scripts.add_argument("--lock-format", metavar="NAME", help=f"lock format (default: {DEFAULT_LOCKFILE_FORMAT})")
     scripts.add_argument(
         "--platform", action="append", default=[], metavar="SUBDIR", help="also lock for this platform; repeatable"
     )
@@ -89,6 +116,8 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
         help="add a conda dependency to the script's metadata (does not run it)",
     )
 
+
+def _add_cache_options(parser: argparse.ArgumentParser) -> None:
     cache = parser.add_argument_group("cache")
     cache.add_argument("--list", action="store_true", help="list cached environments")
     cache.add_argument("--json", action="store_true", help="with --list: JSON output")
@@ -101,12 +130,6 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     cache.add_argument("--older-than", type=float, metavar="DAYS", help="with --clean: unused for DAYS days")
     cache.add_argument("--dry-run", action="store_true", help="with --clean: show what would be removed")
     cache.add_argument("-y", "--yes", action="store_true", help="with --clean: do not ask for confirmation")
-
-    parser.add_argument("--backends", action="store_true", help="list solver, runner and lock-format backends")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing of ce's own")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser
 
 
 def parse_args(argv: Sequence[str], prog: str = "ce") -> argparse.Namespace:
@@ -126,22 +149,6 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
     message = " ".join(str(error).split()) or type(error).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
-
-
-def format_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
-
-
-def describe_auto_clean(result: CleanResult) -> str:
-    """The one line an automatic cleanup reports."""
-    return f"auto-clean removed {len(result.removed)} unused environment(s), freed {format_size(result.freed_bytes)}"
 
 
 def _format_age(timestamp: float) -> str:
@@ -223,7 +230,7 @@ class Cli:
         return 0
 
     def list_envs(self) -> int:
-        from ce.cache import EnvCache
+        from ce.envs.store import EnvCache, format_size
 
         entries = EnvCache(self._paths()).entries()
         if self.ns.json:
@@ -254,8 +261,8 @@ class Cli:
         return 0
 
     def clean(self) -> int:
-        from ce.autoclean import CleanSettings
-        from ce.cache import EnvCache
+        from ce.envs.autoclean import CleanSettings
+        from ce.envs.store import EnvCache, format_size
 
         ns = self.ns
         if ns.all and ns.older_than is not None:
@@ -268,7 +275,7 @@ class Cli:
         age = None if ns.all else (ns.older_than if ns.older_than is not None else settings.age_days)
         package = None
         if ns.tool is not None:
-            from ce.keys import tool_argument_spec
+            from ce.specs import tool_argument_spec
 
             package = tool_argument_spec(ns.tool)[0]
         cache = EnvCache(self._paths())
@@ -297,31 +304,33 @@ class Cli:
         return 0
 
     def _run_options(self) -> RunOptions:
-        from ce.tool import DEFAULT_RUNNER, DEFAULT_SOLVER, RunOptions
+        from ce.envs.provision import RunOptions
 
         ns = self.ns
-        if ns.activate and ns.runner not in (None, "activate"):
+        if ns.activate and ns.runner not in (None, ACTIVATE_RUNNER):
             raise UsageError("--activate and --runner cannot be combined")
-        runner = "activate" if ns.activate else (ns.runner or DEFAULT_RUNNER)
+        runner = ACTIVATE_RUNNER if ns.activate else (ns.runner or DEFAULT_RUNNER)
         solver = ns.solver or DEFAULT_SOLVER
-        if solver != DEFAULT_SOLVER:
-            self.registry().get("solver", solver)
-        if runner != DEFAULT_RUNNER:
-            self.registry().get("runner", runner)
+        if builtin(SOLVER, solver) is None:
+            self.registry().get(SOLVER, solver)
+        if builtin(RUNNER, runner) is None:
+            self.registry().get(RUNNER, runner)
         return RunOptions(
             solver=solver,
             runner=runner,
             refresh=ns.refresh,
             offline=ns.offline,
             show_progress=sys.stderr.isatty() and not ns.quiet,
+            verbose=bool(ns.verbose),
             environ=dict(os.environ),
         )
 
     def script(self) -> int:
+        from ce.envs.provision import Reporter
         from ce.platforms import current_subdir
-        from ce.scripts.metadata import parse_metadata, read_script
-        from ce.scripts.run import prepare_script, resolve_script_request
-        from ce.tool import Reporter
+        from ce.script.metadata import parse_metadata, read_script
+        from ce.script.request import resolve_script_request
+        from ce.script.run import LockOptions, prepare_script
 
         ns = self.ns
         path = ns.tool
@@ -335,22 +344,14 @@ class Cli:
             self.warn(warning)
         options = self._run_options()
         if ns.override_channels:
-            from ce.keys import check_override_allowed
+            from ce.config.channels import check_override_allowed
 
             check_override_allowed(os.environ)
         request = resolve_script_request(
             path, metadata, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
         )
         reporter = Reporter(info=self.info, warn=self.warn)
-        from ce.scripts.locking import run_with_locks
-
-        prepared = run_with_locks(
-            request,
-            text,
-            ns.args,
-            options,
-            self.registry,
-            reporter,
+        lock_options = LockOptions(
             cli_channels=ns.channel,
             with_specs=ns.with_specs,
             lock=ns.lock,
@@ -359,10 +360,8 @@ class Cli:
             extra_platforms=ns.platform,
             ignore_lock=ns.ignore_lock,
             locked=ns.locked,
-            quiet=not ns.verbose,
         )
-        if prepared is None:
-            prepared = prepare_script(request, ns.args, options, self.registry, reporter, quiet=not ns.verbose)
+        prepared = prepare_script(request, text, ns.args, lock_options, options, self.registry, reporter)
         self._remember_script(path, text, request.interpreter, prepared.env_name, options)
         return self.start(prepared)
 
@@ -374,10 +373,9 @@ class Cli:
         Only runs that the warm path would resolve the same way are recorded:
         no lock options, the default runner, and no warning to repeat.
         """
-        from ce import scriptindex
         from ce.paths import CachePaths
         from ce.platforms import current_subdir
-        from ce.tool import DEFAULT_RUNNER
+        from ce.script import index as scriptindex
 
         ns = self.ns
         lock_options = (ns.lock, ns.ignore_lock, ns.locked, ns.refresh, ns.lock_format, ns.platform, ns.embed)
@@ -393,16 +391,17 @@ class Cli:
         scriptindex.record(CachePaths.from_environ(), key, env_name, interpreter)
 
     def add(self, path: str) -> int:
-        from ce.scripts.edit import add_dependencies
+        from ce.script.edit import add_dependencies
 
         for change in add_dependencies(path, self.ns.add):
             print(change)
         return 0
 
     def tool(self) -> int:
-        from ce.keys import resolve_tool_request
+        from ce.envs.provision import Reporter
         from ce.platforms import current_subdir
-        from ce.tool import Reporter, prepare_tool
+        from ce.tool import prepare_tool
+        from ce.tool_request import resolve_tool_request
 
         ns = self.ns
         used = [name for name in SCRIPT_ONLY_OPTIONS if getattr(ns, name)]
@@ -417,6 +416,7 @@ class Cli:
 
     def start(self, prepared: Prepared) -> int:
         """Report what was built or cleaned, then start the process."""
+        from ce.config.condarc import save_pending
         from ce.launch import launch
 
         report, cleaned, plan = prepared.report, prepared.cleaned, prepared.plan
@@ -424,9 +424,10 @@ class Cli:
             plural = "s" if report.packages != 1 else ""
             self.info(f"created {report.env_name} ({report.packages} package{plural}) in {report.seconds:.2f}s")
         if cleaned is not None and cleaned.removed:
-            self.info(describe_auto_clean(cleaned))
+            self.info(cleaned.describe_auto_clean())
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
+        save_pending()  # the run succeeded: now cache the condarc settings it merged
         return launch(plan)
 
 
@@ -445,5 +446,4 @@ def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
     except BaseException as error:  # a bug, or a backend's panic: still one line without -v
         if isinstance(error, SystemExit):
             raise
-        code = report_error(error, verbose, prog)
-        return code if code != EXIT_USAGE else EXIT_ERROR
+        return report_error(error, verbose, prog)

@@ -33,12 +33,14 @@ _error_types: dict[str, type[Exception]] = {}
 
 
 def default_solver() -> str:
-    """``conda`` when conda's solver API can be imported, else ``rattler``."""
+    """The conda solver when conda's solver API can be imported, else ce's own default."""
+    from ce.backends.builtin import CONDA_SOLVER, DEFAULT_SOLVER
+
     try:
         import conda.base.context  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except Exception:
-        return "rattler"
-    return "conda"
+        return DEFAULT_SOLVER
+    return CONDA_SOLVER
 
 
 def conda_error(error: CeError) -> Exception:

@@ -56,10 +56,6 @@ class BackendNotFoundError(CeError):
     exit_code = EXIT_USAGE
 
 
-class PluginError(CeError):
-    """A third-party backend plugin is broken."""
-
-
 class ToolNotFoundError(CeError):
     """The command is not provided by the environment (exit code 127)."""
 

@@ -13,13 +13,15 @@ import os
 import time
 
 from ce.argv import split_argv
-from ce.autoclean import CleanSettings, bump_run_count
+from ce.backends.builtin import DEFAULT_RUNNER
+from ce.config.condarc import save_pending
+from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.errors import CeError
-from ce.keys import resolve_tool_request
+from ce.flock import hold_shared, release
 from ce.launch import LaunchPlan, find_command, launch, path_environ
-from ce.locks import hold_shared, release
 from ce.paths import CachePaths
 from ce.platforms import current_subdir
+from ce.tool_request import resolve_tool_request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -67,7 +69,7 @@ def _parse(options: list[str]) -> tuple[list[str], list[str], str | None, bool]:
             if from_spec is not None:
                 raise _Fallback
             from_spec = value
-        elif value != "path":  # --runner: only the built-in default is warm
+        elif value != DEFAULT_RUNNER:  # --runner: only the built-in default is warm
             raise _Fallback
     return channels, with_specs, from_spec, override
 
@@ -76,19 +78,18 @@ def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
     """The periodic cleanup, due on this run (rare: imports are fine here)."""
     import sys
 
-    from ce.cache import EnvCache
-    from ce.cli import describe_auto_clean
+    from ce.envs.store import EnvCache
 
     result = EnvCache(paths).auto_clean(age_days)
     if result.removed and not quiet:
-        print(f"ce: {describe_auto_clean(result)}", file=sys.stderr)
+        print(f"ce: {result.describe_auto_clean()}", file=sys.stderr)
 
 
 def _script_target(
     script: str, options: list[str], environ: Mapping[str, str], paths: CachePaths
 ) -> tuple[str, str, list[str]] | None:
     """(env name, interpreter path, interpreter argv) of a script recorded in the index."""
-    from ce import scriptindex
+    from ce.script import index as scriptindex
 
     channels, with_specs, from_spec, override = _parse(options)
     if from_spec is not None:
@@ -108,6 +109,46 @@ def _script_target(
     return (env_name, executable, interpreter) if executable is not None else None
 
 
+def _tool_target(
+    tool: str, tool_args: list[str], options: list[str], environ: Mapping[str, str], paths: CachePaths
+) -> tuple[str, str, list[str]] | None:
+    """(env name, executable, process argv) of a tool whose environment exists, or ``None``."""
+    if os.path.isfile(tool):
+        target = _script_target(tool, options, environ, paths)
+        if target is None:
+            return None
+        env_name, executable, interpreter = target
+        return env_name, executable, [*interpreter, tool, *tool_args]
+    if "/" in tool or os.sep in tool:
+        return None
+    channels, with_specs, from_spec, override = _parse(options)
+    request = resolve_tool_request(tool, from_spec, with_specs, channels, override, current_subdir(environ), environ)
+    found = find_command(paths.env(request.env_name), request.command, environ)
+    if found is None:
+        return None
+    return request.env_name, found, [request.command, *tool_args]
+
+
+def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> int | None:
+    """The in-use lock of a complete, runnable *env_name* (left open for the tool), or ``None``."""
+    history = paths.history(env_name)
+    try:
+        if not os.path.isfile(history) or os.path.islink(paths.envs) or os.path.islink(paths.env(env_name)):
+            return None
+        lock = hold_shared(paths.in_use_lock(env_name))
+    except OSError:
+        return None
+    if not os.path.isfile(history) or not os.access(executable, os.X_OK):
+        release(lock)
+        return None
+    try:
+        if time.time() - os.stat(history).st_mtime > TOUCH_INTERVAL_SECONDS:
+            os.utime(history)
+    except OSError:
+        pass
+    return lock
+
+
 def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     """Exec the tool (or script) if *argv* is a warm hit; return (having done nothing) otherwise.
 
@@ -124,43 +165,14 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     paths = CachePaths.from_environ(environ)
     try:
         settings = CleanSettings(environ)
-        if settings.warnings:
-            return
-        if os.path.isfile(tool):
-            target = _script_target(tool, options, environ, paths)
-            if target is None:
-                return
-            env_name, executable, interpreter = target
-            process_argv = [*interpreter, tool, *tool_args]
-        elif "/" in tool or os.sep in tool:
-            return
-        else:
-            channels, with_specs, from_spec, override = _parse(options)
-            request = resolve_tool_request(
-                tool, from_spec, with_specs, channels, override, current_subdir(environ), environ
-            )
-            env_name = request.env_name
-            found = find_command(paths.env(env_name), request.command, environ)
-            if found is None:
-                return
-            executable, process_argv = found, [request.command, *tool_args]
+        target = None if settings.warnings else _tool_target(tool, tool_args, options, environ, paths)
     except (_Fallback, CeError):
         return
-    history = paths.history(env_name)
-    try:
-        if not os.path.isfile(history) or os.path.islink(paths.envs) or os.path.islink(paths.env(env_name)):
-            return
-        lock = hold_shared(paths.in_use_lock(env_name))
-    except OSError:
+    if target is None:
         return
-    if not os.path.isfile(history) or not os.access(executable, os.X_OK):
-        release(lock)
+    env_name, executable, process_argv = target
+    if _hold_complete(paths, env_name, executable) is None:
         return
-    try:
-        if time.time() - os.stat(history).st_mtime > TOUCH_INTERVAL_SECONDS:
-            os.utime(history)
-    except OSError:
-        pass
     if settings.enabled and bump_run_count(paths, settings.interval):
         _auto_clean(paths, settings.age_days, quiet="-q" in options or "--quiet" in options)
     prefix = paths.env(env_name)
@@ -170,4 +182,5 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
         tool_environ = activated_environ(prefix, environ)
     else:
         tool_environ = path_environ(prefix, environ)
+    save_pending()  # settings merged on this run (a changed condarc) are cached once it succeeds
     launch(LaunchPlan(executable, process_argv, tool_environ))

@@ -12,7 +12,6 @@ import errno
 import os
 import sys
 
-from ce.condarc import save_pending
 from ce.errors import ToolNotExecutableError, ToolNotFoundError
 
 TYPE_CHECKING = False
@@ -120,7 +119,6 @@ def exit_status(returncode: int) -> int:
 
 def launch(plan: LaunchPlan) -> int:
     """Start *plan*: never returns on POSIX; returns the exit status on Windows."""
-    save_pending()  # the run succeeded: now cache the condarc settings it merged
     if plan.cwd is not None:
         os.chdir(plan.cwd)
     if sys.platform == "win32":  # pragma: no cover - Windows

@@ -54,24 +54,6 @@ def rattler_cache_root(environ: Mapping[str, str] | None = None) -> str:
     return os.path.join(base, "rattler", "cache")
 
 
-def package_cache(environ: Mapping[str, str] | None = None) -> str:
-    """Where the rattler backend downloads and extracts packages.
-
-    ``$RATTLER_CACHE_DIR/pkgs`` when that is set; else the first writable
-    ``pkgs_dirs`` entry of the conda configuration (so ce shares conda's
-    package cache when one is configured); else rattler's ``<root>/pkgs``.
-    """
-    env = os.environ if environ is None else environ
-    if not env.get("RATTLER_CACHE_DIR"):
-        from ce.condarc import load
-        from ce.condarc_merge import package_cache_dir
-
-        configured = package_cache_dir(load(env))
-        if configured is not None:
-            return configured
-    return os.path.join(rattler_cache_root(env), "pkgs")
-
-
 class CachePaths:
     """Paths inside one cache home."""
 
@@ -103,3 +85,21 @@ class CachePaths:
     def build_lock(self, name: str) -> str:
         """Lock file held by the one process building *name*."""
         return os.path.join(self.locks, name + ".build.lock")
+
+
+def sidecar_names(patterns: tuple[str, ...], script_name: str, platform: str) -> list[str]:
+    """Lock sidecar file names for the script called *script_name*, from a format's *patterns*.
+
+    A pattern is formatted with ``name`` (the script's file name), ``stem``
+    (without its last suffix) and ``platform``; a ``{stem}`` pattern is
+    skipped for a script without a suffix.
+    """
+    stem = script_name.rsplit(".", 1)[0] if "." in script_name else script_name
+    names: list[str] = []
+    for pattern in patterns:
+        if "{stem}" in pattern and stem == script_name:
+            continue
+        name = pattern.format(name=script_name, stem=stem, platform=platform)
+        if name not in names:
+            names.append(name)
+    return names

@@ -29,6 +29,7 @@ import os
 import sys
 
 from ce.errors import InstallError
+from ce.fileio import try_write_atomically
 from ce.launch import LaunchPlan, path_environ, resolve_command
 
 TYPE_CHECKING = False
@@ -258,16 +259,9 @@ def _store_cache(
     env: Mapping[str, str],
     changes: dict[str, str | None],
 ) -> None:
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            handle.write(encode_cache(scripts, names, _inputs_key(names, env), changes))
-        os.replace(temporary, path)
-    except OSError:  # a read-only environment: activation still works, uncached
-        try:  # noqa: SIM105 - contextlib costs milliseconds on the warm path
-            os.unlink(temporary)
-        except OSError:
-            pass
+    text = encode_cache(scripts, names, _inputs_key(names, env), changes)
+    # A read-only environment cannot be written: activation still works, uncached.
+    try_write_atomically(path, text.encode("utf-8", "surrogateescape"))
 
 
 def activated_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]:
@@ -297,8 +291,6 @@ def activated_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]
 
 class ActivateRunner:
     """Start the command in the fully activated environment."""
-
-    name = "activate"
 
     def prepare(self, prefix: str, argv: Sequence[str], environ: Mapping[str, str]) -> LaunchPlan:
         """The process for ``argv`` (``argv[0]`` is the command) run from the activated *prefix*."""

@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import stat
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -34,19 +31,10 @@ from typing import Any
 
 from ce.errors import ChannelError, ConfigurationError, InstallError, SolveError, UsageError
 from ce.records import LockedPackage, SolveRequest
+from ce.relocate import relocate
 
-_SOLVE_ERRORS = frozenset(
-    {"PackagesNotFoundError", "ResolvePackageNotFound", "UnsatisfiableError", "SpecsConfigurationConflictError"}
-)
 _CHANNEL_ERRORS = frozenset({"CondaHTTPError", "UnavailableInvalidChannel", "ChannelError", "ProxyError"})
 _SPEC_ERRORS = frozenset({"InvalidMatchSpec", "InvalidSpec", "InvalidVersionSpec"})
-_MACHO_MAGICS = (
-    b"\xfe\xed\xfa\xce",
-    b"\xfe\xed\xfa\xcf",
-    b"\xce\xfa\xed\xfe",
-    b"\xcf\xfa\xed\xfe",
-    b"\xca\xfe\xba\xbe",
-)
 
 
 def _summary(error: BaseException, lines: int = 4) -> str:
@@ -188,8 +176,6 @@ def to_conda_record(package: LockedPackage) -> Any:
 class CondaSolver:
     """Solve with conda's configured solver backend; install with conda's transaction."""
 
-    name = "conda"
-
     def __init__(self, backend: Any) -> None:
         self.backend = backend
 
@@ -265,62 +251,3 @@ def forget_environment(prefix: str) -> None:
     if len(kept) != len(lines):
         with contextlib.suppress(OSError), open(path, "w", encoding="utf-8") as handle:
             handle.write("".join(line + "\n" for line in kept))
-
-
-def _binary_replace(data: bytes, old: bytes, new: bytes) -> bytes:
-    """conda's binary prefix replacement: each C string keeps its length, padded with NULs."""
-    pattern = re.compile(re.escape(old) + rb"([^\0]*?)\0")
-
-    def replace(match: re.Match[bytes]) -> bytes:
-        occurrences = match.group().count(old)
-        return match.group().replace(old, new) + b"\0" * ((len(old) - len(new)) * occurrences)
-
-    return pattern.sub(replace, data)
-
-
-def _rewrite(path: str, data: bytes, mode: int) -> None:
-    temporary = f"{path}.ce-relocate"
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)  # a new inode: a hard link into a package cache is never modified
-
-
-def relocate(prefix: str, final_prefix: str) -> list[str]:
-    """Rewrite *prefix* to *final_prefix* in every file under *prefix* that contains it.
-
-    Returns the relative paths rewritten.  Skipped: ``conda-meta``,
-    ``.pyc`` files and files with other hard links (linked from a package
-    cache, so conda did not write the prefix into them).
-    """
-    old, new = os.fsencode(prefix), os.fsencode(final_prefix)
-    if old == new:
-        return []
-    rewritten: list[str] = []
-    for root, dirs, files in os.walk(prefix):
-        if root == prefix and "conda-meta" in dirs:
-            dirs.remove("conda-meta")
-        for name in files + [name for name in dirs if os.path.islink(os.path.join(root, name))]:
-            path = os.path.join(root, name)
-            info = os.lstat(path)
-            if stat.S_ISLNK(info.st_mode):
-                target = os.readlink(path)
-                if os.fsencode(target).startswith(old):
-                    os.unlink(path)
-                    os.symlink(final_prefix + target[len(prefix) :], path)
-                    rewritten.append(os.path.relpath(path, prefix))
-                continue
-            if name.endswith(".pyc") or info.st_nlink > 1:
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-            if old not in data:
-                continue
-            binary = b"\0" in data
-            if binary and len(new) > len(old):
-                raise InstallError(f"cannot relocate {path}: the final path is longer than the build path")
-            _rewrite(path, _binary_replace(data, old, new) if binary else data.replace(old, new), info.st_mode)
-            if binary and sys.platform == "darwin" and data[:4] in _MACHO_MAGICS:  # pragma: no cover - macOS
-                subprocess.run(["/usr/bin/codesign", "-s", "-", "-f", path], capture_output=True, check=False)
-            rewritten.append(os.path.relpath(path, prefix))
-    return rewritten

@@ -34,8 +34,6 @@ __all__ = [
 class PathRunner:
     """Start the command with the environment's executable directories on PATH."""
 
-    name = "path"
-
     def prepare(self, prefix: str, argv: Sequence[str], environ: Mapping[str, str]) -> LaunchPlan:
         """The process for ``argv`` (``argv[0]`` is the command) run from *prefix*."""
         executable = resolve_command(prefix, argv[0], environ)

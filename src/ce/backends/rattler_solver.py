@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,8 +16,9 @@ from typing import Any, Literal
 import rattler
 import rattler.exceptions as rattler_errors
 
+from ce.config.condarc import package_cache
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
-from ce.paths import package_cache, rattler_cache_root
+from ce.paths import rattler_cache_root
 from ce.records import LockedPackage, SolveRequest
 
 
@@ -110,8 +112,6 @@ def to_locked(record: Any) -> LockedPackage:
 class RattlerSolver:
     """Solve with py-rattler's resolvo-based solver; install with rattler's installer."""
 
-    name = "rattler"
-
     def solve(self, request: SolveRequest) -> list[LockedPackage]:
         """Solve *request* against its channels for its platform (plus noarch)."""
         return asyncio.run(self._solve(request))
@@ -166,7 +166,7 @@ class RattlerSolver:
                 rattler.install(
                     records,
                     target_prefix=prefix,
-                    cache_dir=Path(package_cache()),
+                    cache_dir=Path(package_cache(os.environ)),
                     alternative_target_prefix=final_prefix,
                     platform=rattler.Platform(request.platform),
                     show_progress=request.show_progress,

@@ -2,7 +2,7 @@
 
 The three built-in formats (``rattler-lock-v6``, ``conda-lock``, ``explicit``)
 live beside this module and are registered through the
-``ce_lockfile_formats`` hook; the lock workflow is in :mod:`ce.scripts.locking`.
+``ce_lockfile_formats`` hook; finding and writing a script's locks is :mod:`ce.script.lockfile_io`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from ce.errors import CeError
+from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS
 from ce.records import LockedPackage
 
@@ -24,6 +25,17 @@ PACKAGE_EXTENSIONS = (".conda", ".tar.bz2")
 
 class LockError(CeError):
     """Lock data is missing, stale, malformed or does not match the packages."""
+
+
+class PatternSidecars:
+    """Sidecar names from the patterns the backend table gives a built-in format."""
+
+    def __init__(self, sidecar_patterns: tuple[str, ...] = ()) -> None:
+        self.sidecar_patterns = sidecar_patterns
+
+    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
+        """The sidecar file names for script *script_name* (and *platform*), the one written first."""
+        return sidecar_names(self.sidecar_patterns, script_name, platform)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, make_package
+from ce.lockfiles import LockData, LockError, PatternSidecars, make_package
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage
-
-FORMAT_NAME = "conda-lock"
-SIDECAR_SUFFIX = ".conda-lock.yml"
 
 
 def _dependency_map(depends: tuple[str, ...]) -> dict[str, str]:
@@ -35,15 +32,10 @@ def _content_hash(packages: tuple[LockedPackage, ...]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class CondaLock:
+class CondaLock(PatternSidecars):
     """The ``conda-lock`` (v1) format backend."""
 
-    name = FORMAT_NAME
     multi_platform = True
-
-    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
-        """``script.py.conda-lock.yml``."""
-        return [script_name + SIDECAR_SUFFIX]
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
@@ -83,7 +75,7 @@ class CondaLock:
 
     def loads(self, text: str) -> LockData:
         """Lock data from conda-lock v1 text (pip packages are refused)."""
-        data = load(text, FORMAT_NAME)
+        data = load(text, "conda-lock file")
         if data.get("version") != 1:
             raise LockError(f"unsupported conda-lock version {data.get('version')!r}: ce reads version 1")
         metadata = data.get("metadata")

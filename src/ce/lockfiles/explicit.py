@@ -6,23 +6,17 @@ URLs are listed in install order (dependencies first), each with its hash:
 
 from __future__ import annotations
 
-from ce.lockfiles import LockData, LockError, install_order, make_package, url_fields
+from ce.lockfiles import LockData, LockError, PatternSidecars, install_order, make_package, url_fields
 from ce.records import LockedPackage
 
-FORMAT_NAME = "explicit"
 MARKER = "@EXPLICIT"
 PLATFORM_COMMENT = "# platform: "
 
 
-class Explicit:
+class Explicit(PatternSidecars):
     """The ``explicit`` format backend: one file per platform."""
 
-    name = FORMAT_NAME
     multi_platform = False
-
-    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
-        """``script.py.<platform>.explicit.txt``."""
-        return [f"{script_name}.{platform}.explicit.txt"]
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""

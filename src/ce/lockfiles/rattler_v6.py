@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, make_package, noarch_from, url_fields
+from ce.lockfiles import LockData, LockError, PatternSidecars, make_package, noarch_from, url_fields
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage
 
-FORMAT_NAME = "rattler-lock-v6"
 VERSION = 6
 ENVIRONMENT = "default"
-SIDECAR_SUFFIX = ".conda-exec.lock"
 
 
 def _entry(package: LockedPackage) -> dict[str, Any]:
@@ -109,19 +107,10 @@ def _package(entry: object, index: int) -> LockedPackage:
     )
 
 
-class RattlerLockV6:
+class RattlerLockV6(PatternSidecars):
     """The ``rattler-lock-v6`` format backend (default)."""
 
-    name = FORMAT_NAME
     multi_platform = True
-
-    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
-        """``script.py.conda-exec.lock`` (written), then ``script.conda-exec.lock``."""
-        stem = script_name.rsplit(".", 1)[0] if "." in script_name else script_name
-        names = [script_name + SIDECAR_SUFFIX]
-        if stem != script_name:
-            names.append(stem + SIDECAR_SUFFIX)
-        return names
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
@@ -152,7 +141,7 @@ class RattlerLockV6:
 
     def loads(self, text: str) -> LockData:
         """Lock data from version-6 text."""
-        data = load(text, FORMAT_NAME)
+        data = load(text, "rattler lock")
         version = data.get("version")
         if version != VERSION:
             raise LockError(f"unsupported rattler lock version {version!r}: ce reads version {VERSION}")

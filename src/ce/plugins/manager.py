@@ -11,26 +11,28 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from ce import __version__
+from ce.backends.builtin import BUILTIN_BACKENDS, LOCKFILE_FORMAT, RUNNER, SOLVER
 from ce.errors import BackendNotFoundError, CeError
 from ce.plugins.hookspec import PROJECT_NAME, CeSpecs
 from ce.plugins.types import CeLockfileFormat, CeRunner, CeSolver
 
+if TYPE_CHECKING:
+    from ce.backends.builtin import BackendKind
+
 ENTRY_POINT_GROUP = "ce"
-BackendKind = Literal["solver", "runner", "lockfile-format"]
 
 #: hook name and record type of each kind of backend
 KINDS: dict[BackendKind, tuple[str, type[Any]]] = {
-    "solver": ("ce_solvers", CeSolver),
-    "runner": ("ce_runners", CeRunner),
-    "lockfile-format": ("ce_lockfile_formats", CeLockfileFormat),
+    SOLVER: ("ce_solvers", CeSolver),
+    RUNNER: ("ce_runners", CeRunner),
+    LOCKFILE_FORMAT: ("ce_lockfile_formats", CeLockfileFormat),
 }
 BUILTIN_PROVIDER = f"ce {__version__} (built-in)"
-BUILTIN_MODULES = ("ce.backends.rattler", "ce.backends.conda", "ce.backends.runners", "ce.backends.lockfile_formats")
 
 
 @dataclass(frozen=True)
@@ -73,18 +75,21 @@ class BackendRegistry:
     """All registered backends, by kind and name."""
 
     def __init__(self, plugins: Iterable[tuple[object, str]] = (), entry_points: bool = True) -> None:
-        """Register the built-ins, then *plugins* (``(module, provider)`` pairs), then entry points."""
+        """The built-ins (:mod:`ce.backends.builtin`), then *plugins* (``(module, provider)``), then entry points."""
         self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(CeSpecs)
         self._providers: dict[str, str] = {}
         self.broken: list[BrokenPlugin] = []
-        for module_name in BUILTIN_MODULES:
-            self._register(importlib.import_module(module_name), module_name, BUILTIN_PROVIDER)
+        self._backends: dict[BackendKind, dict[str, RegisteredBackend]] = {kind: {} for kind in KINDS}
+        for builtin in BUILTIN_BACKENDS:
+            record = KINDS[builtin.kind][1](name=builtin.name, backend=builtin.create, summary=builtin.summary)
+            self._backends[builtin.kind][builtin.name] = RegisteredBackend(builtin.kind, record, BUILTIN_PROVIDER)
         for plugin, provider in plugins:
             self._register(plugin, getattr(plugin, "__name__", repr(plugin)), provider)
         if entry_points:
             self._load_entry_points()
-        self._backends: dict[BackendKind, dict[str, RegisteredBackend]] = {kind: self._collect(kind) for kind in KINDS}
+        for kind in KINDS:
+            self._collect(kind)
 
     def _register(self, plugin: object, name: str, provider: str) -> None:
         try:
@@ -112,11 +117,11 @@ class BackendRegistry:
                 continue
             self._register(plugin, f"{provider}:{entry_point.name}", provider)
 
-    def _collect(self, kind: BackendKind) -> dict[str, RegisteredBackend]:
+    def _collect(self, kind: BackendKind) -> None:
+        """Add the plugins' backends of *kind*; a name already taken (a built-in's first) is refused."""
         hook_name, record_type = KINDS[kind]
-        found: dict[str, RegisteredBackend] = {}
+        found = self._backends[kind]
         caller = getattr(self._manager.hook, hook_name)
-        # Registration order: built-ins first, so a plugin cannot shadow them.
         for implementation in caller.get_hookimpls():
             plugin_name = implementation.plugin_name
             provider = self._providers.get(plugin_name, plugin_name)
@@ -137,7 +142,6 @@ class BackendRegistry:
                     )
                     continue
                 found[record.name] = RegisteredBackend(kind, record, provider)
-        return found
 
     def backends(self, kind: BackendKind) -> dict[str, RegisteredBackend]:
         """The backends of *kind*, by name."""

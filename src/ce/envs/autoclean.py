@@ -1,13 +1,12 @@
 """The automatic-cleanup counter: every N runs, remove environments unused for D days.
 
 Counting is on the warm path, so this module only uses ``os``; the cleanup
-itself (``ce.cache``) is imported only when it is due.
+itself (:mod:`ce.envs.store`) is imported only when it is due.
 """
 
 from __future__ import annotations
 
-import os
-
+from ce.fileio import write_atomically
 from ce.paths import CachePaths
 
 TYPE_CHECKING = False
@@ -55,12 +54,9 @@ def bump_run_count(paths: CachePaths, interval: int) -> bool:
         count = 0
     count += 1
     due = count >= interval
-    # The temporary file lives under envs/, where cleanup may sweep it if a kill leaves it.
-    temporary = os.path.join(paths.locks, f"run-count.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w") as handle:
-            handle.write("0" if due else str(count))
-        os.replace(temporary, paths.run_count)
+        # The temporary file lives under envs/, where cleanup may sweep it if a kill leaves it.
+        write_atomically(paths.run_count, "0" if due else str(count), 0o600, temporary_dir=paths.locks)
     except OSError:
         return False
     return due

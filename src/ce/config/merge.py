@@ -10,15 +10,14 @@ settings (conda's built-in ``defaults``, the package cache directory).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Mapping
 
-from ce.condarc import (
-    CACHE_FORMAT,
+from ce.config.settings import (
     ENV_VARIABLES,
     CondaSettings,
+    dump_settings,
     expand_home,
     expandvars,
 )
@@ -27,8 +26,6 @@ from ce.errors import ConfigurationError
 _SEQUENCE_KEYS = ("channels", "default_channels", "pkgs_dirs")
 _PRIMITIVE_KEYS = ("channel_alias", "override_channels_enabled")
 _MAP_KEYS = ("custom_channels",)
-#: Settings cache files kept (one per distinct set of condarc files and variables).
-KEEP_CACHED = 16
 _TRUE = frozenset({"true", "yes", "on", "1", "y"})
 _FALSE = frozenset({"false", "no", "off", "0", "n"})
 
@@ -180,48 +177,6 @@ def read_file(path: str) -> _Layer:
     return _Layer(path, data, _final_keys(text))
 
 
-def _dump(settings: CondaSettings, key: str) -> str | None:
-    lines = [f"{CACHE_FORMAT}\t{key}"]
-    separators = False
-
-    def add(name: str, values: list[str]) -> None:
-        nonlocal separators
-        separators = separators or any("\t" in value or "\n" in value for value in values)
-        lines.append("\t".join([name, *values]))
-
-    add("channels", list(settings.channels))
-    add("channel_alias", [settings.channel_alias])
-    add("custom_channels", [part for item in sorted(settings.custom_channels.items()) for part in item])
-    if settings.default_channels is not None:
-        add("default_channels", list(settings.default_channels))
-    add("override_channels_enabled", ["1" if settings.override_channels_enabled else "0"])
-    add("pkgs_dirs", list(settings.pkgs_dirs))
-    add("sources", [part for item in sorted(settings.sources.items()) for part in item])
-    return None if separators else "\n".join(lines) + "\n"  # a value with a tab or newline is not cached
-
-
-def write_cache(path: str, text: str) -> None:
-    """Write one settings cache file atomically, keeping the newest :data:`KEEP_CACHED` files.
-
-    A cache that cannot be written is skipped.
-    """
-    directory = os.path.dirname(path)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        return
-    with contextlib.suppress(OSError):
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.stat().st_mtime, reverse=True)
-        for entry in entries[KEEP_CACHED:]:
-            os.unlink(entry.path)
-
-
 def _uses_variables(layers: list[_Layer]) -> bool:
     """Whether a value refers to an environment variable (then it cannot be cached)."""
 
@@ -282,5 +237,5 @@ def settle(files: list[tuple[str, int, int]], environ: Mapping[str, str], key: s
     if env_layer is not None:
         layers.append(env_layer)
     settings = merge(layers, environ)
-    text = _dump(settings, key)
+    text = dump_settings(settings, key)
     return settings, (None if _uses_variables(layers) else text)

@@ -8,18 +8,17 @@ quoting and key order.  The file is replaced atomically with its mode kept.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 
 import tomlkit
 import tomlkit.items
 from tomlkit.exceptions import TOMLKitError
 
 from ce.errors import ScriptError
-from ce.keys import normalize_spec, spec_package_name
-from ce.scripts.blocks import find_blocks
-from ce.scripts.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script
+from ce.fileio import write_atomically
+from ce.script.blocks import find_blocks
+from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script
+from ce.specs import normalize_spec, spec_package_name
 
 ENCODING_LINE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*[-_.a-zA-Z0-9]+")
 
@@ -119,26 +118,6 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
     new_text = "".join(lines)
     parse_metadata(new_text, path)  # the result must read back
     return new_text, changes
-
-
-def write_atomically(path: str, text: str, newline: str = "", new_mode: int = 0o644) -> None:
-    """Replace (or create) *path* with *text* in UTF-8, atomically.
-
-    An existing file keeps its permission bits; a new one gets *new_mode*.
-    *newline* is passed to :func:`open` (``""`` writes line endings as they are in *text*).
-    """
-    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else new_mode
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".ce-write-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            handle.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def add_dependencies(path: str, specs: list[str]) -> list[str]:

@@ -1,14 +1,14 @@
-"""The script lock workflow: find, check, write and install from lock data.
+"""A script's lock files: find them, check them against the script, and write them.
 
 * Reading: the embedded ``# /// conda-exec-lock`` block first, then every
   format's sidecar files (the default format first).  A lock is used when its
   input digest matches the script's dependency input and it has the current
   platform; a stale or unusable lock gets a warning naming it.
-* Writing (``--lock``): solve every requested platform, write the lock
-  (embedded with ``--embed``), then install from that lock, so the run and
-  every later run use exactly what the lock says.
-* Installing from a lock never solves: the locked archives are fetched and
-  their hashes checked before anything is linked.
+* Writing (``--lock``): solve every requested platform and write the lock,
+  as a sidecar or embedded in the script (``--embed``).
+
+The formats themselves are :mod:`ce.lockfiles`; running from a lock is
+:mod:`ce.script.run`.
 """
 
 from __future__ import annotations
@@ -17,47 +17,27 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend
+from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, UsageError
+from ce.fileio import write_atomically
 from ce.keys import env_name_from_parts
-from ce.lockfiles import LockData, LockError, content_digest, input_digest, install_order, read_header, with_header
-from ce.paths import CachePaths
-from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages, validate_subdir
+from ce.lockfiles import LockData, LockError, content_digest, input_digest, read_header, with_header
+from ce.paths import sidecar_names
+from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
-from ce.scripts import embed as embedding
-from ce.scripts.edit import write_atomically
-from ce.scripts.run import SCRIPT_ENV_PREFIX, ScriptRequest, pypi_after_install, script_metadata
-from ce.tool import (
-    BuildReport,
-    Prepared,
-    Reporter,
-    RunOptions,
-    create_solver,
-    ensure_environment,
-    launch_from,
-)
+from ce.script import embed as embedding
+from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ce.plugins.manager import BackendRegistry
     from ce.plugins.types import LockfileFormatBackend
 
-DEFAULT_FORMAT = "rattler-lock-v6"
-
-
-def _builtin_formats() -> dict[str, Callable[[], LockfileFormatBackend]]:
-    from ce.lockfiles.conda_lock import CondaLock
-    from ce.lockfiles.explicit import Explicit
-    from ce.lockfiles.rattler_v6 import RattlerLockV6
-
-    return {DEFAULT_FORMAT: RattlerLockV6, "conda-lock": CondaLock, "explicit": Explicit}
-
 
 def lock_format(name: str, registry: Callable[[], BackendRegistry]) -> LockfileFormatBackend:
     """The format called *name*; built-ins without scanning entry points."""
-    builtins = _builtin_formats()
-    if name in builtins:
-        return builtins[name]()
-    backend: LockfileFormatBackend = registry().create("lockfile-format", name)
+    backend: LockfileFormatBackend = create_backend(LOCKFILE_FORMAT, name, registry)  # type: ignore[assignment]
     return backend
 
 
@@ -113,12 +93,12 @@ def _other_format_names(script: str, registry: Callable[[], BackendRegistry]) ->
     """Registered third-party formats, looked up only if a file beside the script could be theirs."""
     directory, name = os.path.split(os.path.abspath(script))
     stem = name.rsplit(".", 1)[0]
-    builtins = _builtin_formats()
+    builtins = builtin_names(LOCKFILE_FORMAT)
     known = {
         sidecar
-        for backend in (factory() for factory in builtins.values())
+        for format_name in builtins
         for platform in KNOWN_SUBDIRS
-        for sidecar in backend.sidecar_names(name, platform)
+        for sidecar in sidecar_names(builtin(LOCKFILE_FORMAT, format_name).sidecars, name, platform)  # type: ignore[union-attr]
     }
     try:
         siblings = [entry for entry in os.listdir(directory or ".") if entry.startswith(stem) and entry != name]
@@ -138,7 +118,7 @@ def discover(
     warn: Callable[[str], None],
 ) -> list[LockSource]:
     """Every lock for *script*, in the order they are tried."""
-    names = [format_name] if format_name else [*_builtin_formats(), *_other_format_names(script, registry)]
+    names = [format_name] if format_name else [*builtin_names(LOCKFILE_FORMAT), *_other_format_names(script, registry)]
     formats = {name: lock_format(name, registry) for name in names}
     sources: list[LockSource] = []
     block = embedding.embedded_lock(text)
@@ -235,7 +215,7 @@ def write_lock(
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
-        write_atomically(path, with_header(digest, backend.dumps(group)), newline="\n")
+        write_atomically(path, with_header(digest, backend.dumps(group)))
         written.append((path, group.platforms))
     return written
 
@@ -244,105 +224,3 @@ def locked_env_name(request: ScriptRequest, data: LockData) -> str:
     """``script--<hash16>`` derived from the lock's content for this platform (and PyPI requirements)."""
     digest = content_digest(data.packages[request.platform], data.channels)
     return env_name_from_parts(SCRIPT_ENV_PREFIX, {"lock": [digest], "pypi": sorted(request.pypi_requirements)})
-
-
-def prepare_from_lock(
-    request: ScriptRequest,
-    data: LockData,
-    args: list[str],
-    options: RunOptions,
-    registry: Callable[[], BackendRegistry],
-    reporter: Reporter,
-    quiet: bool,
-) -> Prepared:
-    """Build (if needed) the environment the lock describes, without solving, and prepare the run."""
-    from ce.cache import EnvCache
-    from ce.lockfiles.fetch import verified_packages
-
-    packages = data.packages[request.platform]
-    env_name = locked_env_name(request, data)
-    cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
-    solve_request = SolveRequest(
-        specs=request.conda_specs, channels=data.channels, platform=request.platform, offline=options.offline
-    )
-    metadata = script_metadata(request, locked=True)
-
-    def build() -> tuple[str, BuildReport | None]:
-        return ensure_environment(
-            env_name,
-            solve_request,
-            metadata,
-            options,
-            registry,
-            reporter,
-            cache,
-            after_install=pypi_after_install(request, options, quiet),
-            packages=lambda: install_order(verified_packages(packages, options.offline)),
-        )
-
-    argv = [*request.interpreter, request.path, *args]
-    return launch_from(cache, env_name, build, argv, options, registry, reporter)
-
-
-def run_with_locks(
-    request: ScriptRequest,
-    script_text: str,
-    args: list[str],
-    options: RunOptions,
-    registry: Callable[[], BackendRegistry],
-    reporter: Reporter,
-    *,
-    cli_channels: list[str],
-    with_specs: list[str],
-    lock: bool,
-    embed: bool,
-    format_name: str | None,
-    extra_platforms: list[str],
-    ignore_lock: bool,
-    locked: bool,
-    quiet: bool,
-) -> Prepared | None:
-    """Handle the lock options; return the prepared run, or ``None`` to solve from the metadata."""
-    if locked and (ignore_lock or lock):
-        raise UsageError("--locked cannot be combined with --ignore-lock or --lock")
-    if extra_platforms and not lock:
-        raise UsageError("--platform goes with --lock")
-    if format_name is not None and not lock and ignore_lock:
-        raise UsageError("--lock-format and --ignore-lock cannot be combined")
-    digest = script_digest(request, cli_channels, with_specs)
-    if lock:
-        name = format_name or DEFAULT_FORMAT
-        backend = lock_format(name, registry)
-        platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in extra_platforms)]))
-        data = None
-        if not options.refresh:
-            own = [
-                source
-                for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
-                if source.description.endswith("(embedded)") == embed
-            ]
-            chosen = select(own, digest, request.platform, lambda _m: None)
-            if chosen is not None and set(platforms) <= set(chosen[1].platforms):
-                data = chosen[1]
-        if data is None:
-            data = solve_platforms(request, platforms, options, registry)
-            for path, written in write_lock(request.path, data, digest, name, backend, embed):
-                reporter.info(f"wrote {name} lock for {', '.join(written)}: {path}")
-        return prepare_from_lock(request, data, args, options, registry, reporter, quiet)
-    if ignore_lock or options.refresh:
-        return None
-    warnings: list[str] = []
-    sources = discover(request.path, script_text, format_name, request.platform, registry, warnings.append)
-    chosen = select(sources, digest, request.platform, warnings.append)
-    if chosen is not None:
-        for warning in warnings:
-            reporter.warn(warning)
-        return prepare_from_lock(request, chosen[1], args, options, registry, reporter, quiet)
-    if locked:
-        reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
-        raise LockError(f"--locked: {reason}")
-    for warning in warnings:
-        reporter.warn(warning)
-    if sources and request.metadata.source == "none":
-        raise LockError(f"{request.path} has no usable lock for {request.platform} and no metadata to solve from")
-    return None

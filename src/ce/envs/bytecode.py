@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from ce.scripts.pypi import python_in
+from ce.envs.pypi import python_in
 
 
 def _site_packages(prefix: str) -> list[str]:

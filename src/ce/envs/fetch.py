@@ -8,10 +8,7 @@ install from a lock costs one stat per package.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ce.errors import InstallError
+from ce.fileio import AtomicFile
 from ce.paths import rattler_cache_root
 from ce.records import LockedPackage
 
@@ -55,27 +53,21 @@ def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -
         return target
     store.mkdir(parents=True, exist_ok=True)
     digest = hashlib.new(algorithm)
-    fd, temporary = tempfile.mkstemp(prefix=".fetch-", dir=store)
-    try:
-        with os.fdopen(fd, "wb") as output:
-            try:
-                source = _open(package.url, offline)
-            except OSError as error:
-                raise InstallError(f"cannot fetch {package.url}: {error}") from error
-            with source:
-                while chunk := source.read(CHUNK):
-                    digest.update(chunk)
-                    output.write(chunk)
+    with AtomicFile(str(target)) as output:
+        try:
+            source = _open(package.url, offline)
+        except OSError as error:
+            raise InstallError(f"cannot fetch {package.url}: {error}") from error
+        with source:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                output.write(chunk)
         actual = digest.hexdigest()
         if actual != expected:
             raise InstallError(
                 f"{package.name} {package.version} ({package.filename}): {algorithm} mismatch, "
                 f"the lock says {expected} but the file has {actual}; nothing was installed"
             )
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
     return target
 
 

@@ -18,20 +18,16 @@ from __future__ import annotations
 
 import os
 
+from ce.backends.builtin import BUILTIN_BACKENDS
+from ce.config.channels import resolve_channels
 from ce.errors import CeError
-from ce.keys import resolve_channels, sha256_hex
-from ce.paths import CachePaths
+from ce.fileio import try_write_atomically
+from ce.keys import sha256_hex
+from ce.paths import CachePaths, sidecar_names
 
 INDEX_DIRNAME = ".index"
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
-#: Lock sidecars of the built-in formats (``{name}`` is the script's file name, ``{stem}`` without suffix).
-SIDECAR_PATTERNS = (
-    "{name}.conda-exec.lock",
-    "{stem}.conda-exec.lock",
-    "{name}.conda-lock.yml",
-    "{name}.{platform}.explicit.txt",
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -66,7 +62,6 @@ def fingerprint(
     """The index key of running *script* (whose bytes are *data*) with these options."""
     absolute = os.path.abspath(script)
     directory, name = os.path.split(absolute)
-    stem = name.rsplit(".", 1)[0] if "." in name else name
     comments = b"\n".join(line for line in data.splitlines() if line.lstrip().startswith(b"#"))
     fields = [
         RECIPE,
@@ -81,8 +76,9 @@ def fingerprint(
         "dir",
         _stat_text(directory),
     ]
-    for pattern in SIDECAR_PATTERNS:
-        fields.append(_stat_text(os.path.join(directory, pattern.format(name=name, stem=stem, platform=platform))))
+    for backend in BUILTIN_BACKENDS:  # the built-in formats' sidecars; any other new file changes the dir's mtime
+        for sidecar in sidecar_names(backend.sidecars, name, platform):
+            fields.append(_stat_text(os.path.join(directory, sidecar)))
     return sha256_hex("\0".join(fields).encode("utf-8", "surrogateescape"), b"\0", comments)[:32]
 
 
@@ -104,19 +100,7 @@ def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
 
 def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str]) -> None:
     """Remember that *key* runs with *interpreter* from environment *env_name* (best effort)."""
-    directory = os.path.join(paths.envs, INDEX_DIRNAME)
-    target = _entry_path(paths, key)
-    temporary = f"{target}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
-        os.replace(temporary, target)
-    except OSError:
-        try:  # noqa: SIM105 - contextlib is not imported on the warm path
-            os.unlink(temporary)
-        except OSError:
-            pass
+    try_write_atomically(_entry_path(paths, key), f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
 
 
 def read_script_bytes(path: str) -> bytes | None:

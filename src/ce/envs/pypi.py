@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 
 from ce.errors import InstallError
+from ce.relocate import relocate
 
 
 def find_uv() -> str:
@@ -67,31 +68,4 @@ def install_pypi(
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         detail = "; ".join(lines[-3:]) or f"uv exited with {result.returncode}"
         raise InstallError(f"cannot install PyPI dependencies {', '.join(requirements)}: {detail}")
-    relocate_launchers(prefix, final_prefix)
-
-
-def relocate_launchers(prefix: str, final_prefix: str) -> None:
-    """Point ``#!`` lines written for the build directory at the final prefix."""
-    old = f"#!{prefix}".encode()
-    new = f"#!{final_prefix}".encode()
-    bin_dir = os.path.join(prefix, "Scripts" if os.name == "nt" else "bin")
-    try:
-        entries = list(os.scandir(bin_dir))
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.is_file(follow_symlinks=False):
-            continue
-        with open(entry.path, "rb") as handle:
-            head = handle.read(len(old))
-            if head != old:
-                continue
-            data = head + handle.read()
-        first_line, newline, rest = data.partition(b"\n")
-        replaced = new + first_line[len(old) :] + newline + rest
-        mode = os.stat(entry.path).st_mode
-        temporary = entry.path + ".ce-tmp"
-        with open(temporary, "wb") as handle:
-            handle.write(replaced)
-        os.chmod(temporary, mode)
-        os.replace(temporary, entry.path)
+    relocate(prefix, final_prefix)  # uv's launchers point at the build directory

@@ -1,32 +1,19 @@
-"""Script mode: from a script and its metadata to the process to start."""
+"""A script run, resolved: what to install, from which channels, how to start it, and its cache key."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from ce.cache import EnvCache
+from ce.config.channels import resolve_channels
 from ce.errors import ScriptError
-from ce.keys import env_name_from_parts, normalize_spec, resolve_channels, spec_package_name
-from ce.paths import CachePaths
-from ce.scripts.metadata import ScriptMetadata
-from ce.tool import (
-    BuildReport,
-    Prepared,
-    Reporter,
-    RunOptions,
-    ensure_environment,
-    launch_from,
-    solve_request_for,
-)
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from ce.plugins.manager import BackendRegistry
+from ce.keys import env_name_from_parts
+from ce.script.metadata import ScriptMetadata
+from ce.specs import normalize_spec, spec_package_name
 
 SCRIPT_ENV_PREFIX = "script"
 PYTHON_INTERPRETERS = ("python", "python3")
@@ -117,18 +104,6 @@ def resolve_script_request(
     return ScriptRequest(path, metadata, conda_specs, metadata.pypi_dependencies, channels, platform, interpreter, name)
 
 
-def pypi_after_install(request: ScriptRequest, options: RunOptions, quiet: bool) -> Callable[[str, str], None] | None:
-    """The build step that installs the script's PyPI requirements, if it has any."""
-    if not request.pypi_requirements:
-        return None
-    from ce.scripts.pypi import install_pypi
-
-    def after_install(build_dir: str, final_prefix: str) -> None:
-        install_pypi(build_dir, final_prefix, request.pypi_requirements, options.environ, options.offline, quiet)
-
-    return after_install
-
-
 def script_metadata(request: ScriptRequest, locked: bool) -> dict[str, object]:
     """What ``--list`` shows about a script's environment (kept in ``conda-meta/ce-env.json``)."""
     return {
@@ -138,32 +113,3 @@ def script_metadata(request: ScriptRequest, locked: bool) -> dict[str, object]:
         "pypi": list(request.pypi_requirements),
         "locked": locked,
     }
-
-
-def prepare_script(
-    request: ScriptRequest,
-    args: list[str],
-    options: RunOptions,
-    registry: Callable[[], BackendRegistry],
-    reporter: Reporter,
-    quiet: bool,
-) -> Prepared:
-    """Find or build the script's environment and return the process that runs it."""
-    cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
-    metadata = script_metadata(request, locked=False)
-    after_install = None
-    if request.pypi_requirements:
-        from ce.scripts.pypi import install_pypi
-
-        def after_install(build_dir: str, final_prefix: str) -> None:
-            install_pypi(build_dir, final_prefix, request.pypi_requirements, options.environ, options.offline, quiet)
-
-    solve_request = solve_request_for(request.conda_specs, request.channels, request.platform, options)
-
-    def build() -> tuple[str, BuildReport | None]:
-        return ensure_environment(
-            request.env_name, solve_request, metadata, options, registry, reporter, cache, after_install
-        )
-
-    argv = [*request.interpreter, request.path, *args]
-    return launch_from(cache, request.env_name, build, argv, options, registry, reporter)

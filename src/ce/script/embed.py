@@ -8,9 +8,9 @@ reads the two blocks as two.  Every other byte of the script is unchanged.
 
 from __future__ import annotations
 
-from ce.scripts.blocks import Block, find_blocks
-from ce.scripts.edit import insertion_index, newline_of
-from ce.scripts.metadata import SCRIPT_BLOCK
+from ce.script.blocks import Block, find_blocks
+from ce.script.edit import insertion_index, newline_of
+from ce.script.metadata import SCRIPT_BLOCK
 
 LOCK_BLOCK = "conda-exec-lock"
 

@@ -1,10 +1,10 @@
-"""The environment cache: lookup, atomic builds, listing and cleanup.
+"""The environment store: lookup, atomic builds, listing and cleanup of ``envs/``.
 
 An environment becomes visible under its name only when complete: it is built
 in ``envs/.build-<name>.<random>`` and renamed into place.  One process
 builds a given name at a time (a build lock); the others wait and reuse it.
 Removal takes the in-use lock exclusively without waiting, so an environment
-that a tool is running from is never removed (see :mod:`ce.locks`).
+that a tool is running from is never removed (see :mod:`ce.flock`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 from ce import __version__
 from ce.errors import CacheError
-from ce.locks import hold_exclusive, release, try_exclusive
+from ce.fileio import is_temporary
+from ce.flock import hold_exclusive, release, try_exclusive
 from ce.paths import BUILD_PREFIX, TRASH_PREFIX, CachePaths
 
 METADATA_FILE = "ce-env.json"
@@ -56,12 +57,27 @@ class CleanResult:
 
     removed: list[EnvEntry]
     in_use: list[EnvEntry]
-    leftovers: int
 
     @property
     def freed_bytes(self) -> int:
         """Bytes freed (or that would be), from the recorded sizes."""
         return sum(entry.size or 0 for entry in self.removed)
+
+    def describe_auto_clean(self) -> str:
+        """The one line an automatic cleanup reports."""
+        return f"auto-clean removed {len(self.removed)} unused environment(s), freed {format_size(self.freed_bytes)}"
+
+
+def format_size(size: int | None) -> str:
+    """*size* in bytes for people (``59.4 MB``); ``?`` when unknown."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def tree_size(path: str) -> int:
@@ -309,27 +325,26 @@ class EnvCache:
             except OSError:
                 continue
             for entry in entries:
-                if entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+                if is_temporary(entry.name) and entry.is_file(follow_symlinks=False):
                     with contextlib.suppress(OSError):
                         if entry.stat(follow_symlinks=False).st_mtime < cutoff:
                             os.unlink(entry.path)
                             removed += 1
         return removed
 
-    def clean(self, older_than_days: float | None, package: str | None = None, dry_run: bool = False) -> CleanResult:
-        """Remove the selected environments (see :meth:`select`), skipping those in use."""
+    def clean(self, older_than_days: float | None, package: str | None = None) -> CleanResult:
+        """Remove the selected environments (see :meth:`select`), skipping those in use; sweep leftovers."""
         selected = self.select(older_than_days, package)
-        if dry_run:
-            return CleanResult(selected, [], 0)
         removed: list[EnvEntry] = []
         in_use: list[EnvEntry] = []
         for entry in selected:
             (removed if self.remove(entry) else in_use).append(entry)
-        return CleanResult(removed, in_use, self.sweep())
+        self.sweep()
+        return CleanResult(removed, in_use)
 
     def auto_clean(self, age_days: float) -> CleanResult:
         """The periodic cleanup: environments unused for *age_days*, plus leftovers."""
         try:
             return self.clean(age_days)
         except (OSError, CacheError):
-            return CleanResult([], [], 0)
+            return CleanResult([], [])

@@ -20,7 +20,7 @@ text file under the ce cache home, named by a key over every file's (path,
 size, mtime_ns) and the variables involved, so a warm run reads that file instead
 of importing a YAML parser (``CONDA_*`` variables alone are cached the same
 way).  Only ``os``, ``stat`` and ``sys`` are imported here; reading and
-merging the files (PyYAML) is :mod:`ce.condarc_merge`, imported only on a
+merging the files (PyYAML) is :mod:`ce.config.merge`, imported only on a
 change.
 """
 
@@ -30,7 +30,20 @@ import os
 import stat
 import sys
 
+from ce.config.settings import (
+    CACHE_FORMAT,
+    DEFAULTS_NAME,
+    ENV_VARIABLES,
+    CondaSettings,
+    expand_home,
+    expandvars,
+    home_of,
+    parse_settings,
+)
 from ce.errors import ConfigurationError
+from ce.fileio import try_write_atomically
+from ce.keys import env_name_from_parts
+from ce.paths import cache_home, rattler_cache_root
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,106 +93,13 @@ RESTRICT_VARIABLE = "CONDA_RESTRICT_RC_SEARCH_PATH"
 
 CONDARC_NAMES = (".condarc", "condarc")
 YAML_SUFFIXES = (".yml", ".yaml")
-DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
-DEFAULTS_NAME = "defaults"
 #: Directory (under the ce cache home) of cached settings, one small file per key.
 CACHE_DIR = "condarc-settings"
-CACHE_FORMAT = "ce-condarc-settings:1"
-
-#: The environment variables conda honours for these keys (sequences are comma-separated).
-ENV_VARIABLES = {
-    "CONDA_CHANNELS": "channels",
-    "CONDA_CHANNEL_ALIAS": "channel_alias",
-    "CONDA_DEFAULT_CHANNELS": "default_channels",
-    "CONDA_OVERRIDE_CHANNELS_ENABLED": "override_channels_enabled",
-    "CONDA_PKGS_DIRS": "pkgs_dirs",
-}
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-class CondaSettings:
-    """The merged channel settings.
-
-    ``channels`` are as configured (names, URLs, ``defaults``), empty when no
-    source sets them; ``default_channels`` is ``None`` when not configured
-    (``defaults`` then means conda's built-in list); ``pkgs_dirs`` are
-    absolute, empty when not configured.  ``sources`` names where each key's
-    value came from, for messages.
-    """
-
-    __slots__ = (
-        "channel_alias",
-        "channels",
-        "custom_channels",
-        "default_channels",
-        "override_channels_enabled",
-        "pkgs_dirs",
-        "sources",
-    )
-
-    def __init__(
-        self,
-        channels: tuple[str, ...] = (),
-        channel_alias: str = DEFAULT_CHANNEL_ALIAS,
-        custom_channels: dict[str, str] | None = None,
-        default_channels: tuple[str, ...] | None = None,
-        override_channels_enabled: bool = True,
-        pkgs_dirs: tuple[str, ...] = (),
-        sources: dict[str, str] | None = None,
-    ) -> None:
-        self.channels = channels
-        self.channel_alias = channel_alias
-        self.custom_channels = custom_channels or {}
-        self.default_channels = default_channels
-        self.override_channels_enabled = override_channels_enabled
-        self.pkgs_dirs = pkgs_dirs
-        self.sources = sources or {}
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CondaSettings):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name != "sources")
-        return f"CondaSettings({fields})"
+#: Settings cache files kept (one per distinct set of condarc files and variables).
+KEEP_CACHED = 16
 
 
 # --- finding the files (warm path: stat calls only) -------------------------------------------
-
-
-def _home(environ: Mapping[str, str]) -> str:
-    return environ.get("HOME") or os.path.expanduser("~")
-
-
-def expandvars(text: str, environ: Mapping[str, str]) -> str:
-    """``$NAME`` and ``${NAME}`` replaced from *environ*; unknown names are left as they are."""
-    if "$" not in text:
-        return text
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char != "$":
-            out.append(char)
-            index += 1
-            continue
-        braced = text.startswith("{", index + 1)
-        start = index + 2 if braced else index + 1
-        end = start
-        while end < len(text) and text[end] in _NAME_CHARS:
-            end += 1
-        name = text[start:end]
-        if not name or (braced and not text.startswith("}", end)):
-            out.append(char)
-            index += 1
-            continue
-        stop = end + 1 if braced else end
-        out.append(environ[name] if name in environ else text[index:stop])
-        index = stop
-    return "".join(out)
 
 
 def search_path(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -190,11 +110,6 @@ def search_path(environ: Mapping[str, str]) -> tuple[str, ...]:
     if RESTRICT_VARIABLE in environ:
         return ("$CONDARC",)
     return SEARCH_PATH
-
-
-def expand_home(path: str, environ: Mapping[str, str]) -> str:
-    """*path* with a leading ``~`` replaced by the home directory of *environ*."""
-    return _home(environ) + path[1:] if path == "~" or path.startswith(("~/", "~" + os.sep)) else path
 
 
 def _expand_entry(entry: str, environ: Mapping[str, str]) -> str | None:
@@ -241,39 +156,14 @@ def find_files(environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
 
 
 def _cache_key(files: list[tuple[str, int, int]], environ: Mapping[str, str]) -> str:
-    from ce.keys import env_name_from_parts
-
     variables = [f"{name}={environ[name]}" if name in environ else name for name in ENV_VARIABLES]
     stats = [field for path, size, mtime_ns in files for field in (path, str(size), str(mtime_ns))]
-    return env_name_from_parts(CACHE_FORMAT, {"home": [_home(environ)], "files": stats, "variables": variables})
+    return env_name_from_parts(CACHE_FORMAT, {"home": [home_of(environ)], "files": stats, "variables": variables})
 
 
 def cache_path(environ: Mapping[str, str], key: str) -> str:
     """Where the merged settings for *key* are cached."""
-    from ce.paths import cache_home
-
     return os.path.join(cache_home(environ), CACHE_DIR, key.rsplit("--", 1)[-1])
-
-
-def _load_cached(text: str, key: str) -> CondaSettings | None:
-    lines = text.split("\n")
-    if lines[0] != f"{CACHE_FORMAT}\t{key}":
-        return None
-    fields = {parts[0]: parts[1:] for parts in (line.split("\t") for line in lines[1:] if line)}
-    try:
-        custom = fields["custom_channels"]
-        sources = fields["sources"]
-        return CondaSettings(
-            channels=tuple(fields["channels"]),
-            channel_alias=fields["channel_alias"][0],
-            custom_channels=dict(zip(custom[::2], custom[1::2], strict=False)),
-            default_channels=tuple(fields["default_channels"]) if "default_channels" in fields else None,
-            override_channels_enabled=fields["override_channels_enabled"] == ["1"],
-            pkgs_dirs=tuple(fields["pkgs_dirs"]),
-            sources=dict(zip(sources[::2], sources[1::2], strict=False)),
-        )
-    except (KeyError, IndexError):
-        return None
 
 
 #: Settings already loaded by this process, by cache key.
@@ -296,11 +186,11 @@ def load(environ: Mapping[str, str]) -> CondaSettings:
     path = cache_path(environ, key)
     try:
         with open(path, encoding="utf-8") as handle:
-            settings = _load_cached(handle.read(), key)
+            settings = parse_settings(handle.read(), key)
     except (OSError, UnicodeDecodeError):
         settings = None
     if settings is None:
-        from ce.condarc_merge import settle
+        from ce.config.merge import settle
 
         settings, text = settle(files, environ, key)
         if text is None:
@@ -316,11 +206,21 @@ def save_pending() -> None:
     Called just before the tool starts: a run that fails writes nothing.
     """
     if _pending:
-        from ce.condarc_merge import write_cache
-
         for path, text in _pending.items():
-            write_cache(path, text)
+            _write_cache(path, text)
         _pending.clear()
+
+
+def _write_cache(path: str, text: str) -> None:
+    """Write one settings cache file, keeping the newest :data:`KEEP_CACHED` files (best effort)."""
+    if not try_write_atomically(path, text):
+        return
+    try:
+        entries = sorted(os.scandir(os.path.dirname(path)), key=lambda entry: entry.stat().st_mtime, reverse=True)
+        for entry in entries[KEEP_CACHED:]:
+            os.unlink(entry.path)
+    except OSError:
+        pass
 
 
 # --- what the settings mean -----------------------------------------------------------------------
@@ -333,7 +233,7 @@ def expand_defaults(channels: list[str], settings: CondaSettings) -> list[str]:
         if channel.strip() == DEFAULTS_NAME:
             defaults = settings.default_channels
             if defaults is None:
-                from ce.condarc_merge import conda_builtin_default_channels
+                from ce.config.merge import conda_builtin_default_channels
 
                 defaults = conda_builtin_default_channels()
             expanded.extend(defaults)
@@ -347,3 +247,19 @@ def check_override_allowed(settings: CondaSettings) -> None:
     if not settings.override_channels_enabled:
         source = settings.sources.get("override_channels_enabled", "the configuration")
         raise ConfigurationError(f"--override-channels is disabled (override_channels_enabled: false in {source})")
+
+
+def package_cache(environ: Mapping[str, str]) -> str:
+    """Where packages are downloaded and extracted.
+
+    ``$RATTLER_CACHE_DIR/pkgs`` when that is set; else the first writable
+    ``pkgs_dirs`` entry of the conda configuration (so ce shares conda's
+    package cache when one is configured); else rattler's ``<root>/pkgs``.
+    """
+    if not environ.get("RATTLER_CACHE_DIR"):
+        from ce.config.merge import package_cache_dir
+
+        configured = package_cache_dir(load(environ))
+        if configured is not None:
+            return configured
+    return os.path.join(rattler_cache_root(environ), "pkgs")

@@ -17,8 +17,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from ce.errors import ScriptError
-from ce.keys import normalize_spec, spec_package_name
-from ce.scripts.blocks import Block, find_blocks
+from ce.script.blocks import Block, find_blocks
+from ce.specs import normalize_spec, spec_package_name
 
 if sys.version_info >= (3, 11):
     import tomllib

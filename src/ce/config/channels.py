@@ -1,0 +1,92 @@
+"""Channels: from what the user wrote (names, URLs, paths) to channel URLs, with conda's configuration.
+
+A channel is a local directory only when written as a path (``./x``,
+``../x``, ``/x``, ``~/x``) or a ``file://`` URL; a bare name is always a
+name, mapped under ``custom_channels`` or ``channel_alias`` as conda and pixi
+read it, whatever directories exist in the working directory.
+
+On the warm path: only ``os`` and the light configuration modules.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ce.config import condarc
+from ce.config.settings import DEFAULT_CHANNEL_ALIAS
+from ce.errors import UsageError
+from ce.specs import check_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: The channels used when no condarc or ``$CONDA_CHANNELS`` configures any.
+DEFAULT_CHANNELS = ("conda-forge",)
+URL_SCHEMES = ("http", "https", "file", "s3", "gcs", "oci")
+
+
+def is_local_channel(channel: str) -> bool:
+    """Whether *channel* names a directory rather than a channel name or URL."""
+    if "://" in channel:
+        return False
+    return channel.startswith(("/", ".", "~")) or os.path.isabs(channel) or os.path.isdir(channel)
+
+
+def normalize_channel(
+    channel: str, channel_alias: str = DEFAULT_CHANNEL_ALIAS, custom_channels: Mapping[str, str] | None = None
+) -> str:
+    """A channel as the URL it stands for, without a trailing slash.
+
+    Names map under a matching ``custom_channels`` entry (the longest
+    ``a/b`` prefix of the name, as conda matches them), else under the
+    channel alias; local directories map to absolute ``file://`` URLs; URLs
+    are kept.
+    """
+    check_text("channel", channel)
+    text = channel.strip()
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme not in URL_SCHEMES:
+            raise UsageError(f"invalid channel {channel!r}: unsupported URL scheme {scheme!r}")
+        return text.rstrip("/")
+    if is_local_channel(text):
+        path = os.path.abspath(os.path.expanduser(text))
+        if os.sep != "/":  # pragma: no cover - Windows
+            path = "/" + path.replace(os.sep, "/")
+        return "file://" + path.rstrip("/")
+    if " " in text or "::" in text:
+        raise UsageError(f"invalid channel name {channel!r}")
+    name = text.strip("/")
+    if custom_channels:
+        candidate = name
+        while candidate not in custom_channels and "/" in candidate:
+            candidate = candidate.rsplit("/", 1)[0]
+        if candidate in custom_channels:
+            return custom_channels[candidate].rstrip("/") + "/" + name
+    return channel_alias.rstrip("/") + "/" + name
+
+
+def resolve_channels(cli_channels: list[str], override_channels: bool, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """``-c`` channels first, then the configured ones unless ``--override-channels``.
+
+    ``defaults`` expands as conda expands it; names map through the
+    configured ``custom_channels`` and ``channel_alias``.
+    """
+    if override_channels and not cli_channels:
+        raise UsageError("--override-channels needs at least one -c/--channel")
+    settings = condarc.load(environ)
+    names = list(cli_channels)
+    if not override_channels:
+        names.extend(settings.channels or DEFAULT_CHANNELS)
+    resolved: list[str] = []
+    for name in condarc.expand_defaults(names, settings):
+        url = normalize_channel(name, settings.channel_alias, settings.custom_channels)
+        if url not in resolved:
+            resolved.append(url)
+    return tuple(resolved)
+
+
+def check_override_allowed(environ: Mapping[str, str]) -> None:
+    """Refuse the user's ``--override-channels`` when the configuration disables it."""
+    condarc.check_override_allowed(condarc.load(environ))

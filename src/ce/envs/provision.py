@@ -1,0 +1,233 @@
+"""Giving a run its environment: "a prefix for this request or this lock", protected while the tool runs.
+
+Tool mode and script mode describe what they need as an
+:class:`EnvironmentSpec` (solved from a request, or installed from locked
+packages, plus PyPI requirements) and call :func:`provide`, which
+
+1. finds the complete environment in the store, or builds it: one builder
+   per key, in a directory beside the final one, renamed in when complete
+   (:mod:`ce.envs.store`); a build solves (or verifies the locked archives:
+   :mod:`ce.envs.fetch`), installs, runs the after-install steps (PyPI
+   packages with uv, byte-compilation) and records what it built;
+2. takes the shared in-use lock that the tool inherits, building again if a
+   concurrent cleanup removed the environment in between;
+3. asks the runner for the exact process, and counts the run for automatic
+   cleanup.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, create_backend
+from ce.envs.autoclean import CleanSettings, bump_run_count
+from ce.envs.store import CleanResult, EnvCache
+from ce.errors import CacheError
+from ce.flock import hold_shared, release
+from ce.launch import LaunchPlan
+from ce.paths import CachePaths
+from ce.records import LockedPackage, SolveRequest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ce.plugins.manager import BackendRegistry
+    from ce.plugins.types import RunnerBackend, SolverBackend
+
+#: How often a run rebuilds an environment that a concurrent cleanup removed under it.
+MAX_BUILD_ATTEMPTS = 5
+
+
+@dataclass
+class RunOptions:
+    """Options that shape how a run builds and starts its environment."""
+
+    solver: str = DEFAULT_SOLVER
+    runner: str = DEFAULT_RUNNER
+    refresh: bool = False
+    offline: bool = False
+    show_progress: bool = False
+    verbose: bool = False
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass
+class BuildReport:
+    """What a cold run built, for the one-line summary."""
+
+    env_name: str
+    packages: int
+    seconds: float
+
+
+class Reporter:
+    """Where orchestration sends its messages; the CLI decides what is shown."""
+
+    def __init__(
+        self,
+        info: Callable[[str], None] = lambda _message: None,
+        warn: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.info = info
+        self.warn = warn
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What an environment is made of, and its name in the store.
+
+    With *locked*, exactly those packages are installed (their archives
+    verified against the lock first) and nothing is solved; otherwise
+    *solve_request* is solved.  *pypi_requirements* are installed with uv
+    afterwards.  *metadata* is what ``--list`` shows about it.
+    """
+
+    env_name: str
+    solve_request: SolveRequest
+    metadata: dict[str, Any]
+    locked: tuple[LockedPackage, ...] | None = None
+    pypi_requirements: tuple[str, ...] = ()
+
+
+@dataclass
+class Prepared:
+    """A run ready to start: the process, and what was built or cleaned on the way."""
+
+    plan: LaunchPlan
+    report: BuildReport | None
+    cleaned: CleanResult | None
+    env_name: str
+
+
+def create_solver(name: str, registry: Callable[[], BackendRegistry]) -> SolverBackend:
+    """The solver called *name*; a built-in is created without scanning entry points."""
+    solver: SolverBackend = create_backend(SOLVER, name, registry)  # type: ignore[assignment]
+    return solver
+
+
+def create_runner(name: str, registry: Callable[[], BackendRegistry]) -> RunnerBackend:
+    """The runner called *name*; a built-in is created without scanning entry points."""
+    runner: RunnerBackend = create_backend(RUNNER, name, registry)  # type: ignore[assignment]
+    return runner
+
+
+def solve_request_for(
+    specs: tuple[str, ...], channels: tuple[str, ...], platform: str, options: RunOptions
+) -> SolveRequest:
+    """The solver's view of a run."""
+    return SolveRequest(
+        specs=specs, channels=channels, platform=platform, offline=options.offline, show_progress=options.show_progress
+    )
+
+
+def _packages_to_install(spec: EnvironmentSpec, solver: SolverBackend, options: RunOptions) -> list[LockedPackage]:
+    if spec.locked is None:
+        return list(solver.solve(spec.solve_request))
+    from ce.envs.fetch import verified_packages
+    from ce.lockfiles import install_order
+
+    return install_order(verified_packages(spec.locked, options.offline))
+
+
+def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], BackendRegistry]) -> Callable[..., None]:
+    """The function that creates *spec*'s environment in a build directory (see :meth:`EnvCache.build`)."""
+    solver = create_solver(options.solver, registry)
+
+    def create(build_dir: str, final_prefix: str, report: list[BuildReport]) -> None:
+        started = time.perf_counter()
+        packages = _packages_to_install(spec, solver, options)
+        solver.install(packages, build_dir, final_prefix, spec.solve_request)
+        if spec.pypi_requirements:
+            from ce.envs.pypi import install_pypi
+
+            install_pypi(
+                build_dir,
+                final_prefix,
+                spec.pypi_requirements,
+                options.environ,
+                options.offline,
+                quiet=not options.verbose,
+            )
+        from ce.envs.bytecode import compile_site_packages
+
+        compile_site_packages(build_dir)
+        report.append(BuildReport(spec.env_name, len(packages), time.perf_counter() - started))
+
+    return create
+
+
+def ensure_environment(
+    spec: EnvironmentSpec,
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+    cache: EnvCache,
+) -> tuple[str, BuildReport | None]:
+    """The prefix of *spec*'s environment, built (or, with ``refresh``, rebuilt) when needed."""
+    if not options.refresh:
+        prefix = cache.lookup(spec.env_name)
+        if prefix is not None:
+            return prefix, None
+    create = _build(spec, options, registry)
+    built: list[BuildReport] = []
+    record = dict(
+        spec.metadata,
+        channels=list(spec.solve_request.channels),
+        platform=spec.solve_request.platform,
+        solver=options.solver,
+    )
+    prefix = cache.build(
+        spec.env_name,
+        lambda build_dir, final: create(build_dir, final, built),
+        record,
+        refresh=options.refresh,
+        on_wait=reporter.info,
+    )
+    return prefix, (built[0] if built else None)
+
+
+def maybe_auto_clean(cache: EnvCache, environ: Mapping[str, str], reporter: Reporter) -> CleanResult | None:
+    """Count this run and clean up when the interval is reached."""
+    settings = CleanSettings(dict(environ))
+    for warning in settings.warnings:
+        reporter.warn(warning)
+    if not settings.enabled or not bump_run_count(cache.paths, settings.interval):
+        return None
+    return cache.auto_clean(settings.age_days)
+
+
+def provide(
+    spec: EnvironmentSpec,
+    argv: Sequence[str],
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+) -> Prepared:
+    """Find or build *spec*'s environment, protect it for the tool's lifetime, and prepare *argv*'s process.
+
+    A shared in-use lock on the environment is taken and left open, so the
+    tool inherits it when the CLI execs it.  An environment removed between
+    the build and the lock (a concurrent ``--clean``) is built again.
+    """
+    cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
+    for _attempt in range(MAX_BUILD_ATTEMPTS):
+        prefix, report = ensure_environment(spec, options, registry, reporter, cache)
+        cache.ensure()
+        lock = hold_shared(cache.paths.in_use_lock(spec.env_name))
+        if cache.lookup(spec.env_name) is None:
+            release(lock)
+            continue
+        try:
+            runner = create_runner(options.runner, registry)
+            plan = runner.prepare(prefix, argv, options.environ)
+            cleaned = maybe_auto_clean(cache, options.environ, reporter)
+        except BaseException:
+            release(lock)
+            raise
+        return Prepared(plan, report, cleaned, spec.env_name)
+    raise CacheError(
+        f"environment {spec.env_name} was removed {MAX_BUILD_ATTEMPTS} times while starting; is a cleanup looping?"
+    )

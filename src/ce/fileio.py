@@ -1,0 +1,131 @@
+"""The one way ce replaces a file: write a temporary file beside it, then rename it over the target.
+
+Every file ce writes whole (a user's script after ``--add`` or ``--embed``,
+lock sidecars, the script index, the run counter, the condarc settings cache,
+the activation cache, relocated files, downloaded archives) goes through
+:class:`AtomicFile`, so a reader sees the old content or the new, never a
+mix, and a killed writer leaves only a temporary file that
+:func:`is_temporary` recognises (cleanup sweeps them).
+
+This module is on the warm path: only ``os`` is imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+
+#: Temporary files are named ``.ce-write-<random>.tmp``.
+TEMPORARY_PREFIX = ".ce-write-"
+TEMPORARY_SUFFIX = ".tmp"
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether the file name *name* is a temporary file of :class:`AtomicFile`."""
+    return name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)
+
+
+def existing_mode(path: str, default: int) -> int:
+    """The permission bits of *path*, or *default* when it does not exist."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return default
+
+
+class AtomicFile:
+    """A binary file that replaces *path* when closed without an error.
+
+    ``with AtomicFile(path) as handle: handle.write(data)``.  The temporary
+    file is created exclusively (never through a symbolic link) in
+    *temporary_dir* (default: beside *path*, which must be on the same file
+    system) with *mode*; on an exception it is removed and *path* is left as
+    it was.
+    """
+
+    __slots__ = ("_fd", "mode", "path", "temporary")
+
+    def __init__(self, path: str, mode: int = 0o644, temporary_dir: str | None = None) -> None:
+        self.path = path
+        self.mode = mode
+        directory = temporary_dir if temporary_dir is not None else os.path.dirname(os.path.abspath(path))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
+        for _attempt in range(100):
+            temporary = os.path.join(directory, TEMPORARY_PREFIX + os.urandom(6).hex() + TEMPORARY_SUFFIX)
+            try:
+                self._fd = os.open(temporary, flags, 0o600)
+            except FileExistsError:
+                continue
+            self.temporary = temporary
+            return
+        raise FileExistsError(f"cannot create a temporary file in {directory}")  # pragma: no cover
+
+    def write(self, data: bytes) -> None:
+        """Append *data* to the new content."""
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def commit(self) -> None:
+        """Close the temporary file and rename it over the target."""
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(self._fd, self.mode)
+        finally:
+            os.close(self._fd)
+        if not hasattr(os, "fchmod"):  # pragma: no cover - Windows
+            os.chmod(self.temporary, self.mode)
+        os.replace(self.temporary, self.path)
+
+    def discard(self) -> None:
+        """Close and remove the temporary file; the target is untouched."""
+        try:  # noqa: SIM105 - contextlib costs milliseconds on the warm path
+            os.close(self._fd)
+        except OSError:
+            pass
+        try:  # noqa: SIM105 - as above
+            os.unlink(self.temporary)
+        except OSError:
+            pass
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self.discard()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
+
+
+def write_atomically(path: str, data: bytes | str, mode: int | None = None, temporary_dir: str | None = None) -> None:
+    """Replace (or create) *path* with *data* (``str`` is written as UTF-8, line endings as they are).
+
+    An existing file keeps its permission bits unless *mode* is given; a new one gets *mode* or 0o644.
+    """
+    if mode is None:
+        mode = existing_mode(path, 0o644)
+    with AtomicFile(path, mode, temporary_dir) as handle:
+        handle.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
+
+
+def try_write_atomically(path: str, data: bytes | str, temporary_dir: str | None = None) -> bool:
+    """:func:`write_atomically` for caches: create the directory if needed; ``False`` if it cannot be written."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        write_atomically(path, data, 0o600, temporary_dir)
+    except OSError:
+        return False
+    return True

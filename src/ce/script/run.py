@@ -1,0 +1,152 @@
+"""Script mode: from a script, its metadata and its locks to the process to start.
+
+A run uses, in this order: a lock written now (``--lock``), a fresh lock
+found beside or inside the script (unless ``--ignore-lock`` or
+``--refresh``), or the metadata, solved.  ``--locked`` accepts only a fresh
+lock.  The environment itself comes from :func:`ce.envs.provision.provide`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ce.backends.builtin import DEFAULT_LOCKFILE_FORMAT
+from ce.envs.provision import EnvironmentSpec, Prepared, Reporter, RunOptions, provide, solve_request_for
+from ce.errors import UsageError
+from ce.lockfiles import LockData, LockError
+from ce.platforms import validate_subdir
+from ce.records import SolveRequest
+from ce.script.lockfile_io import (
+    discover,
+    lock_format,
+    locked_env_name,
+    script_digest,
+    select,
+    solve_platforms,
+    write_lock,
+)
+from ce.script.request import ScriptRequest, script_metadata
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ce.plugins.manager import BackendRegistry
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    """The command line's lock options for a script run."""
+
+    cli_channels: list[str] = field(default_factory=list)
+    with_specs: list[str] = field(default_factory=list)
+    lock: bool = False
+    embed: bool = False
+    format_name: str | None = None
+    extra_platforms: list[str] = field(default_factory=list)
+    ignore_lock: bool = False
+    locked: bool = False
+
+    def check(self) -> None:
+        """Refuse combinations that cannot mean anything."""
+        if self.locked and (self.ignore_lock or self.lock):
+            raise UsageError("--locked cannot be combined with --ignore-lock or --lock")
+        if self.extra_platforms and not self.lock:
+            raise UsageError("--platform goes with --lock")
+        if self.format_name is not None and not self.lock and self.ignore_lock:
+            raise UsageError("--lock-format and --ignore-lock cannot be combined")
+
+
+def _from_metadata(request: ScriptRequest, options: RunOptions) -> EnvironmentSpec:
+    return EnvironmentSpec(
+        env_name=request.env_name,
+        solve_request=solve_request_for(request.conda_specs, request.channels, request.platform, options),
+        metadata=script_metadata(request, locked=False),
+        pypi_requirements=request.pypi_requirements,
+    )
+
+
+def _from_lock(request: ScriptRequest, data: LockData, options: RunOptions) -> EnvironmentSpec:
+    """The environment the lock describes for this platform: installed as locked, never solved."""
+    return EnvironmentSpec(
+        env_name=locked_env_name(request, data),
+        solve_request=SolveRequest(
+            specs=request.conda_specs, channels=data.channels, platform=request.platform, offline=options.offline
+        ),
+        metadata=script_metadata(request, locked=True),
+        locked=data.packages[request.platform],
+        pypi_requirements=request.pypi_requirements,
+    )
+
+
+def _write_new_lock(
+    request: ScriptRequest,
+    script_text: str,
+    digest: str,
+    lock_options: LockOptions,
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+) -> LockData:
+    """``--lock``: the script's own fresh lock when it covers every platform, else solve and write one."""
+    name = lock_options.format_name or DEFAULT_LOCKFILE_FORMAT
+    backend = lock_format(name, registry)
+    platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
+    if not options.refresh:
+        own = [
+            source
+            for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
+            if source.description.endswith("(embedded)") == lock_options.embed
+        ]
+        chosen = select(own, digest, request.platform, lambda _m: None)
+        if chosen is not None and set(platforms) <= set(chosen[1].platforms):
+            return chosen[1]
+    data = solve_platforms(request, platforms, options, registry)
+    for path, written in write_lock(request.path, data, digest, name, backend, lock_options.embed):
+        reporter.info(f"wrote {name} lock for {', '.join(written)}: {path}")
+    return data
+
+
+def _existing_lock(
+    request: ScriptRequest,
+    script_text: str,
+    digest: str,
+    lock_options: LockOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+) -> LockData | None:
+    """A fresh lock found for the script, or ``None`` to solve from the metadata."""
+    warnings: list[str] = []
+    sources = discover(request.path, script_text, lock_options.format_name, request.platform, registry, warnings.append)
+    chosen = select(sources, digest, request.platform, warnings.append)
+    if chosen is None and lock_options.locked:
+        reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
+        raise LockError(f"--locked: {reason}")
+    for warning in warnings:
+        reporter.warn(warning)
+    if chosen is not None:
+        return chosen[1]
+    if sources and request.metadata.source == "none":
+        raise LockError(f"{request.path} has no usable lock for {request.platform} and no metadata to solve from")
+    return None
+
+
+def prepare_script(
+    request: ScriptRequest,
+    script_text: str,
+    args: list[str],
+    lock_options: LockOptions,
+    options: RunOptions,
+    registry: Callable[[], BackendRegistry],
+    reporter: Reporter,
+) -> Prepared:
+    """Find or build the script's environment (from a lock or its metadata) and return the process."""
+    lock_options.check()
+    digest = script_digest(request, lock_options.cli_channels, lock_options.with_specs)
+    data: LockData | None = None
+    if lock_options.lock:
+        data = _write_new_lock(request, script_text, digest, lock_options, options, registry, reporter)
+    elif not (lock_options.ignore_lock or options.refresh):
+        data = _existing_lock(request, script_text, digest, lock_options, registry, reporter)
+    spec = _from_metadata(request, options) if data is None else _from_lock(request, data, options)
+    argv = [*request.interpreter, request.path, *args]
+    return provide(spec, argv, options, registry, reporter)

@@ -1,0 +1,88 @@
+"""Package specs and tool names as text: validation and normalization without rattler.
+
+The warm path must not import rattler to parse a MatchSpec, so cache keys
+hash a whitespace-normalized spec text (see CONTRIBUTING.md).  Only builtins
+are used here.
+"""
+
+from __future__ import annotations
+
+from ce.errors import InvalidNameError, UsageError
+
+MAX_NAME_LENGTH = 128
+MAX_TEXT_LENGTH = 1000
+
+_OPERATOR_CHARS = frozenset("<>=!~,|")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_SPEC_STOP_CHARS = frozenset(" <>=!~[;,*@(")
+
+
+def check_text(kind: str, text: str) -> None:
+    """Refuse an empty, multi-line or overlong command-line value describing *kind*."""
+    if not text or not text.strip():
+        raise UsageError(f"empty {kind}")
+    if "\0" in text or "\n" in text or "\r" in text:
+        raise UsageError(f"invalid {kind} {text!r}: control characters are not allowed")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise UsageError(f"invalid {kind}: longer than {MAX_TEXT_LENGTH} characters")
+
+
+def normalize_spec(spec: str) -> str:
+    """Canonical text of a MatchSpec for hashing: single spaces, none around operators.
+
+    ``"ruff >= 0.4 , <0.5"`` and ``"ruff>=0.4,<0.5"`` normalize alike;
+    ``"ruff 0.4.*"`` keeps its meaningful space.
+    """
+    check_text("package spec", spec)
+    text = " ".join(spec.split())
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if char == " " and (
+            (out and out[-1] in _OPERATOR_CHARS) or (index + 1 < len(text) and text[index + 1] in _OPERATOR_CHARS)
+        ):
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+def spec_package_name(spec: str) -> str:
+    """The package name a MatchSpec asks for, validated (``conda-forge::ruff>=1`` -> ``ruff``)."""
+    text = spec.strip()
+    if "::" in text:
+        text = text.rsplit("::", 1)[1]
+    end = 0
+    while end < len(text) and text[end] not in _SPEC_STOP_CHARS:
+        end += 1
+    name = text[:end].lower()
+    if not name or len(name) > MAX_NAME_LENGTH or name[0] in "-." or not set(name) <= _NAME_CHARS:
+        raise InvalidNameError(
+            f"invalid package name in {spec!r}: use letters, digits, '-', '_' and '.' (for example 'ruff>=0.4')"
+        )
+    return name
+
+
+def validate_command(command: str) -> str:
+    """Return *command* if it can only name a file inside an environment's bin dirs."""
+    check_text("tool name", command)
+    if "/" in command or "\\" in command or command in (".", "..") or command.startswith("-"):
+        raise InvalidNameError(f"invalid tool name {command!r}: not an existing script, and not a command name")
+    if len(command) > 255:
+        raise InvalidNameError("invalid tool name: longer than 255 characters")
+    return command
+
+
+def tool_argument_spec(tool: str) -> tuple[str, str]:
+    """Split the TOOL argument into (command, package spec).
+
+    ``ruff`` -> (``ruff``, ``ruff``); ``"ruff>=0.4"`` -> (``ruff``, ``ruff>=0.4``);
+    ``ruff@0.4.1`` (uvx style) -> (``ruff``, ``ruff==0.4.1``).
+    """
+    validate_command(tool)
+    spec = tool
+    if "@" in tool:
+        name, _, version = tool.partition("@")
+        if not version or any(char in version for char in " <>=!~,"):
+            raise InvalidNameError(f"invalid tool spec {tool!r}: use NAME@VERSION or a MatchSpec")
+        spec = f"{name}=={version}"
+    command = spec_package_name(spec)
+    return command, normalize_spec(spec)
