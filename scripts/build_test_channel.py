@@ -3,9 +3,13 @@
 No conda channel is reachable from the build and CI machines, so this module
 makes one from real artifacts:
 
-* ``python`` (linux-64): this machine's own interpreter (``sys.base_prefix``),
-  trimmed, with its RPATHs made relative by ``patchelf`` so the installed copy
-  loads its own ``libpython``;
+* ``python`` (linux-64): this machine's own interpreter (``sys.base_prefix``
+  of the running python, or of ``--python PATH``), trimmed, with its RPATHs
+  made relative by ``patchelf`` so the installed copy loads its own
+  ``libpython``. A Linux distribution's interpreter (Debian's and Ubuntu's
+  ``/usr/bin/python3``) is made to behave as upstream CPython does, as conda's
+  python does: it reads ``lib/pythonX.Y/site-packages`` (see
+  :func:`undistro_python`);
 * ``ruff`` (linux-64): the binary from the pinned PyPI wheel;
 * ``six``, ``python-dateutil``, ``pyflakes``: ``noarch: python`` packages made
   from the pinned PyPI wheels (see ``test-channel-wheels.txt``);
@@ -20,7 +24,7 @@ into place with an atomic rename, so parallel processes are safe.
 Usable as a module (:func:`ensure_wheels`, :func:`build_channel`,
 :func:`serve_channel`) and as a script::
 
-    python scripts/build_test_channel.py [--cache DIR]
+    python scripts/build_test_channel.py [--cache DIR] [--python PATH]
 
 which prints the path of the channel directory.
 """
@@ -38,7 +42,6 @@ import http.server
 import io
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -475,22 +478,104 @@ def _python_rpath(rel: str, pyver: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """What the channel builder needs to know about the python it packages."""
+
+    executable: str
+    base_prefix: str
+    version: str  # platform.python_version(), e.g. "3.11.2"
+    major: int
+    minor: int
+    sys_version: str  # sys.version, part of the cache key
+    abiflags: str
+    cache_tag: str  # sys.implementation.cache_tag, e.g. "cpython-311"
+    shared: bool  # built with a shared libpython (Py_ENABLE_SHARED)
+
+    @property
+    def pyver(self) -> str:
+        """Return ``pythonX.Y`` (``pythonX.Yt`` for a free-threaded build)."""
+        return f"python{self.major}.{self.minor}{'t' if 't' in self.abiflags else ''}"
+
+    @property
+    def build(self) -> str:
+        """Return the build string of the python package, ``0_cpXY``."""
+        return f"0_cp{self.major}{self.minor}"
+
+
+_INTERPRETER_PROBE = """
+import json, platform, sys, sysconfig
+print(json.dumps({
+    "executable": sys.executable,
+    "base_prefix": sys.base_prefix,
+    "version": platform.python_version(),
+    "major": sys.version_info[0],
+    "minor": sys.version_info[1],
+    "sys_version": sys.version,
+    "abiflags": getattr(sys, "abiflags", ""),
+    "cache_tag": sys.implementation.cache_tag,
+    "shared": bool(sysconfig.get_config_var("Py_ENABLE_SHARED")),
+}))
+"""
+
+
+@functools.cache
+def interpreter(python: str | None = None) -> Interpreter:
+    """Describe ``python`` (a path or command; default: the running interpreter)."""
+    if python is None:
+        namespace: dict[str, Any] = {}
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            exec(_INTERPRETER_PROBE, namespace)
+        data = json.loads(out.getvalue())
+    else:
+        result = subprocess.run(
+            [python, "-I", "-c", _INTERPRETER_PROBE], check=True, capture_output=True, text=True, timeout=60
+        )
+        data = json.loads(result.stdout)
+    info = Interpreter(**data)
+    if (info.major, info.minor) < (3, 10) or info.cache_tag is None or not info.cache_tag.startswith("cpython-"):
+        msg = f"{python or sys.executable}: the test channel needs CPython >= 3.10, not {info.sys_version!r}"
+        raise RuntimeError(msg)
+    return info
+
+
 def patchelf_version() -> str:
     """Return ``patchelf --version`` (fails early if patchelf is missing)."""
     result = subprocess.run(["patchelf", "--version"], check=True, capture_output=True, text=True)
     return result.stdout.strip()
 
 
-def python_package(workdir: Path) -> Package:
-    """Package this machine's interpreter (``sys.base_prefix``), trimmed.
+def _python_records_prefix(rel: str, pyver: str) -> bool:
+    """Whether ``rel`` is a text file that records the install prefix.
 
-    ELF files get relative RPATHs (patchelf on copies under ``workdir``), text
-    files containing the original prefix get a ``prefix_placeholder``, and
-    every file keeps its original mtime so the shipped ``.pyc`` stay valid.
+    Only these get a ``prefix_placeholder``: scripts in ``bin/`` (their
+    ``#!`` line), pkg-config files, ``_sysconfigdata*.py`` and the ``config-*``
+    directory. Any other file merely mentioning the prefix is left alone: for
+    a distribution's interpreter the prefix is ``/usr``, and rewriting every
+    ``/usr`` would corrupt ``posixpath.defpath``, ``tempfile``'s candidates and
+    many more.
     """
-    base = Path(sys.base_prefix)
+    parts = rel.split("/")
+    if parts[0] == "bin" or rel.startswith("lib/pkgconfig/"):
+        return True
+    if parts[:2] != ["lib", pyver] or len(parts) < 3:
+        return False
+    return parts[2].startswith("_sysconfigdata") or parts[2].startswith("config-")
+
+
+def python_package(workdir: Path, python: str | None = None) -> Package:
+    """Package the interpreter ``python`` (default: the running one), trimmed.
+
+    The files come from its ``sys.base_prefix``. ELF files get relative
+    RPATHs (patchelf on copies under ``workdir``), text files recording the
+    original prefix get a ``prefix_placeholder``, and every file keeps its
+    original mtime so the shipped ``.pyc`` stay valid. A distribution-patched
+    interpreter is made to behave as upstream CPython (:func:`undistro_python`).
+    """
+    info = interpreter(python)
+    base = Path(info.base_prefix)
     prefix_bytes = str(base).encode()
-    pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    pyver = info.pyver
     files: dict[str, PkgFile] = {}
     symlinks: dict[str, str] = {}
     to_patch: dict[str, list[str]] = {}
@@ -522,7 +607,7 @@ def python_package(workdir: Path) -> Package:
                 copy.write_bytes(data)
                 to_patch.setdefault(rpath, []).append(rel)
             placeholder = None
-            if b"\0" not in data and prefix_bytes in data:
+            if b"\0" not in data and prefix_bytes in data and _python_records_prefix(rel, pyver):
                 placeholder = str(base)
             files[rel] = PkgFile(rel, data, st.st_mode & 0o777, int(st.st_mtime), None, placeholder)
 
@@ -547,15 +632,168 @@ def python_package(workdir: Path) -> Package:
             st = os.lstat(base / rel)
             files[rel] = PkgFile(rel, mode=0o777, mtime=int(st.st_mtime), symlink=pending.pop(rel))
 
+    undistro_python(files, info)
     return Package(
         name="python",
-        version=platform.python_version(),
-        build=f"0_cp{sys.version_info.major}{sys.version_info.minor}",
+        version=info.version,
+        build=info.build,
         subdir="linux-64",
         files=list(files.values()),
         depends=["__glibc >=2.17"],
         license="Python-2.0",
     )
+
+
+# The packaged distribution interpreter's lib/pythonX.Y/sitecustomize.py
+# (site.py itself is frozen into the interpreter: a changed site.py is ignored).
+_SITECUSTOMIZE = """\
+\"\"\"Added by ce's test-channel builder (scripts/build_test_channel.py).
+
+This interpreter was packaged from a Linux distribution's python, whose site
+module (frozen into the executable) reads dist-packages directories. As a
+conda package it reads <prefix>/lib/pythonX.Y/site-packages, as upstream
+CPython and conda's python do: add those directories (their .pth files too)
+and answer site.getsitepackages() as upstream does.
+\"\"\"
+
+import os
+import site
+import sys
+
+
+def getsitepackages(prefixes=None):
+    \"\"\"Return the global site-packages directories (upstream CPython's layout).\"\"\"
+    sitepackages = []
+    seen = set()
+    if prefixes is None:
+        prefixes = site.PREFIXES
+    abi_thread = "t" if "t" in getattr(sys, "abiflags", "") else ""
+    version = "python%d.%d%s" % (sys.version_info[0], sys.version_info[1], abi_thread)
+    for prefix in prefixes:
+        if not prefix or prefix in seen:
+            continue
+        seen.add(prefix)
+        libdirs = [sys.platlibdir]
+        if sys.platlibdir != "lib":
+            libdirs.append("lib")
+        for libdir in libdirs:
+            sitepackages.append(os.path.join(prefix, libdir, version, "site-packages"))
+    return sitepackages
+
+
+site.getsitepackages = getsitepackages
+for _directory in getsitepackages():
+    if os.path.isdir(_directory):
+        site.addsitedir(_directory)
+del _directory
+"""
+
+# Appended to a distribution's sysconfig.py: installers (pip, uv) use the
+# upstream 'posix_prefix' scheme, lib/pythonX.Y/site-packages, not /usr/local.
+_SYSCONFIG_OVERRIDE = """
+
+# Added by ce's test-channel builder: this interpreter came from a Linux
+# distribution whose default install scheme is /usr/local/.../dist-packages;
+# as a conda package it installs into its own prefix, as upstream CPython.
+def _get_preferred_schemes():
+    return {"prefix": "posix_prefix", "home": "posix_home", "user": "posix_user"}
+
+
+# get_paths() and get_path() took get_default_scheme() as a default argument
+# when they were defined.
+get_paths.__defaults__ = (get_default_scheme(),) + get_paths.__defaults__[1:]
+get_path.__defaults__ = (get_default_scheme(),) + get_path.__defaults__[1:]
+"""
+
+_SITE_PACKAGES_README = (
+    b"This directory exists so that 3rd party packages can be installed\n"
+    b"here.  Read the source for site.py for more details.\n"
+)
+
+_PYC_COMPILER = """
+import importlib._bootstrap_external as bootstrap, json, sys
+request = json.load(sys.stdin)
+source = request["source"].encode("utf-8")
+code = compile(source, request["path"], "exec", dont_inherit=True)
+sys.stdout.buffer.write(bootstrap._code_to_timestamp_pyc(code, request["mtime"], len(source)))
+"""
+
+
+def _timestamp_pyc(info: Interpreter, source: bytes, path: str, mtime: int) -> bytes:
+    """Compile ``source`` with ``info``'s interpreter into a timestamp ``.pyc``."""
+    request = json.dumps({"source": source.decode("utf-8"), "path": path, "mtime": mtime})
+    result = subprocess.run(
+        [info.executable, "-I", "-c", _PYC_COMPILER],
+        input=request.encode(),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return result.stdout
+
+
+def undistro_python(files: dict[str, PkgFile], info: Interpreter) -> list[str]:
+    """Make a packaged distribution interpreter behave as upstream CPython; return what changed.
+
+    conda's python reads ``<prefix>/lib/pythonX.Y/site-packages``, which is
+    where noarch python packages are installed. Debian's and Ubuntu's
+    ``/usr/bin/python3`` instead read ``.../dist-packages`` directories (a
+    patched ``site.py``), install into ``/usr/local`` (a patched
+    ``sysconfig.py``), refuse installers (``EXTERNALLY-MANAGED``, PEP 668)
+    and have no ``bin/python``. Packaged as is, such an interpreter finds
+    none of the environment's packages. So, in the package only, never in the
+    original installation:
+
+    * a ``sitecustomize`` module in the standard library adds upstream's
+      site-packages directories (``.pth`` files included) and makes
+      ``site.getsitepackages`` upstream's. ``site.py`` itself cannot be
+      changed: CPython >= 3.11 runs the copy frozen into the executable.
+      The distribution's own ``sitecustomize`` (Debian's is a link into
+      ``/etc``) is not packaged;
+    * ``sysconfig``'s preferred install scheme is ``posix_prefix``;
+    * ``EXTERNALLY-MANAGED`` is left out, ``site-packages/`` and
+      ``bin/python``, ``bin/python3`` are added where missing;
+    * the ``.pyc`` of every changed module is compiled anew by the packaged
+      interpreter itself, so startup does not recompile it.
+
+    An upstream interpreter (pyenv, python.org, uv's) needs none of this and
+    only has the missing pieces added.
+    """
+    pyver = info.pyver
+    lib = f"lib/{pyver}"
+    changes: list[str] = []
+
+    def rewrite(rel: str, data: bytes) -> None:
+        """Replace the module ``rel`` and its ``.pyc``."""
+        old = files[rel]
+        files[rel] = PkgFile(rel, data, old.mode, old.mtime)
+        stem = rel.rsplit("/", 1)[1][: -len(".py")]
+        pyc = f"{lib}/__pycache__/{stem}.{info.cache_tag}.pyc"
+        files[pyc] = PkgFile(pyc, _timestamp_pyc(info, data, f"{info.base_prefix}/{rel}", old.mtime), 0o644, old.mtime)
+        changes.append(rel)
+
+    site = files.get(f"{lib}/site.py")
+    if site is not None and b"dist-packages" in site.data:
+        custom = f"{lib}/sitecustomize.py"
+        files[custom] = PkgFile(custom, _SITECUSTOMIZE.encode())
+        rewrite(custom, files[custom].data)
+    sysconfig = files.get(f"{lib}/sysconfig.py")
+    if sysconfig is not None and b"'posix_local'" in sysconfig.data:
+        rewrite(sysconfig.path, sysconfig.data + _SYSCONFIG_OVERRIDE.encode())
+
+    if files.pop(f"{lib}/EXTERNALLY-MANAGED", None) is not None:
+        changes.append(f"{lib}/EXTERNALLY-MANAGED")
+    readme = f"{lib}/site-packages/README.txt"
+    if readme not in files:
+        files[readme] = PkgFile(readme, _SITE_PACKAGES_README)
+        changes.append(readme)
+    versioned = f"python{info.major}.{info.minor}"
+    if f"bin/{versioned}" in files:
+        for name in ("python3", "python"):
+            if f"bin/{name}" not in files:
+                files[f"bin/{name}"] = PkgFile(f"bin/{name}", mode=0o777, symlink=versioned)
+                changes.append(f"bin/{name}")
+    return changes
 
 
 def _conda_name(name: str) -> str:
@@ -718,8 +956,9 @@ def _generic(name: str, files: list[PkgFile], version: str = "1.0", depends: Seq
     )
 
 
-def synthetic_packages() -> list[Package]:
-    """Return the tiny hand-written packages."""
+def synthetic_packages(info: Interpreter | None = None) -> list[Package]:
+    """Return the tiny hand-written packages (placeholder pythons matching ``info``)."""
+    info = info or interpreter()
     packages = [
         # a package whose command name differs from its name
         _generic(
@@ -777,8 +1016,8 @@ def synthetic_packages() -> list[Package]:
     ]
     # One multi-tool per platform, and placeholder pythons (no interpreter) so
     # that multi-platform solves of python scripts work.
-    python_version = platform.python_version()
-    python_build = f"0_cp{sys.version_info.major}{sys.version_info.minor}"
+    python_version = info.version
+    python_build = info.build
     note = b"placeholder python package of ce's test channel: no interpreter\n"
     for subdir in ("linux-64", "osx-arm64"):
         tool = _sh("bin/multi-tool", f'echo "multi-tool for {subdir}" "$@"')
@@ -826,7 +1065,7 @@ def _conda_wheels(wheels: Path) -> dict[str, Path]:
     return found
 
 
-def cache_key(wheel_files: Iterable[Path]) -> str:
+def cache_key(wheel_files: Iterable[Path], python: str | None = None) -> str:
     """Return 16 hex digits of a sha256 over every input of the channel build."""
     digest = hashlib.sha256()
 
@@ -837,20 +1076,21 @@ def cache_key(wheel_files: Iterable[Path]) -> str:
     add("builder", Path(__file__).read_bytes())
     for wheel in sorted(wheel_files, key=lambda p: p.name):
         add("wheel", f"{wheel.name} {_sha256_file(wheel)}")
-    add("sys.version", sys.version)
-    add("sys.base_prefix", sys.base_prefix)
+    info = interpreter(python)
+    add("sys.version", info.sys_version)
+    add("sys.base_prefix", info.base_prefix)
     add("patchelf", patchelf_version())
     add("zstandard", f"{zstandard.__version__} level {ZSTD_LEVEL}")
     return digest.hexdigest()[:16]
 
 
-def _build_into(channel: Path, wheels: dict[str, Path], workdir: Path) -> None:
+def _build_into(channel: Path, wheels: dict[str, Path], workdir: Path, python: str | None = None) -> None:
     """Write every package and the repodata of a fresh channel at ``channel``."""
     packages = [
-        python_package(workdir),
+        python_package(workdir, python),
         ruff_package(wheels["ruff"]),
         *(noarch_python_package(wheels[name]) for name in ("six", "python-dateutil", "pyflakes")),
-        *synthetic_packages(),
+        *synthetic_packages(interpreter(python)),
     ]
     records: dict[str, dict[str, dict[str, Any]]] = {}
     for subdir in SUBDIRS:
@@ -865,7 +1105,7 @@ def _build_into(channel: Path, wheels: dict[str, Path], workdir: Path) -> None:
     write_repodata(channel, records)
 
 
-def build_channel(cache_root: Path, wheels: Path | None = None) -> Path:
+def build_channel(cache_root: Path, wheels: Path | None = None, python: str | None = None) -> Path:
     """Return the path of the complete local channel, building it if needed.
 
     The channel lives at ``cache_root/<key>/channel`` where ``<key>`` hashes
@@ -873,13 +1113,15 @@ def build_channel(cache_root: Path, wheels: Path | None = None) -> Path:
     directory beside it and renamed into place, so parallel processes are
     safe: the first rename wins, the others use its result. ``wheels`` is a
     directory holding the pinned wheels; by default they are downloaded into
-    ``cache_root/wheels`` by :func:`ensure_wheels`.
+    ``cache_root/wheels`` by :func:`ensure_wheels`. ``python`` is the
+    interpreter packaged as the channel's ``python`` (default: the running
+    one); it needs no package of its own, the builder runs it only to ask.
     """
     cache_root = Path(cache_root).absolute()
     if wheels is None:
         wheels = ensure_wheels(cache_root / "wheels")
     wheel_files = _conda_wheels(Path(wheels))
-    key = cache_key(wheel_files.values())
+    key = cache_key(wheel_files.values(), python)
     final = cache_root / key
     channel = final / "channel"
     if channel.is_dir():
@@ -890,7 +1132,7 @@ def build_channel(cache_root: Path, wheels: Path | None = None) -> Path:
     try:
         tmp.chmod(0o755)
         workdir = tmp / "work"
-        _build_into(tmp / "channel", wheel_files, workdir)
+        _build_into(tmp / "channel", wheel_files, workdir, python)
         shutil.rmtree(workdir, ignore_errors=True)
         try:
             os.rename(tmp, final)
@@ -957,9 +1199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=f"cache directory (default: ${CACHE_ENV_VAR} or {DEFAULT_CACHE}); wheels are kept in <cache>/wheels",
     )
+    parser.add_argument(
+        "--python",
+        default=None,
+        help="the interpreter to package as the channel's python (default: the one running this script)",
+    )
     args = parser.parse_args(argv)
     cache = args.cache if args.cache is not None else default_cache()
-    print(build_channel(cache))
+    print(build_channel(cache, python=args.python))
     return 0
 
 

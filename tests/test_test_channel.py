@@ -310,7 +310,12 @@ def test_python_copy_uses_its_own_libpython(python_prefix: Path) -> None:
     info = json.loads(result.stdout)
     assert Path(info["prefix"]) == python_prefix
     assert info["version"] == PYTHON_VERSION
-    assert info["maps"], "libpython is not mapped: not a shared-libpython build?"
+    with open("/proc/self/maps") as maps:
+        host_uses_libpython = any("libpython" in line for line in maps)
+    if host_uses_libpython:
+        assert info["maps"], "libpython is not mapped: the copy does not load a libpython of its own"
+    else:  # e.g. Debian's python: libpython is linked into the executable
+        assert info["maps"] == []
     for mapped in info["maps"]:
         assert Path(mapped).resolve().is_relative_to(python_prefix), mapped
     assert Path(info["json_ext"]).resolve().is_relative_to(python_prefix)
@@ -322,8 +327,9 @@ def test_python_prefix_placeholders_replaced(python_prefix: Path) -> None:
     result = run([python_prefix / "bin" / "python3", "-c", code])
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == python_prefix
-    config = (python_prefix / "bin" / f"{PYVER}-config").read_text()
-    assert sys.base_prefix not in config
+    config = python_prefix / "bin" / f"{PYVER}-config"
+    if config.exists():  # Debian's is a link to x86_64-linux-gnu-pythonX.Y-config, which is not packaged
+        assert sys.base_prefix not in config.read_text()
 
 
 def test_python_stdlib_pyc_are_valid(python_prefix: Path) -> None:
@@ -366,6 +372,69 @@ def test_noarch_python_entry_point(python_prefix: Path) -> None:
     result = run([launcher, "--version"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(PINS["pyflakes"].version)
+
+
+def _distro_python() -> str | None:
+    """``/usr/bin/python3`` if it is a distribution's (its site.py reads dist-packages) and >= 3.10."""
+    python = Path("/usr/bin/python3")
+    if not python.exists():
+        return None
+    probe = "import site, sys; print(sys.version_info >= (3, 10) and 'dist-packages' in open(site.__file__).read())"
+    result = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    return str(python) if result.stdout.strip() == "True" else None
+
+
+DISTRO_PYTHON = _distro_python()
+
+
+@pytest.mark.skipif(
+    DISTRO_PYTHON is None,
+    reason="needs a distribution's python (/usr/bin/python3 whose site.py reads dist-packages, as Debian's)",
+)
+def test_distro_python_package_reads_its_site_packages(
+    wheels_dir: Path, package_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A channel built from Debian's /usr/bin/python3 behaves as upstream CPython.
+
+    That interpreter's own site module reads dist-packages directories and its
+    sysconfig installs into /usr/local; packaged, it must read and install into
+    <prefix>/lib/pythonX.Y/site-packages, where noarch packages go.
+    """
+    assert DISTRO_PYTHON is not None
+    info = btc.interpreter(DISTRO_PYTHON)
+    channel = Path(btc.build_channel(btc.default_cache(), wheels=wheels_dir, python=DISTRO_PYTHON))
+    records = solve(channel.as_uri(), ["python", "six", "pyflakes"], tmp_path_factory.mktemp("solve-distro"))
+    assert _names(records)["python"].version == Version(info.version)
+    prefix = install(records, tmp_path_factory.mktemp("envs") / "distro-env", package_cache).resolve()
+    site_packages = prefix / "lib" / info.pyver / "site-packages"
+
+    code = (
+        "import json, os, site, sys, sysconfig, tempfile, six\n"
+        "print(json.dumps({'site': site.getsitepackages(), 'path': sys.path, 'six': six.__file__,"
+        " 'purelib': sysconfig.get_paths()['purelib'], 'prefix': sys.prefix, 'exe': sys.executable,"
+        " 'defpath': os.defpath, 'tmp': tempfile._candidate_tempdir_list()}))\n"
+    )
+    result = run([prefix / "bin" / "python", "-s", "-c", code])
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["site"] == [str(site_packages)]
+    assert Path(found["six"]).parent == site_packages
+    assert found["purelib"] == str(site_packages)
+    assert Path(found["prefix"]) == prefix
+    assert Path(found["exe"]).resolve().is_relative_to(prefix)
+    assert [entry for entry in found["path"] if entry and not Path(entry).is_relative_to(prefix)] == []
+    # the original /usr is not rewritten where it is not the interpreter's prefix
+    assert found["defpath"] == "/bin:/usr/bin"
+    assert "/usr/tmp" in found["tmp"]
+
+    assert not (prefix / "lib" / info.pyver / "EXTERNALLY-MANAGED").exists()
+    launcher = run([prefix / "bin" / "pyflakes", "--version"])
+    assert launcher.returncode == 0, launcher.stderr
+    assert launcher.stdout.startswith(PINS["pyflakes"].version)
+    # the added sitecustomize ships a valid .pyc: no recompilation at startup
+    verbose = run([prefix / "bin" / "python", "-v", "-c", "pass"])
+    assert "code object from" in verbose.stderr and "sitecustomize" in verbose.stderr
+    assert "bytecode is stale" not in verbose.stderr
 
 
 # --------------------------------------------------------------------------
