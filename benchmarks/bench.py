@@ -14,7 +14,10 @@ same group and the same run:
   script.py`` warm, and installs from a lock with a warm and an empty
   package cache;
 * scale: a warm hit with 1 and with 1,000 cached environments, ``--list``
-  and ``--clean --all --dry-run`` with 1,000.
+  and ``--clean --all --dry-run`` with 1,000;
+* with ``--baseline-src DIR`` (the ``src`` of another checkout, for example
+  a worktree of the previous commit), warm and cold runs of that ce beside
+  this one, both started the same way, in one interleaved group.
 """
 
 from __future__ import annotations
@@ -115,6 +118,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per command (default 15, at least 10)")
     parser.add_argument("--markdown", type=Path, help="also write the report to this file (docs/benchmarks.md)")
+    parser.add_argument(
+        "--baseline-src", type=Path, help="also measure the ce in this source tree, side by side (only that group)"
+    )
     args = parser.parse_args()
     runs = max(args.runs, 10)
 
@@ -191,6 +197,14 @@ def main() -> int:
                 uvx_note = ""
             else:
                 uvx_note = "uvx could not fetch ruff (no index reachable)"
+        if args.baseline_src is not None:
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", str(args.baseline_src)], check=True, capture_output=True
+            )
+            comparison = compare_with_baseline(args.baseline_src.resolve(), base, fresh_home)
+            run_group(comparison, runs)
+            print(render_comparison(comparison, runs, args.baseline_src))
+            return 0
         run_group(tool, runs)
         run_group(cold, runs)
 
@@ -248,6 +262,45 @@ def main() -> int:
     if args.markdown:
         args.markdown.write_text(report)
     return 0
+
+
+ENTRY = "import sys; from ce.__main__ import main; sys.exit(main())"
+
+
+def compare_with_baseline(
+    baseline_src: Path, base: dict[str, str], fresh_home: Callable[[str, bool], Callable[[int], dict[str, str]]]
+) -> list[Command]:
+    """Warm and cold tool runs of this ce and of the one in *baseline_src*, started alike (``python -c``)."""
+    commands = []
+    for label, src in (("this tree", REPO / "src"), ("baseline", baseline_src)):
+
+        def with_path(prepare: Callable[[int], dict[str, str]], src: Path = src) -> Callable[[int], dict[str, str]]:
+            return lambda round_number: dict(prepare(round_number), PYTHONPATH=str(src))
+
+        entry = [sys.executable, "-c", ENTRY]
+        commands.append(
+            Command(f"ce ruff --version, warm ({label})", [*entry, "ruff", "--version"], with_path(lambda _r: base))
+        )
+        commands.append(
+            Command(
+                f"ce ruff --version, cold, package cache warm ({label})",
+                [*entry, "-q", "ruff", "--version"],
+                with_path(fresh_home(f"compare-{label.replace(' ', '-')}", False)),
+            )
+        )
+    return commands
+
+
+def render_comparison(commands: list[Command], runs: int, baseline_src: Path) -> str:
+    """The side-by-side table of :func:`compare_with_baseline`."""
+    lines = [
+        f"Side by side with {baseline_src} (median of {runs} interleaved runs, both as `python -c` entry):",
+        "",
+        "| command | median |",
+        "|---|---:|",
+    ]
+    lines.extend(f"| {command.label} | {command.median_ms:.1f} ms |" for command in commands)
+    return "\n".join(lines)
 
 
 def render(

@@ -13,7 +13,6 @@ import os
 import time
 
 from ce.argv import split_argv
-from ce.backends.builtin import DEFAULT_RUNNER
 from ce.config.condarc import save_pending
 from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.errors import CeError
@@ -69,8 +68,11 @@ def _parse(options: list[str]) -> tuple[list[str], list[str], str | None, bool]:
             if from_spec is not None:
                 raise _Fallback
             from_spec = value
-        elif value != DEFAULT_RUNNER:  # --runner: only the built-in default is warm
-            raise _Fallback
+        else:  # --runner: only the built-in default is warm
+            from ce.backends.builtin import DEFAULT_RUNNER
+
+            if value != DEFAULT_RUNNER:
+                raise _Fallback
     return channels, with_specs, from_spec, override
 
 

@@ -11,6 +11,7 @@ package's ``.dist-info`` and installs nothing for it.  uv's own settings
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 
@@ -63,7 +64,15 @@ def install_pypi(
         command.append("--quiet")
     command.extend(requirements)
     env = {key: value for key, value in environ.items() if key not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    # uv locks an environment that is not a virtualenv with $TMPDIR/uv-<hash>.lock and never
+    # removes it: give uv a temporary directory inside the environment being built.
+    scratch = os.path.join(prefix, ".ce-uv-tmp")
+    os.makedirs(scratch, exist_ok=True)
+    env["TMPDIR"] = scratch
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if result.returncode != 0:
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         detail = "; ".join(lines[-3:]) or f"uv exited with {result.returncode}"
