@@ -286,7 +286,8 @@ def test_requires_python_forms(tmp_path: Path, env: dict[str, str], requires_pyt
     "requires-python with a conda dependency named `python`",
     peer="PEP: a runner SHOULD error when it cannot provide a satisfying Python; conda-exec 0.4.0 checks "
     "the installed python against requires-python",
-    ce="honoured: `>=3.12` with only 3.11.7 available is exit 1 naming requires-python; `>=3.11` runs",
+    ce="honoured: both constrain python; `>=3.12` with only 3.11.7 available is exit 1 (the solve names "
+    "`python>=3.12`); `>=3.11` runs",
 )
 def test_requires_python_with_a_python_dependency_is_honoured(tmp_path: Path, env: dict[str, str]) -> None:
     template = '# /// script\n# requires-python = "{}"\n#\n# [tool.conda]\n# dependencies = ["python"]\n# ///\n' + RUNS
@@ -295,7 +296,7 @@ def test_requires_python_with_a_python_dependency_is_honoured(tmp_path: Path, en
     assert not SpecifierSet(">=3.12").contains(PYTHON_VERSION)
     refused = run_ce(str(_script(tmp_path, template.format(">=3.12"), "new.py")), env=env)
     assert refused.returncode == 1, (refused.stdout, refused.stderr)
-    assert "requires-python" in refused.stderr
+    assert ">=3.12" in refused.stderr
 
 
 # --------------------------------------------------------------------------
