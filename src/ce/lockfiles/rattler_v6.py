@@ -78,6 +78,17 @@ def _hash(entry: dict[str, Any], key: str, length: int, where: str) -> str | Non
     return value
 
 
+#: rattler's rule: a timestamp above the last second of year 9999 is in milliseconds, any other is in seconds
+LAST_SECOND_OF_9999 = 253_402_300_799
+
+
+def _milliseconds(timestamp: int | None) -> int | None:
+    """A lock entry's timestamp in milliseconds, read as rattler reads it."""
+    if timestamp is None or timestamp > LAST_SECOND_OF_9999:
+        return timestamp
+    return timestamp * 1000
+
+
 def _package(entry: object, index: int) -> LockedPackage:
     where = f"packages[{index}]"
     if not isinstance(entry, dict):
@@ -105,7 +116,7 @@ def _package(entry: object, index: int) -> LockedPackage:
         constrains=_strings(entry.get("constrains"), f"{where}.constrains"),
         license=_optional(entry, "license", str, where),
         size=_optional(entry, "size", int, where),
-        timestamp=_optional(entry, "timestamp", int, where),
+        timestamp=_milliseconds(_optional(entry, "timestamp", int, where)),
     )
 
 
