@@ -2,7 +2,9 @@
 
 py-rattler only writes version 7, so this writer is ce's own.  Fields that
 can be derived from a package's URL (name, version, build, subdir, channel)
-are omitted, as rattler does; the reader derives whatever an entry omits, so
+are omitted, as rattler does, except ``subdir`` and ``channel`` of
+packages whose URL is not http(s) (``file://`` channels): rattler cannot
+derive those and refuses the entry without them. The reader derives whatever an entry omits, so
 the sparse entries conda-exec 0.4.0 writes load too.
 """
 
@@ -30,7 +32,9 @@ def _entry(package: LockedPackage) -> dict[str, Any]:
     if package.build != derived.build:
         entry["build"] = package.build
     entry["build_number"] = package.build_number
-    if package.subdir != derived.subdir:
+    # rattler derives subdir and channel from http(s) URLs only: write them for file:// and others
+    explicit = not package.url.startswith(("http://", "https://"))
+    if explicit or package.subdir != derived.subdir:
         entry["subdir"] = package.subdir
     if package.noarch and package.noarch != noarch_from(package.subdir, package.build):
         entry["noarch"] = package.noarch
@@ -42,7 +46,7 @@ def _entry(package: LockedPackage) -> dict[str, Any]:
         entry["depends"] = list(package.depends)
     if package.constrains:
         entry["constrains"] = list(package.constrains)
-    if package.channel and package.channel.rstrip("/") != (derived.channel or "").rstrip("/"):
+    if package.channel and (explicit or package.channel.rstrip("/") != (derived.channel or "").rstrip("/")):
         entry["channel"] = package.channel
     if package.license:
         entry["license"] = package.license
