@@ -329,7 +329,7 @@ def run_with_locks(
             for path, written in write_lock(request.path, data, digest, name, backend, embed):
                 reporter.info(f"wrote {name} lock for {', '.join(written)}: {path}")
         return prepare_from_lock(request, data, args, options, registry, reporter, quiet)
-    if ignore_lock or options.refresh:
+    if ignore_lock or (options.refresh and not locked):  # --locked --refresh rebuilds from the lock, never solves
         return None
     warnings: list[str] = []
     sources = discover(request.path, script_text, format_name, request.platform, registry, warnings.append)
