@@ -114,13 +114,6 @@ CASES = [
     Case("override without channels", ["--override-channels", "ruff"], 2, "needs at least one -c"),
     # script metadata
     Case(
-        "unclosed block",
-        ["s.py"],
-        1,
-        "s.py:1: '# /// script' block is never closed",
-        setup=_script("# /// script\n# x = 1\n"),
-    ),
-    Case(
         "two blocks", ["s.py"], 1, "s.py:5: a second", setup=_script("# /// script\n# ///\n\n\n# /// script\n# ///\n")
     ),
     Case("invalid toml", ["s.py"], 1, "s.py:2: invalid TOML", setup=_script("# /// script\n# a = = 1\n# ///\n")),

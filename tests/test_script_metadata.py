@@ -105,9 +105,15 @@ def test_unknown_keys_warn_with_their_line() -> None:
     assert any(w.startswith("s.py:5:") and "flavour" in w for w in meta.warnings)
 
 
+def test_an_unclosed_block_is_ignored() -> None:
+    """PEP 723: an unclosed block MUST be ignored (here a usage example after the real block)."""
+    text = '# /// script\n# dependencies = ["six"]\n# ///\n"""Example:\n# /// script\n# dependencies = []\n"""\n'
+    assert parse_metadata(text, "s.py").pypi_dependencies == ("six",)
+    assert parse_metadata("x = 1\n# /// script\n# dependencies = []\nprint()\n", "s.py").source == "none"
+
+
 BAD = [
     ("# /// script\n# dependencies = []\n# ///\n\n# /// script\n# dependencies = []\n# ///\n", 5, "second"),
-    ("x = 1\n# /// script\n# dependencies = []\nprint()\n", 2, "never closed"),
     ("# /// script\n# dependencies = [\n# ///\n", 3, "invalid TOML"),
     ("# /// script\n# requires-python = 3\n# ///\n", 2, "requires-python must be a string"),
     ("# /// script\n# requires-python = 'banana'\n# ///\n", 2, "invalid requires-python"),

@@ -1,7 +1,8 @@
 """``explicit``: conda's ``@EXPLICIT`` spec files, one per platform, for ``conda create --file``.
 
 URLs are listed in install order (dependencies first), each with its hash:
-``#sha256:<hex>`` when known, else ``#<md5>``.
+``#sha256:<hex>`` when known, else ``#<md5>``.  A bare 64-character
+``#<hex>`` (what ``conda list --explicit --sha256`` writes) is read as sha256.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class Explicit(PatternSidecars):
                 sha256 = checksum[len("sha256:") :]
             elif checksum.startswith("md5:"):
                 md5 = checksum[len("md5:") :]
+            elif len(checksum) == 64:  # `conda list --explicit --sha256` writes a bare sha256
+                sha256 = checksum
             elif checksum:
                 md5 = checksum
             for value, length in ((sha256, 64), (md5, 32)):

@@ -2,7 +2,9 @@
 
 py-rattler only writes version 7, so this writer is ce's own.  Fields that
 can be derived from a package's URL (name, version, build, subdir, channel)
-are omitted, as rattler does; the reader derives whatever an entry omits, so
+are omitted, as rattler does, except ``subdir`` and ``channel`` of
+packages whose URL is not http(s) (``file://`` channels): rattler cannot
+derive those and refuses the entry without them. The reader derives whatever an entry omits, so
 the sparse entries conda-exec 0.4.0 writes load too.
 """
 
@@ -28,7 +30,9 @@ def _entry(package: LockedPackage) -> dict[str, Any]:
     if package.build != derived.build:
         entry["build"] = package.build
     entry["build_number"] = package.build_number
-    if package.subdir != derived.subdir:
+    # rattler derives subdir and channel from http(s) URLs only: write them for file:// and others
+    explicit = not package.url.startswith(("http://", "https://"))
+    if explicit or package.subdir != derived.subdir:
         entry["subdir"] = package.subdir
     if package.noarch and package.noarch != noarch_from(package.subdir, package.build):
         entry["noarch"] = package.noarch
@@ -40,7 +44,7 @@ def _entry(package: LockedPackage) -> dict[str, Any]:
         entry["depends"] = list(package.depends)
     if package.constrains:
         entry["constrains"] = list(package.constrains)
-    if package.channel and package.channel.rstrip("/") != (derived.channel or "").rstrip("/"):
+    if package.channel and (explicit or package.channel.rstrip("/") != (derived.channel or "").rstrip("/")):
         entry["channel"] = package.channel
     if package.license:
         entry["license"] = package.license
@@ -76,6 +80,17 @@ def _hash(entry: dict[str, Any], key: str, length: int, where: str) -> str | Non
     return value
 
 
+#: rattler's rule: a timestamp above the last second of year 9999 is in milliseconds, any other is in seconds
+LAST_SECOND_OF_9999 = 253_402_300_799
+
+
+def _milliseconds(timestamp: int | None) -> int | None:
+    """A lock entry's timestamp in milliseconds, read as rattler reads it."""
+    if timestamp is None or timestamp > LAST_SECOND_OF_9999:
+        return timestamp
+    return timestamp * 1000
+
+
 def _package(entry: object, index: int) -> LockedPackage:
     where = f"packages[{index}]"
     if not isinstance(entry, dict):
@@ -103,7 +118,7 @@ def _package(entry: object, index: int) -> LockedPackage:
         constrains=_strings(entry.get("constrains"), f"{where}.constrains"),
         license=_optional(entry, "license", str, where),
         size=_optional(entry, "size", int, where),
-        timestamp=_optional(entry, "timestamp", int, where),
+        timestamp=_milliseconds(_optional(entry, "timestamp", int, where)),
     )
 
 

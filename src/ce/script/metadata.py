@@ -182,14 +182,11 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
 
 def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
     """The metadata of a script whose source is *text*."""
-    blocks, unclosed = find_blocks(text)
+    blocks, _unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
     script_blocks = [block for block in blocks if block.type == SCRIPT_BLOCK]
     if len(script_blocks) > 1:
         first, second = script_blocks[:2]
         raise _fail(path, second.start_line, f"a second '# /// script' block (the first is at line {first.start_line})")
-    for block in unclosed:
-        if block.type == SCRIPT_BLOCK:
-            raise _fail(path, block.start_line, "'# /// script' block is never closed with '# ///'")
     if script_blocks:
         return _from_pep723(path, script_blocks[0])
     legacy = _legacy_block(text.splitlines())

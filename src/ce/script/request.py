@@ -10,7 +10,6 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from ce.config.channels import resolve_channels
-from ce.errors import ScriptError
 from ce.keys import env_name_from_parts
 from ce.script.metadata import ScriptMetadata
 from ce.specs import normalize_spec, spec_package_name
@@ -33,21 +32,31 @@ class ScriptRequest:
     env_name: str
 
 
+def _conda_constraint(operator: str, version: str) -> list[str]:
+    """One PEP 440 specifier as conda version constraints (``==X.*`` is the glob ``X.*``)."""
+    if operator == "===":  # arbitrary equality: this exact version string
+        return [f"=={version}"]
+    if operator == "~=":  # compatible release: >=X.Y.Z and X.Y.*
+        prefix = ".".join(version.split(".")[:-1])
+        return [f">={version}", f"{prefix}.*"]
+    if operator == "==" and version.endswith(".*"):
+        return [version]
+    return [f"{operator}{version}"]
+
+
 def python_spec(requires_python: str | None) -> str:
-    """The conda spec for ``python`` that honours a PEP 440 ``requires-python``."""
-    if not requires_python:
+    """The conda spec for ``python`` that honours a PEP 440 ``requires-python``.
+
+    Each specifier maps to the conda constraint that matches the same
+    versions; ``==X.*`` becomes the glob ``X.*`` (conda and rattler read
+    ``==3.*`` combined with others as ``==3``).
+    """
+    if not requires_python or not requires_python.strip():
         return "python"
-    parts = []
+    parts: list[str] = []
     for specifier in SpecifierSet(requires_python):
-        operator, version = specifier.operator, specifier.version
-        if operator == "===":
-            raise ScriptError(f"requires-python {requires_python!r}: '===' has no conda equivalent")
-        if operator == "~=":  # compatible release: >=X.Y.Z and ==X.Y.*
-            prefix = ".".join(version.split(".")[:-1])
-            parts.extend([f">={version}", f"=={prefix}.*"])
-        else:
-            parts.append(f"{operator}{version}")
-    return "python" + ",".join(sorted(parts))
+        parts.extend(_conda_constraint(specifier.operator, specifier.version))
+    return "python " + ",".join(sorted(parts))
 
 
 def needs_python(metadata: ScriptMetadata, interpreter: tuple[str, ...]) -> bool:
@@ -77,7 +86,8 @@ def resolve_script_request(
     """Turn a script, its metadata and the command line into a :class:`ScriptRequest`."""
     interpreter = metadata.run_with or ("python",)
     specs = list(metadata.conda_dependencies)
-    if needs_python(metadata, interpreter):
+    if needs_python(metadata, interpreter) or (metadata.names_python and metadata.requires_python):
+        # a dependency named python does not switch requires-python off: both constrain python
         specs.append(python_spec(metadata.requires_python))
     for spec in with_specs:
         normalized = normalize_spec(spec)

@@ -145,7 +145,8 @@ def prepare_script(
     data: LockData | None = None
     if lock_options.lock:
         data = _write_new_lock(request, script_text, digest, lock_options, options, registry, reporter)
-    elif not (lock_options.ignore_lock or options.refresh):
+    elif not (lock_options.ignore_lock or (options.refresh and not lock_options.locked)):
+        # --locked --refresh rebuilds from the lock, and never solves
         data = _existing_lock(request, script_text, digest, lock_options, registry, reporter)
     spec = _from_metadata(request, options) if data is None else _from_lock(request, data, options)
     argv = [*request.interpreter, request.path, *args]
