@@ -378,7 +378,8 @@ class Cli:
         from ce.script import index as scriptindex
 
         ns = self.ns
-        lock_options = (ns.lock, ns.ignore_lock, ns.locked, ns.refresh, ns.lock_format, ns.platform, ns.embed)
+        # --locked is recorded (its key differs): the same fresh lock gives the same environment, never a solve.
+        lock_options = (ns.lock, ns.ignore_lock, ns.refresh, ns.lock_format, ns.platform, ns.embed)
         if any(lock_options) or options.runner != DEFAULT_RUNNER or self.warned:
             return
         # The text was read (and decoded as UTF-8) once already: its bytes are what the warm path reads.
@@ -386,7 +387,7 @@ class Cli:
         if len(data) > scriptindex.MAX_SCRIPT_BYTES:
             return
         key = scriptindex.fingerprint(
-            path, data, ns.channel, ns.with_specs, ns.override_channels, current_subdir(), os.environ
+            path, data, ns.channel, ns.with_specs, ns.override_channels, current_subdir(), os.environ, ns.locked
         )
         scriptindex.record(CachePaths.from_environ(), key, env_name, interpreter)
 
@@ -428,6 +429,9 @@ class Cli:
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
         save_pending()  # the run succeeded: now cache the condarc settings it merged
+        from ce.envs.bytecode import compile_ce_itself
+
+        compile_ce_itself()
         return launch(plan)
 
 

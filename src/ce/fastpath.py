@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 TOUCH_INTERVAL_SECONDS = 3600.0
+#: Flags the warm path handles; a script run may also be ``--locked`` (recorded under its own index key).
+_FLAGS = ("--override-channels", "-q", "--quiet", "--offline")
+_SCRIPT_FLAGS = (*_FLAGS, "--locked")
 
 
 class _Fallback(Exception):
@@ -39,7 +42,7 @@ def _value(options: list[str], index: int) -> str:
     return options[index + 1]
 
 
-def _parse(options: list[str]) -> tuple[list[str], list[str], str | None, bool]:
+def _parse(options: list[str], script: bool = False) -> tuple[list[str], list[str], str | None, bool]:
     channels: list[str] = []
     with_specs: list[str] = []
     from_spec: str | None = None
@@ -54,7 +57,7 @@ def _parse(options: list[str]) -> tuple[list[str], list[str], str | None, bool]:
         elif option.startswith("-c") and not option.startswith("--"):
             name, value = "-c", option[2:]
             index += 1
-        elif option in ("--override-channels", "-q", "--quiet", "--offline") and not has_inline:
+        elif option in (_SCRIPT_FLAGS if script else _FLAGS):
             override = override or option == "--override-channels"
             index += 1
             continue
@@ -93,13 +96,16 @@ def _script_target(
     """(env name, interpreter path, interpreter argv) of a script recorded in the index."""
     from ce.script import index as scriptindex
 
-    channels, with_specs, from_spec, override = _parse(options)
+    channels, with_specs, from_spec, override = _parse(options, script=True)
     if from_spec is not None:
         raise _Fallback
     data = scriptindex.read_script_bytes(script)
     if data is None:
         raise _Fallback
-    key = scriptindex.fingerprint(script, data, channels, with_specs, override, current_subdir(environ), environ)
+    locked = "--locked" in options  # a run that used a fresh lock: the same lock, never a solve
+    key = scriptindex.fingerprint(
+        script, data, channels, with_specs, override, current_subdir(environ), environ, locked
+    )
     found = scriptindex.lookup(paths, key)
     if found is None:
         return None

@@ -61,3 +61,28 @@ def compile_site_packages(prefix: str) -> None:
         stderr=subprocess.DEVNULL,
         check=False,
     )
+
+
+def compile_ce_itself() -> None:
+    """Write ce's own ``.pyc`` files if they are missing (best effort, once).
+
+    An installer that does not byte-compile (uv without ``--compile-bytecode``)
+    under ``PYTHONDONTWRITEBYTECODE`` would leave every warm run compiling
+    ce's warm path from source; the first full run fixes that.
+    """
+    import importlib.util
+
+    import ce
+
+    package = os.path.dirname(ce.__file__)
+    source = os.path.join(package, "fastpath.py")  # the warm path's entry
+    try:
+        if os.path.exists(importlib.util.cache_from_source(source)):
+            return
+    except (NotImplementedError, ValueError):  # no bytecode cache in this interpreter
+        return
+    if not os.access(package, os.W_OK):
+        return
+    import compileall
+
+    compileall.compile_dir(package, quiet=2)

@@ -58,8 +58,9 @@ def fingerprint(
     override_channels: bool,
     platform: str,
     environ: Mapping[str, str],
+    locked: bool = False,
 ) -> str:
-    """The index key of running *script* (whose bytes are *data*) with these options."""
+    """The index key of running *script* (whose bytes are *data*) with these options (``--locked`` too)."""
     absolute = os.path.abspath(script)
     directory, name = os.path.split(absolute)
     comments = b"\n".join(line for line in data.splitlines() if line.lstrip().startswith(b"#"))
@@ -68,6 +69,7 @@ def fingerprint(
         absolute,
         platform,
         "1" if override_channels else "0",
+        "locked" if locked else "-",
         *_configured_channels(environ),
         "channels",
         *channels,
