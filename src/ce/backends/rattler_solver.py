@@ -16,6 +16,8 @@ from typing import Any, Literal
 import rattler
 import rattler.exceptions as rattler_errors
 
+from ce.backends.rattler_network import deadline_secs, explain, format_secs, make_client
+from ce.config.condarc import load as load_settings
 from ce.config.condarc import package_cache
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
 from ce.paths import rattler_cache_root
@@ -110,7 +112,20 @@ def to_locked(record: Any) -> LockedPackage:
 
 
 class RattlerSolver:
-    """Solve with py-rattler's resolvo-based solver; install with rattler's installer."""
+    """Solve with py-rattler's resolvo-based solver; install with rattler's installer.
+
+    Both go through one HTTP client (:func:`ce.backends.rattler_network.make_client`);
+    a repodata fetch that stalls ends after ``remote_read_timeout_secs``.
+    """
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def _network(self) -> tuple[Any, Any]:
+        settings = load_settings(os.environ)
+        if self._client is None:
+            self._client = make_client(settings)
+        return settings, self._client
 
     def solve(self, request: SolveRequest) -> list[LockedPackage]:
         """Solve *request* against its channels for its platform (plus noarch)."""
@@ -120,10 +135,12 @@ class RattlerSolver:
         cache_action: Literal["force-cache-only", "cache-or-fetch"] = (
             "force-cache-only" if request.offline else "cache-or-fetch"
         )
+        settings, client = self._network()
         gateway = rattler.Gateway(
             cache_dir=Path(rattler_cache_root(), "repodata"),
             default_config=rattler.SourceConfig(cache_action=cache_action),
             show_progress=request.show_progress,
+            client=client,
         )
         try:
             channels = [rattler.Channel(url) for url in request.channels]
@@ -133,19 +150,32 @@ class RattlerSolver:
             specs = [rattler.MatchSpec(spec) for spec in request.specs]
         except Exception as error:
             raise UsageError(f"invalid package spec: {_first_line(error)}") from error
+        deadline = deadline_secs(settings)
         try:
-            records = await rattler.solve(
+            solving = rattler.solve(
                 sources=channels,
                 specs=specs,
                 gateway=gateway,
                 platforms=[rattler.Platform(request.platform), rattler.Platform("noarch")],
                 virtual_packages=virtual_packages_for(request),
             )
+            records = await asyncio.wait_for(solving, deadline) if deadline > 0 else await solving
+        except asyncio.TimeoutError as error:
+            where = ", ".join(request.channels)
+            raise ChannelError(
+                f"cannot read channel repodata: timed out after {format_secs(deadline)} s ({where}): "
+                "raise remote_read_timeout_secs in condarc, or check the network or proxy_servers; "
+                "or use --offline to run from the caches"
+            ) from error
         except rattler_errors.SolverError as error:
             raise SolveError(f"cannot solve {', '.join(request.specs)}: {_summarize_solver_error(error)}") from error
         except (rattler_errors.FetchRepoDataError, rattler_errors.GatewayError) as error:
-            hint = " (offline: only cached repodata is used)" if request.offline else ""
-            raise ChannelError(f"cannot read channel repodata{hint}: {_first_line(error)}") from error
+            doing = "cannot read channel repodata" + (
+                " (offline: only cached repodata is used)" if request.offline else ""
+            )
+            raise ChannelError(
+                explain(error, doing=doing, settings=settings, environ=os.environ, deadline=deadline)
+            ) from error
         except rattler_errors.InvalidChannelError as error:
             raise UsageError(f"invalid channel: {_first_line(error)}") from error
         return [to_locked(record) for record in records]
@@ -157,6 +187,7 @@ class RattlerSolver:
         once complete.
         """
         records = [to_record(package) for package in packages]
+        settings, client = self._network()
         try:
             requested = [rattler.MatchSpec(spec)._match_spec for spec in request.specs]
         except Exception:
@@ -171,8 +202,10 @@ class RattlerSolver:
                     platform=rattler.Platform(request.platform),
                     show_progress=request.show_progress,
                     requested_specs=requested,
+                    client=client,
                 )
             )
         except Exception as error:
             hint = " (offline: only cached packages are used)" if request.offline else ""
-            raise InstallError(f"cannot install the environment{hint}: {_first_line(error)}") from error
+            doing = f"cannot install the environment{hint}"
+            raise InstallError(explain(error, doing=doing, settings=settings, environ=os.environ)) from error

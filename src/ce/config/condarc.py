@@ -12,7 +12,10 @@ duplicates dropped), maps merge key by key, single values clobber, and a key
 marked ``#!final`` stops every later source from changing it.
 
 Keys: ``channels``, ``channel_alias``, ``custom_channels``,
-``default_channels``, ``override_channels_enabled`` and ``pkgs_dirs``.
+``default_channels``, ``override_channels_enabled`` and ``pkgs_dirs``; and the
+network keys ``remote_connect_timeout_secs``, ``remote_read_timeout_secs``,
+``remote_max_retries``, ``remote_backoff_factor``, ``proxy_servers`` and
+``ssl_verify``.
 
 This module is on the warm path: with no condarc it costs a few ``stat``
 calls.  When condarc files exist, the merged settings are cached in one small

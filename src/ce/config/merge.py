@@ -24,8 +24,16 @@ from ce.config.settings import (
 from ce.errors import ConfigurationError
 
 _SEQUENCE_KEYS = ("channels", "default_channels", "pkgs_dirs")
-_PRIMITIVE_KEYS = ("channel_alias", "override_channels_enabled")
-_MAP_KEYS = ("custom_channels",)
+_PRIMITIVE_KEYS = (
+    "channel_alias",
+    "override_channels_enabled",
+    "remote_connect_timeout_secs",
+    "remote_read_timeout_secs",
+    "remote_max_retries",
+    "remote_backoff_factor",
+    "ssl_verify",
+)
+_MAP_KEYS = ("custom_channels", "proxy_servers")
 _TRUE = frozenset({"true", "yes", "on", "1", "y"})
 _FALSE = frozenset({"false", "no", "off", "0", "n"})
 
@@ -92,6 +100,32 @@ def _boolean(value: object, key: str, source: str) -> bool:
     raise ConfigurationError(f"{key} in {source} must be true or false, not {value!r}")
 
 
+def _number(value: object, key: str, source: str, *, integer: bool = False) -> float:
+    """A non-negative number (an integer when *integer*) from a condarc value."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        number = int(str(value).strip()) if integer else float(str(value).strip())
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigurationError(f"{key} in {source} must be {kind}, not {value!r}") from None
+    if not number >= 0:  # negative or NaN
+        raise ConfigurationError(f"{key} in {source} must not be negative")
+    return number
+
+
+def _ssl_verify(value: object, environ: Mapping[str, str]) -> str:
+    """``ssl_verify`` as text: ``"true"``, ``"false"`` or a CA bundle path."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip()
+    if text.lower() in _TRUE:
+        return "true"
+    if text.lower() in _FALSE:
+        return "false"
+    return os.path.abspath(expand_home(expandvars(text, environ), environ))
+
+
 def _channel_alias(value: str, source: str) -> str:
     if "://" not in value:
         raise ConfigurationError(f"channel_alias in {source} must be a URL (for example https://example.org)")
@@ -128,8 +162,27 @@ def merge(layers: list[_Layer], environ: Mapping[str, str]) -> CondaSettings:
             settings.channel_alias = _channel_alias(
                 expandvars(_string(layer.data[key], key, layer.source), environ), layer.source
             )
-        else:
+        elif key == "override_channels_enabled":
             settings.override_channels_enabled = _boolean(layer.data[key], key, layer.source)
+        elif key == "remote_connect_timeout_secs":
+            settings.remote_connect_timeout_secs = _number(layer.data[key], key, layer.source)
+        elif key == "remote_read_timeout_secs":
+            settings.remote_read_timeout_secs = _number(layer.data[key], key, layer.source)
+        elif key == "remote_max_retries":
+            settings.remote_max_retries = int(_number(layer.data[key], key, layer.source, integer=True))
+        elif key == "remote_backoff_factor":
+            settings.remote_backoff_factor = _number(layer.data[key], key, layer.source)
+        else:
+            settings.ssl_verify = _ssl_verify(layer.data[key], environ)
+    for layer in _relevant(layers, "proxy_servers"):
+        value = layer.data["proxy_servers"]
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ConfigurationError(f"proxy_servers in {layer.source} must map schemes to proxy URLs")
+        for scheme, url in value.items():
+            settings.proxy_servers[scheme.strip()] = expandvars(url.strip(), environ)
+        sources["proxy_servers"] = layer.source
     for layer in _relevant(layers, "custom_channels"):
         value = layer.data["custom_channels"]
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):

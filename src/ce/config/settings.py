@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 DEFAULTS_NAME = "defaults"
-CACHE_FORMAT = "ce-condarc-settings:1"
+CACHE_FORMAT = "ce-condarc-settings:2"
 
 #: The environment variables conda honours for these keys (sequences are comma-separated).
 ENV_VARIABLES = {
@@ -24,7 +24,17 @@ ENV_VARIABLES = {
     "CONDA_DEFAULT_CHANNELS": "default_channels",
     "CONDA_OVERRIDE_CHANNELS_ENABLED": "override_channels_enabled",
     "CONDA_PKGS_DIRS": "pkgs_dirs",
+    "CONDA_REMOTE_CONNECT_TIMEOUT_SECS": "remote_connect_timeout_secs",
+    "CONDA_REMOTE_READ_TIMEOUT_SECS": "remote_read_timeout_secs",
+    "CONDA_REMOTE_MAX_RETRIES": "remote_max_retries",
+    "CONDA_REMOTE_BACKOFF_FACTOR": "remote_backoff_factor",
+    "CONDA_SSL_VERIFY": "ssl_verify",
 }
+#: conda's defaults for the network keys.
+DEFAULT_CONNECT_TIMEOUT = 9.15
+DEFAULT_READ_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_BACKOFF_FACTOR = 1.0
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -36,6 +46,12 @@ class CondaSettings:
     (``defaults`` then means conda's built-in list); ``pkgs_dirs`` are
     absolute, empty when not configured.  ``sources`` names where each key's
     value came from, for messages.
+
+    The network keys are conda's: ``remote_connect_timeout_secs``,
+    ``remote_read_timeout_secs``, ``remote_max_retries``,
+    ``remote_backoff_factor``, ``proxy_servers`` (scheme or
+    ``scheme://host`` to proxy URL) and ``ssl_verify`` (``"true"``,
+    ``"false"`` or the path of a CA bundle).
     """
 
     __slots__ = (
@@ -45,7 +61,13 @@ class CondaSettings:
         "default_channels",
         "override_channels_enabled",
         "pkgs_dirs",
+        "proxy_servers",
+        "remote_backoff_factor",
+        "remote_connect_timeout_secs",
+        "remote_max_retries",
+        "remote_read_timeout_secs",
         "sources",
+        "ssl_verify",
     )
 
     def __init__(
@@ -57,6 +79,12 @@ class CondaSettings:
         override_channels_enabled: bool = True,
         pkgs_dirs: tuple[str, ...] = (),
         sources: dict[str, str] | None = None,
+        remote_connect_timeout_secs: float = DEFAULT_CONNECT_TIMEOUT,
+        remote_read_timeout_secs: float = DEFAULT_READ_TIMEOUT,
+        remote_max_retries: int = DEFAULT_MAX_RETRIES,
+        remote_backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+        proxy_servers: dict[str, str] | None = None,
+        ssl_verify: str = "true",
     ) -> None:
         self.channels = channels
         self.channel_alias = channel_alias
@@ -65,6 +93,12 @@ class CondaSettings:
         self.override_channels_enabled = override_channels_enabled
         self.pkgs_dirs = pkgs_dirs
         self.sources = sources or {}
+        self.remote_connect_timeout_secs = remote_connect_timeout_secs
+        self.remote_read_timeout_secs = remote_read_timeout_secs
+        self.remote_max_retries = remote_max_retries
+        self.remote_backoff_factor = remote_backoff_factor
+        self.proxy_servers = proxy_servers or {}
+        self.ssl_verify = ssl_verify
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CondaSettings):
@@ -136,6 +170,12 @@ def dump_settings(settings: CondaSettings, key: str) -> str | None:
     add("override_channels_enabled", ["1" if settings.override_channels_enabled else "0"])
     add("pkgs_dirs", list(settings.pkgs_dirs))
     add("sources", [part for item in sorted(settings.sources.items()) for part in item])
+    add("remote_connect_timeout_secs", [repr(settings.remote_connect_timeout_secs)])
+    add("remote_read_timeout_secs", [repr(settings.remote_read_timeout_secs)])
+    add("remote_max_retries", [str(settings.remote_max_retries)])
+    add("remote_backoff_factor", [repr(settings.remote_backoff_factor)])
+    add("proxy_servers", [part for item in sorted(settings.proxy_servers.items()) for part in item])
+    add("ssl_verify", [settings.ssl_verify])
     return None if separators else "\n".join(lines) + "\n"  # a value with a tab or newline is not cached
 
 
@@ -148,6 +188,7 @@ def parse_settings(text: str, key: str) -> CondaSettings | None:
     try:
         custom = fields["custom_channels"]
         sources = fields["sources"]
+        proxies = fields["proxy_servers"]
         return CondaSettings(
             channels=tuple(fields["channels"]),
             channel_alias=fields["channel_alias"][0],
@@ -156,6 +197,12 @@ def parse_settings(text: str, key: str) -> CondaSettings | None:
             override_channels_enabled=fields["override_channels_enabled"] == ["1"],
             pkgs_dirs=tuple(fields["pkgs_dirs"]),
             sources=dict(zip(sources[::2], sources[1::2], strict=False)),
+            remote_connect_timeout_secs=float(fields["remote_connect_timeout_secs"][0]),
+            remote_read_timeout_secs=float(fields["remote_read_timeout_secs"][0]),
+            remote_max_retries=int(fields["remote_max_retries"][0]),
+            remote_backoff_factor=float(fields["remote_backoff_factor"][0]),
+            proxy_servers=dict(zip(proxies[::2], proxies[1::2], strict=False)),
+            ssl_verify=fields["ssl_verify"][0],
         )
-    except (KeyError, IndexError):
+    except (KeyError, IndexError, ValueError):
         return None

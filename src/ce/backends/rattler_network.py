@@ -1,0 +1,200 @@
+"""py-rattler's HTTP client as ce configures it, and rattler's network errors as one line.
+
+One client serves the repodata gateway and the installer: rattler's
+authentication storage (``RATTLER_AUTH_FILE``, keyring, ``~/.netrc``),
+retries (``remote_max_retries``), proxies (``proxy_servers``) and TLS
+settings (``ssl_verify``), all from the conda configuration
+(:mod:`ce.config.condarc`).
+
+rattler's errors are multi-line chains (``…\\nCaused by: …``) whose first
+line is the same for a DNS failure, a refused connection and a timeout;
+:func:`explain` reads the whole chain and says what failed and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from ce.config.settings import CondaSettings
+
+_URL = re.compile(r"for url \(([^)\s]+)\)")
+_CHANNEL = re.compile(r"in channel '([^']+)'")
+_STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3}) ([^)]*)\)")
+_RETRIES = re.compile(r"Request failed after (\d+) retries")
+
+#: What a failure looks like in rattler's error chain, most specific first.
+_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("disk_full", ("No space left on device", "os error 28")),
+    ("dns", ("dns error", "failed to lookup address", "Name or service not known")),
+    ("refused", ("Connection refused", "os error 111")),
+    ("timeout", ("operation timed out", "timed out")),
+    ("tls", ("invalid peer certificate", "certificate verify", "UnknownIssuer", "InvalidCertificate")),
+    ("auth", ("(401 ", "(403 ")),
+    ("not_found", ("(404 ",)),
+    ("server", ("HTTP status server error",)),
+    ("dropped", ("end of file before message length", "error decoding response body", "connection reset")),
+    ("checksum", ("hash mismatch",)),
+    ("offline", ("no usable repodata cache",)),
+)
+
+
+def classify(text: str) -> str:
+    """The kind of failure a rattler error *text* describes (``"other"`` when unknown)."""
+    for kind, needles in _KINDS:
+        if any(needle in text for needle in needles):
+            return kind
+    return "other"
+
+
+def redact(url: str) -> str:
+    """*url* without the ``user:password@`` part, for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def proxy_for(url: str, settings: CondaSettings, environ: Mapping[str, str]) -> str | None:
+    """The proxy a request to *url* goes through (``proxy_servers``, else ``*_PROXY``), or ``None``."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme, parts.hostname or ""
+    if scheme not in ("http", "https"):
+        return None
+    configured = settings.proxy_servers.get(f"{scheme}://{host}") or settings.proxy_servers.get(scheme)
+    if configured:
+        return configured
+    no_proxy = environ.get("NO_PROXY", environ.get("no_proxy", ""))
+    for entry in (item.strip().lstrip(".") for item in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return None
+    return environ.get(f"{scheme}_proxy") or environ.get(f"{scheme.upper()}_PROXY") or None
+
+
+def _config_toml(settings: CondaSettings) -> str:
+    lines = []
+    if settings.ssl_verify == "false":
+        lines.append("tls-no-verify = true")
+    proxies = {scheme: url for scheme, url in settings.proxy_servers.items() if scheme in ("http", "https")}
+    if proxies:
+        lines.append("[proxy-config]")
+        lines.extend(f"{scheme} = {json.dumps(url)}" for scheme, url in sorted(proxies.items()))
+    return "\n".join(lines) + "\n"
+
+
+def make_client(settings: CondaSettings) -> object:
+    """One ``rattler.Client`` for repodata and packages, configured from *settings*.
+
+    Authentication middleware, ``remote_max_retries`` retries, proxies and
+    TLS verification as configured; a CA bundle named by ``ssl_verify`` is
+    handed to rattler through ``SSL_CERT_FILE``.  rattler's client has only a
+    total per-request timeout, so none is set here: the caller bounds a
+    stalled transfer with a deadline (:func:`deadline_secs`).
+    """
+    import rattler
+
+    if settings.ssl_verify not in ("true", "false"):
+        os.environ["SSL_CERT_FILE"] = settings.ssl_verify
+    config = rattler.Config.from_toml(_config_toml(settings))
+    return rattler.Client.from_config(config, max_retries=settings.remote_max_retries)
+
+
+def deadline_secs(settings: CondaSettings) -> float:
+    """How long a repodata fetch may stall before ce gives up: ``remote_read_timeout_secs``."""
+    return settings.remote_read_timeout_secs
+
+
+def format_secs(secs: float) -> str:
+    """*secs* as a message shows it: ``60``, ``2.5``."""
+    return str(int(secs)) if secs == math.floor(secs) else f"{secs:g}"
+
+
+def _cause(text: str) -> str:
+    """The last ``Caused by:`` line of a rattler error chain (its root cause), or the first line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    return last.split("Caused by:", 1)[1].strip() if last.startswith("Caused by:") else lines[0]
+
+
+def explain(
+    error: BaseException | str,
+    *,
+    doing: str,
+    settings: CondaSettings,
+    environ: Mapping[str, str],
+    deadline: float | None = None,
+) -> str:
+    """One line for a rattler network *error*: what failed, where, and what to do next.
+
+    *doing* starts the line (``"cannot read channel repodata"``).
+    """
+    text = str(error)
+    found = _URL.search(text)
+    url = found.group(1) if found else None
+    shown = redact(url) if url else None
+    where = f" ({shown})" if shown else ""
+    host = (urlsplit(url).hostname or url) if url else "the server"
+    kind = classify(text)
+    offline = "; or use --offline to run from the caches"
+    if kind == "dns":
+        return (
+            f"{doing}: name resolution failed for {host}{where}: check the channel URL (-c) and your network{offline}"
+        )
+    if kind == "refused":
+        proxy = proxy_for(url, settings, environ) if url else None
+        if proxy:
+            return (
+                f"{doing}: connection refused by the proxy {redact(proxy)} for {shown}: "
+                f"check proxy_servers in condarc (or HTTP(S)_PROXY){offline}"
+            )
+        return f"{doing}: connection refused by {host}{where}: is the server up? check the channel URL (-c){offline}"
+    if kind == "timeout":
+        secs = format_secs(deadline if deadline is not None else settings.remote_read_timeout_secs)
+        return (
+            f"{doing}: timed out after {secs} s{where}: "
+            f"raise remote_read_timeout_secs in condarc, or check the network or proxy_servers{offline}"
+        )
+    if kind == "tls":
+        return (
+            f"{doing}: TLS verification failed for {host}{where}: {_cause(text)}; "
+            "set ssl_verify in condarc to your CA bundle (or false to skip verification)"
+        )
+    status = _STATUS.search(text)
+    answer = f"{status.group(1)} {status.group(2)}" if status else ""
+    if kind == "auth":
+        return (
+            f"{doing}: {shown or host} answered {answer}: credentials needed or refused; "
+            "put them in ~/.netrc or the file RATTLER_AUTH_FILE names (or user:password@ in the channel URL)"
+        )
+    if kind == "not_found":
+        channel = _CHANNEL.search(text)
+        named = f" {redact(channel.group(1))}" if channel else ""
+        return (
+            f"{doing}: no such channel or subdir{named}: {shown or host} answered 404 Not Found: check the channel (-c)"
+        )
+    if kind == "server":
+        retried = _RETRIES.search(text)
+        after = f" (after {retried.group(1)} retries)" if retried else ""
+        return f"{doing}: {shown or host} answered {answer}{after}: the server failed; try again later{offline}"
+    if kind == "disk_full":
+        return (
+            f"{doing}: disk full (no space left on device): "
+            "free space, or point RATTLER_CACHE_DIR or pkgs_dirs in condarc at a larger disk"
+        )
+    if kind == "dropped":
+        return f"{doing}: the connection dropped mid-transfer{where}: try again{offline}"
+    if kind == "offline":
+        return f"{doing} (offline: only cached repodata is used): {_cause(text)}"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    cause = _cause(text)
+    return f"{doing}: {first}" + (f": {cause}" if cause and cause != first else "")

@@ -1,0 +1,329 @@
+"""The rattler backend on a bad network: loopback servers that stall, fail, refuse or want credentials.
+
+Every server listens on 127.0.0.1 only, in a thread, and is stopped in the
+fixture's teardown; every ``ce`` run has a hard timeout.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import http.server
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ce.backends.rattler_network import classify, explain, proxy_for, redact
+from ce.config.settings import CondaSettings, dump_settings, parse_settings
+from conftest import run_ce
+
+_PREFIX = "cannot read channel repodata: error sending request for url (http://127.0.0.1:9/noarch/repodata.json)\n"
+
+
+# --- the error classifier (texts as py-rattler 0.26/0.28 write them) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "words"),
+    [
+        (
+            "error sending request for url (http://no-such-host.invalid/noarch/repodata.json)\n"
+            "Caused by: client error (Connect)\nCaused by: dns error\n"
+            "Caused by: failed to lookup address information: Temporary failure in name resolution",
+            "dns",
+            ["name resolution failed for no-such-host.invalid", "--offline"],
+        ),
+        (
+            _PREFIX + "Caused by: client error (Connect)\nCaused by: tcp connect error\n"
+            "Caused by: Connection refused (os error 111)",
+            "refused",
+            ["connection refused by 127.0.0.1", "-c"],
+        ),
+        (_PREFIX + "Caused by: operation timed out", "timeout", ["timed out after 7 s", "remote_read_timeout_secs"]),
+        (
+            "error sending request for url (https://127.0.0.1:9/x)\nCaused by: client error (Connect)\n"
+            "Caused by: invalid peer certificate: UnknownIssuer",
+            "tls",
+            ["TLS verification failed", "ssl_verify"],
+        ),
+        (
+            "HTTP status client error (401 Unauthorized) for url (http://u:secret@127.0.0.1:9/c/noarch/x)",
+            "auth",
+            ["401 Unauthorized", ".netrc", "RATTLER_AUTH_FILE"],
+        ),
+        (
+            "HTTP status client error (403 Forbidden) for url (http://127.0.0.1:9/c/noarch/x)",
+            "auth",
+            ["403 Forbidden", "credentials"],
+        ),
+        (
+            "could not find subdir 'noarch' in channel 'http://127.0.0.1:9/missing/'\n"
+            "Caused by: HTTP status client error (404 Not Found) for url (http://127.0.0.1:9/missing/noarch/repodata.json)",
+            "not_found",
+            [
+                "no such channel or subdir http://127.0.0.1:9/missing/",
+                "http://127.0.0.1:9/missing/noarch/repodata.json",
+            ],
+        ),
+        (
+            "Request failed after 3 retries\nCaused by: HTTP status server error (500 Internal Server Error) "
+            "for url (http://127.0.0.1:9/c/noarch/repodata.json)",
+            "server",
+            ["500 Internal Server Error (after 3 retries)", "try again later"],
+        ),
+        (
+            "failed to fetch x.conda\nCaused by: failed to interact with the package cache layer.\n"
+            "Caused by: No space left on device (os error 28)",
+            "disk_full",
+            ["disk full", "RATTLER_CACHE_DIR"],
+        ),
+    ],
+)
+def test_explain_names_the_cause_and_a_next_step(text: str, kind: str, words: list[str]) -> None:
+    assert classify(text) == kind
+    line = explain(text, doing="cannot read", settings=CondaSettings(), environ={}, deadline=7)
+    assert "\n" not in line and line.startswith("cannot read: ")
+    for word in words:
+        assert word in line
+    assert "secret" not in line
+
+
+def test_refused_through_a_proxy_names_the_proxy() -> None:
+    text = _PREFIX + "Caused by: tcp connect error\nCaused by: Connection refused (os error 111)"
+    settings = CondaSettings(proxy_servers={"http": "http://user:pw@127.0.0.1:3128"})
+    line = explain(text, doing="cannot read", settings=settings, environ={})
+    assert "connection refused by the proxy http://127.0.0.1:3128" in line and "proxy_servers" in line
+    assert (
+        proxy_for("http://127.0.0.1:9/x", CondaSettings(), {"HTTP_PROXY": "http://p:1", "NO_PROXY": "127.0.0.1"})
+        is None
+    )
+    assert proxy_for("https://example.org/x", CondaSettings(), {"https_proxy": "http://p:1"}) == "http://p:1"
+    assert redact("https://u:p@h:1/a?b") == "https://h:1/a?b"
+
+
+def test_network_settings_survive_the_settings_cache() -> None:
+    settings = CondaSettings(
+        remote_connect_timeout_secs=3.5,
+        remote_read_timeout_secs=2,
+        remote_max_retries=1,
+        remote_backoff_factor=0.5,
+        proxy_servers={"http": "http://127.0.0.1:3128", "https": "http://127.0.0.1:3129"},
+        ssl_verify="/etc/ca.pem",
+    )
+    text = dump_settings(settings, "key")
+    assert text is not None
+    assert parse_settings(text, "key") == settings
+    assert parse_settings(text.replace("ce-condarc-settings:2", "ce-condarc-settings:1"), "key") is None
+
+
+def test_condarc_network_keys_are_read(tmp_path: Path) -> None:
+    from ce.config.condarc import load
+
+    condarc = tmp_path / "home" / ".condarc"
+    condarc.write_text(
+        "remote_read_timeout_secs: 12.5\nremote_max_retries: 5\nremote_connect_timeout_secs: 4\n"
+        "remote_backoff_factor: 2\nssl_verify: false\nproxy_servers:\n  https: http://127.0.0.1:3128\n"
+    )
+    environ = dict(os.environ, CONDA_REMOTE_READ_TIMEOUT_SECS="2")
+    settings = load(environ)
+    assert settings.remote_read_timeout_secs == 2.0  # the variable wins, as in conda
+    assert settings.remote_max_retries == 5 and settings.remote_connect_timeout_secs == 4.0
+    assert settings.remote_backoff_factor == 2.0 and settings.ssl_verify == "false"
+    assert settings.proxy_servers == {"https": "http://127.0.0.1:3128"}
+    defaults = load({"HOME": str(tmp_path / "nohome"), "CE_CONDARC_SEARCH_PATH": ""})
+    assert (defaults.remote_read_timeout_secs, defaults.remote_max_retries, defaults.ssl_verify) == (60.0, 3, "true")
+
+
+# --- loopback servers ---------------------------------------------------------------------------------
+
+
+class _Behaviour:
+    """What the server does, shared with its handler threads."""
+
+    def __init__(self) -> None:
+        self.stall = False
+        self.failures: list[int] = []  # status codes to answer first, one per request
+        self.credentials: str | None = None  # "user:password" required when set
+        self.released = threading.Event()
+        self.requests: list[str] = []
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    behaviour: _Behaviour
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+    def _gate(self) -> bool:
+        behaviour = self.behaviour
+        behaviour.requests.append(self.path)
+        if behaviour.stall:
+            behaviour.released.wait(30)  # accept, read the request, never answer
+            return False
+        if behaviour.failures:
+            self.send_error(behaviour.failures.pop(0))
+            return False
+        if behaviour.credentials is not None:
+            expected = "Basic " + base64.b64encode(behaviour.credentials.encode()).decode()
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="ce"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+        return True
+
+    def do_GET(self) -> None:
+        """Serve the channel unless the behaviour says otherwise."""
+        if self._gate():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:
+        """As GET."""
+        if self._gate():
+            super().do_HEAD()
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up are expected here."""
+
+
+@contextlib.contextmanager
+def _serve(directory: Path, behaviour: _Behaviour) -> Iterator[str]:
+    handler = type("Handler", (_Handler,), {"behaviour": behaviour})
+    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, name="ce-bad-network", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        behaviour.released.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+@pytest.fixture
+def behaviour() -> _Behaviour:
+    return _Behaviour()
+
+
+@pytest.fixture
+def server(channel: Path, behaviour: _Behaviour) -> Iterator[str]:
+    with _serve(channel, behaviour) as url:
+        yield url
+
+
+@pytest.fixture
+def net_env(tmp_path: Path) -> dict[str, str]:
+    """``ce``'s environment: its own caches, no proxies, a quick retry budget."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(NO_PROXY="127.0.0.1", RATTLER_CACHE_DIR=str(tmp_path / "rattler"), CONDA_REMOTE_MAX_RETRIES="3")
+    return env
+
+
+def _run(url: str, env: dict[str, str], timeout: float = 90) -> tuple[int, str, float]:
+    started = time.monotonic()
+    result = run_ce("-c", url, "--override-channels", "--from", "hello-tool", "hello", env=env, timeout=timeout)
+    return result.returncode, result.stderr.strip(), time.monotonic() - started
+
+
+def _assert_no_partial_files(env: dict[str, str]) -> None:
+    """Nothing but lock files, cache tags and complete entries in rattler's caches or ce's home."""
+    leftovers = []
+    for root in (Path(env["RATTLER_CACHE_DIR"]), Path(env["CONDA_EXEC_HOME"])):
+        for path in root.rglob("*") if root.exists() else ():
+            name = path.name
+            if name.endswith((".partial", ".tmp", ".part")) or (
+                name.startswith(".") and not name.endswith(".lock") and name not in (".cache.lock", ".locks")
+            ):
+                leftovers.append(str(path))
+    envs = Path(env["CONDA_EXEC_HOME"]) / "envs"
+    if envs.exists():
+        leftovers += [str(p) for p in envs.iterdir() if p.name.startswith((".build", ".trash"))]
+    assert leftovers == []
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("ce: error: ")
+    return lines[0]
+
+
+def test_a_stalled_server_times_out_after_the_deadline(
+    server: str, behaviour: _Behaviour, net_env: dict[str, str]
+) -> None:
+    behaviour.stall = True
+    net_env["CONDA_REMOTE_READ_TIMEOUT_SECS"] = "2"
+    code, stderr, took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "timed out after 2 s" in line and "remote_read_timeout_secs" in line
+    assert took < 30
+    _assert_no_partial_files(net_env)
+
+
+def test_a_missing_channel_names_the_url(server: str, net_env: dict[str, str]) -> None:
+    code, stderr, _took = _run(server + "/missing", net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "no such channel or subdir" in line and f"{server}/missing/" in line and "404 Not Found" in line
+    _assert_no_partial_files(net_env)
+
+
+def test_a_server_error_is_retried(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    behaviour.failures = [500]
+    code, stderr, _took = _run(server, dict(net_env, CONDA_REMOTE_MAX_RETRIES="0"), timeout=60)
+    assert code == 1 and "500 Internal Server Error" in _one_line(stderr)  # no retries: the first 500 ends it
+    behaviour.failures = [500, 500]
+    code, stderr, _took = _run(server, net_env)
+    assert code == 0, stderr
+    assert behaviour.failures == []
+
+
+def test_a_server_that_keeps_failing_says_so(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    behaviour.failures = [500] * 50
+    net_env["CONDA_REMOTE_MAX_RETRIES"] = "1"
+    code, stderr, _took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "500 Internal Server Error" in line and "try again later" in line
+    _assert_no_partial_files(net_env)
+
+
+def test_a_refused_connection_says_so(net_env: dict[str, str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    net_env["CONDA_REMOTE_MAX_RETRIES"] = "0"
+    code, stderr, _took = _run(f"http://127.0.0.1:{port}", net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "connection refused by 127.0.0.1" in line and "--offline" in line
+    _assert_no_partial_files(net_env)
+
+
+def test_basic_auth(server: str, behaviour: _Behaviour, net_env: dict[str, str], tmp_path: Path) -> None:
+    behaviour.credentials = "ce-user:ce-secret"
+    code, stderr, _took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "401 Unauthorized" in line and ".netrc" in line and "RATTLER_AUTH_FILE" in line
+    _assert_no_partial_files(net_env)
+    # rattler's authentication storage: the file RATTLER_AUTH_FILE names (the host without its port)
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": "ce-user", "password": "ce-secret"}}}))
+    code, stderr, _took = _run(server, dict(net_env, RATTLER_AUTH_FILE=str(auth)))
+    assert code == 0, stderr
