@@ -327,3 +327,14 @@ def test_basic_auth(server: str, behaviour: _Behaviour, net_env: dict[str, str],
     auth.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": "ce-user", "password": "ce-secret"}}}))
     code, stderr, _took = _run(server, dict(net_env, RATTLER_AUTH_FILE=str(auth)))
     assert code == 0, stderr
+
+
+def test_credentials_in_the_channel_url(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    behaviour.credentials = "ce-user:ce-secret"
+    wrong = server.replace("http://", "http://ce-user:wrong-secret@")
+    code, stderr, _took = _run(wrong, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "401 Unauthorized" in line and "wrong-secret" not in line
+    code, stderr, _took = _run(server.replace("http://", "http://ce-user:ce-secret@"), net_env)
+    assert code == 0, stderr
