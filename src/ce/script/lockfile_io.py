@@ -121,7 +121,7 @@ def discover(
     names = [format_name] if format_name else [*builtin_names(LOCKFILE_FORMAT), *_other_format_names(script, registry)]
     formats = {name: lock_format(name, registry) for name in names}
     sources: list[LockSource] = []
-    block = embedding.embedded_lock(text)
+    block = embedding.embedded_lock(text, script)
     if block is not None:
         content = block.content
         matching = [name for name, backend in formats.items() if backend.detect(content)]
@@ -208,7 +208,7 @@ def write_lock(
         text = _read(script)
         if text is None:
             raise LockError(f"cannot read {script} to embed the lock")
-        write_atomically(script, embedding.embed(text, lock_text))
+        write_atomically(script, embedding.embed(text, lock_text, script))
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]

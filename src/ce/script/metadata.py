@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -26,6 +26,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SCRIPT_BLOCK = "script"
+#: The block a lock is embedded in (:mod:`ce.script.embed`).
+LOCK_BLOCK = "conda-exec-lock"
 TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 CONDA_KEYS = ("channels", "dependencies", "run-with")
 TOP_LEVEL_KEYS = ("requires-python", "dependencies", "tool")
@@ -182,17 +184,34 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
 
 def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
     """The metadata of a script whose source is *text*."""
-    blocks, _unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
+    blocks, unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
+    check_single_blocks(blocks, path)
+    # ... but an unclosed lock block is most likely a damaged lock: say so (conda-exec warns too)
+    warnings = tuple(unclosed_lock_warning(path, block.start_line) for block in unclosed if block.type == LOCK_BLOCK)
     script_blocks = [block for block in blocks if block.type == SCRIPT_BLOCK]
-    if len(script_blocks) > 1:
-        first, second = script_blocks[:2]
-        raise _fail(path, second.start_line, f"a second '# /// script' block (the first is at line {first.start_line})")
     if script_blocks:
-        return _from_pep723(path, script_blocks[0])
+        metadata = _from_pep723(path, script_blocks[0])
+        return replace(metadata, warnings=metadata.warnings + warnings) if warnings else metadata
     legacy = _legacy_block(text.splitlines())
     if legacy is not None:
-        return _from_conda_execute(path, legacy)
-    return ScriptMetadata()
+        return replace(_from_conda_execute(path, legacy), warnings=warnings)
+    return ScriptMetadata(warnings=warnings)
+
+
+def check_single_blocks(blocks: list[Block], path: str) -> None:
+    """PEP 723: several blocks of one type MUST be an error; it names both lines."""
+    first_of: dict[str, Block] = {}
+    for block in blocks:
+        first = first_of.setdefault(block.type, block)
+        if first is not block:
+            raise _fail(
+                path, block.start_line, f"a second '# /// {block.type}' block (the first is at line {first.start_line})"
+            )
+
+
+def unclosed_lock_warning(path: str, line: int) -> str:
+    """The warning for a ``# /// conda-exec-lock`` line that no ``# ///`` closes."""
+    return f"{path}:{line}: ignoring an unclosed '# /// {LOCK_BLOCK}' block (no '# ///' line closes it)"
 
 
 def read_script(path: str) -> str:

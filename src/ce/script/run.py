@@ -17,6 +17,7 @@ from ce.errors import UsageError
 from ce.lockfiles import LockData, LockError
 from ce.platforms import validate_subdir
 from ce.records import SolveRequest
+from ce.script import embed as embedding
 from ce.script.lockfile_io import (
     discover,
     lock_format,
@@ -91,6 +92,8 @@ def _write_new_lock(
     name = lock_options.format_name or DEFAULT_LOCKFILE_FORMAT
     backend = lock_format(name, registry)
     platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
+    if lock_options.embed:
+        embedding.check_embeddable(script_text, request.path)  # before solving, not after
     if not options.refresh:
         own = [
             source
