@@ -31,7 +31,8 @@ LOCK_BLOCK = "conda-exec-lock"
 TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 CONDA_KEYS = ("channels", "dependencies", "run-with")
 TOP_LEVEL_KEYS = ("requires-python", "dependencies", "tool")
-LEGACY_MARKER = "# conda execute"
+LEGACY_MARKERS = ("# conda execute", "# conda execute:")
+LEGACY_SKIPPED = re.compile(r"^ *# *#")
 LEGACY_KEYS = ("env", "channels", "run_with")
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
@@ -145,40 +146,58 @@ def _from_pep723(path: str, block: Block) -> ScriptMetadata:
 
 
 def _legacy_block(lines: list[str]) -> Block | None:
+    """conda-execute's block: from its marker while the stripped lines start with ``#``."""
     for index, line in enumerate(lines):
-        if line.strip() == LEGACY_MARKER:
+        if line.strip() in LEGACY_MARKERS:
             end = index + 1
-            while end < len(lines) and lines[end].startswith("#") and lines[end].strip() != "#":
+            while end < len(lines) and lines[end].strip().startswith("#"):
                 end += 1
             return Block("conda-execute", index + 1, end, tuple(lines[index + 1 : end]))
     return None
 
 
 def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
+    """The block read as conda-execute's ``extract_spec`` read it.
+
+    Lines matching ``^ *# *#`` are skipped, every other line is stripped of
+    spaces and ``#`` at both ends (so indentation is lost), and the lines are
+    one YAML document.  A string ``run_with`` is split on whitespace (ce also
+    takes a list); keys other than ``env``, ``channels`` and ``run_with`` are
+    ignored, as conda-execute ignored them.
+    """
     import yaml
 
-    text = "\n".join(line[1:] for line in block.lines)
+    kept = [
+        (block.start_line + offset, line.strip(" #\n"))
+        for offset, line in enumerate(block.lines, start=1)
+        if not LEGACY_SKIPPED.match(line)
+    ]
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load("\n".join(text for _line, text in kept)) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = block.file_line(mark.line + 1) if mark is not None else block.start_line
+        line = kept[min(mark.line, len(kept) - 1)][0] if mark is not None and kept else block.start_line
         raise _fail(path, line, f"invalid conda execute block: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
         raise _fail(path, block.start_line, "the conda execute block must hold env:, channels: and run_with: lists")
-    unknown = [key for key in data if key not in LEGACY_KEYS]
-    if unknown:
-        line = _line_of(block, str(unknown[0]))
-        raise _fail(
-            path, line, f"unknown key {unknown[0]!r} in the conda execute block (known: env, channels, run_with)"
+    warnings: list[str] = []
+    if "env" not in data:
+        unknown = [str(key) for key in data if key not in LEGACY_KEYS]
+        hint = f" (unknown keys: {', '.join(unknown)})" if unknown else ""
+        warnings.append(
+            f"{path}:{block.start_line}: the conda execute block has no env: list{hint}; "
+            "running without its dependencies, as conda-execute did"
         )
     env = _string_list(path, block, data.get("env") or [], "env")
     run_with = data.get("run_with")
+    if isinstance(run_with, str):
+        run_with = run_with.split()
     return ScriptMetadata(
         conda_channels=_string_list(path, block, data.get("channels") or [], "channels"),
         conda_dependencies=_conda_specs(path, block, env, "env"),
         run_with=None if run_with is None else _string_list(path, block, run_with, "run_with") or None,
         source="conda-execute",
+        warnings=tuple(warnings),
     )
 
 
@@ -194,7 +213,8 @@ def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
         return replace(metadata, warnings=metadata.warnings + warnings) if warnings else metadata
     legacy = _legacy_block(text.splitlines())
     if legacy is not None:
-        return replace(_from_conda_execute(path, legacy), warnings=warnings)
+        metadata = _from_conda_execute(path, legacy)
+        return replace(metadata, warnings=metadata.warnings + warnings)
     return ScriptMetadata(warnings=warnings)
 
 
