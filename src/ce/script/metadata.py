@@ -18,7 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from ce.errors import ScriptError
 from ce.script.blocks import Block, find_blocks
-from ce.specs import normalize_spec, spec_package_name
+from ce.specs import matchspec_error, normalize_spec, spec_package_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,6 +93,10 @@ def _conda_specs(path: str, block: Block, specs: tuple[str, ...], key: str) -> t
             spec_package_name(normalize_spec(spec))
         except Exception as error:
             raise _fail(path, _line_of(block, spec), f"invalid conda dependency {spec!r} in {key}: {error}") from None
+    for spec in specs:  # then a real MatchSpec parse (imports rattler: metadata is read on the cold path only)
+        reason = matchspec_error(spec)
+        if reason is not None:
+            raise _fail(path, _line_of(block, spec), f"invalid conda dependency {spec!r} in {key}: {reason}")
     return specs
 
 
