@@ -52,14 +52,18 @@ class LockSource:
 
 
 def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: list[str]) -> str:
-    """The input digest of this run (the first line of a fresh lock)."""
-    metadata = request.metadata
+    """The input digest of this run (the first line of a fresh lock).
+
+    It hashes the metadata values as written, as conda-exec does, so a lock
+    either tool writes is fresh for the other; solving uses the stripped values.
+    """
+    written = request.metadata.digest_input()
     return input_digest(
         cli_channels,
-        metadata.conda_channels,
-        metadata.conda_dependencies,
-        metadata.pypi_dependencies,
-        metadata.requires_python,
+        written.conda_channels,
+        written.conda_dependencies,
+        written.pypi_dependencies,
+        written.requires_python,
         with_specs,
     )
 

@@ -38,6 +38,16 @@ MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class WrittenInput:
+    """A script block's dependency values as written."""
+
+    requires_python: str | None
+    pypi_dependencies: tuple[str, ...]
+    conda_dependencies: tuple[str, ...]
+    conda_channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ScriptMetadata:
     """What a script declares about its environment, as written (validated, not normalized)."""
 
@@ -49,6 +59,17 @@ class ScriptMetadata:
     #: ``"pep723"``, ``"conda-execute"`` or ``"none"``
     source: str = "none"
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: The PEP 723 values exactly as written (no strip, ``""`` kept): what the lock digest hashes.
+    as_written: WrittenInput | None = field(default=None, compare=False)
+
+    def digest_input(self) -> WrittenInput:
+        """What the lock's input digest hashes: the values as written, as conda-exec hashes them.
+
+        A conda-execute block (which conda-exec does not read) hashes the values ce read.
+        """
+        if self.as_written is not None:
+            return self.as_written
+        return WrittenInput(self.requires_python, self.pypi_dependencies, self.conda_dependencies, self.conda_channels)
 
     @property
     def names_python(self) -> bool:
@@ -136,16 +157,23 @@ def _from_pep723(path: str, block: Block) -> ScriptMetadata:
         if key not in CONDA_KEYS
     )
     run_with = conda.get("run-with")
+    conda_dependencies = _string_list(path, block, conda.get("dependencies", []), "dependencies")
+    conda_channels = _string_list(path, block, conda.get("channels", []), "channels")
+    as_written = WrittenInput(
+        requires_python,
+        tuple(data.get("dependencies", [])),
+        tuple(conda.get("dependencies", [])),
+        tuple(conda.get("channels", [])),
+    )
     return ScriptMetadata(
         requires_python=requires_python.strip() if requires_python else None,
         pypi_dependencies=pypi,
-        conda_channels=_string_list(path, block, conda.get("channels", []), "channels"),
-        conda_dependencies=_conda_specs(
-            path, block, _string_list(path, block, conda.get("dependencies", []), "dependencies"), "[tool.conda]"
-        ),
+        conda_channels=conda_channels,
+        conda_dependencies=_conda_specs(path, block, conda_dependencies, "[tool.conda]"),
         run_with=None if run_with is None else _string_list(path, block, run_with, "run-with") or None,
         source="pep723",
         warnings=tuple(warnings),
+        as_written=as_written,
     )
 
 
