@@ -28,6 +28,7 @@ from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest
+from ce.specs import spec_package_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -156,10 +157,25 @@ def discover(
     return sources
 
 
+def required_names(request: ScriptRequest) -> tuple[str, ...]:
+    """The packages a lock must hold for this run: every one the request names (virtual ones aside).
+
+    The digest does not cover what ce adds itself (``python`` for a
+    ``run-with`` Python script), so a lock written for ``run-with = ["bash"]``
+    is fresh by its digest yet has no Python: this catches it.
+    """
+    names = (spec_package_name(spec) for spec in request.conda_specs)
+    return tuple(dict.fromkeys(name for name in names if not name.startswith("__")))
+
+
 def select(
-    sources: list[LockSource], digest: str, platform: str, warn: Callable[[str], None]
+    sources: list[LockSource],
+    digest: str,
+    platform: str,
+    warn: Callable[[str], None],
+    required: tuple[str, ...] = (),
 ) -> tuple[LockSource, LockData] | None:
-    """The first fresh, readable lock that has *platform*; warn about the others."""
+    """The first fresh, readable lock that has *platform* and every *required* package; warn about the others."""
     for source in sources:
         if read_header(source.text) != digest:
             warn(
@@ -174,6 +190,14 @@ def select(
             continue
         if platform not in data.packages:
             warn(f"lock {source.description} has no packages for {platform}")
+            continue
+        locked = {package.name.lower() for package in data.packages[platform]}
+        missing = [name for name in required if name not in locked]
+        if missing:
+            warn(
+                f"ignoring stale lock {source.description}: it has no {', '.join(missing)}, which this run needs "
+                "(run-with changed?); update it with --lock --refresh"
+            )
             continue
         return source, data
     return None

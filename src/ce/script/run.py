@@ -22,6 +22,7 @@ from ce.script.lockfile_io import (
     discover,
     lock_format,
     locked_env_name,
+    required_names,
     script_digest,
     select,
     solve_platforms,
@@ -100,7 +101,7 @@ def _write_new_lock(
             for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
             if source.description.endswith("(embedded)") == lock_options.embed
         ]
-        chosen = select(own, digest, request.platform, lambda _m: None)
+        chosen = select(own, digest, request.platform, lambda _m: None, required_names(request))
         if chosen is not None and set(platforms) <= set(chosen[1].platforms):
             return chosen[1]
     data = solve_platforms(request, platforms, options, registry)
@@ -120,7 +121,7 @@ def _existing_lock(
     """A fresh lock found for the script, or ``None`` to solve from the metadata."""
     warnings: list[str] = []
     sources = discover(request.path, script_text, lock_options.format_name, request.platform, registry, warnings.append)
-    chosen = select(sources, digest, request.platform, warnings.append)
+    chosen = select(sources, digest, request.platform, warnings.append, required_names(request))
     if chosen is None and lock_options.locked:
         reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
         raise LockError(f"--locked: {reason}")
