@@ -27,8 +27,7 @@ from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
 from ce.script import embed as embedding
-from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest
-from ce.specs import spec_package_name
+from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest, needs_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -158,14 +157,14 @@ def discover(
 
 
 def required_names(request: ScriptRequest) -> tuple[str, ...]:
-    """The packages a lock must hold for this run: every one the request names (virtual ones aside).
+    """The packages a lock must hold beyond what its digest covers: ``python`` when ce adds it.
 
-    The digest does not cover what ce adds itself (``python`` for a
-    ``run-with`` Python script), so a lock written for ``run-with = ["bash"]``
-    is fresh by its digest yet has no Python: this catches it.
+    The digest (conda-exec's) covers the script's declared dependencies, not
+    the ``python`` ce adds for a Python interpreter: a lock written for
+    ``run-with = ["bash"]`` stays fresh by its digest after ``run-with``
+    becomes ``python``, yet has no Python.  This catches it.
     """
-    names = (spec_package_name(spec) for spec in request.conda_specs)
-    return tuple(dict.fromkeys(name for name in names if not name.startswith("__")))
+    return ("python",) if needs_python(request.metadata, request.interpreter) else ()
 
 
 def select(
