@@ -175,7 +175,7 @@ CASES = [
         ["--locked", "s.py"],
         1,
         "no sha256 or md5",
-        setup=_lock(V6_ONE.format(url="file:///nonexistent/linux-64/x-1-0.conda")),
+        setup=_lock(V6_ONE.format(url="file:///nonexistent/linux-64/python-3.11.7-0.conda")),  # python: not stale
     ),
     Case(
         "lock entry without URL",

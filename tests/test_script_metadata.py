@@ -98,6 +98,15 @@ def test_legacy_conda_execute_block() -> None:
     assert meta.run_with == ("/usr/bin/env", "python")
 
 
+def test_conda_execute_block_without_env_warns() -> None:
+    """conda-execute ignores unknown keys and runs without env; ce too, but says so (a typo like `envs:`)."""
+    meta = parse_metadata("# conda execute\n# envs:\n#  - numpy\n", "old.py")
+    assert meta.source == "conda-execute" and meta.conda_dependencies == ()
+    (warning,) = meta.warnings
+    assert warning.startswith("old.py:1: ") and "no env:" in warning and "envs" in warning
+    assert parse_metadata("# conda execute\n# env: [six]\n# summary: x\n", "old.py").warnings == ()
+
+
 def test_unknown_keys_warn_with_their_line() -> None:
     text = '# /// script\n# dependencies = []\n# colour = "blue"\n# [tool.conda]\n# flavour = 1\n# ///\n'
     meta = parse_metadata(text, "s.py")
@@ -127,7 +136,6 @@ BAD = [
     ("# /// script\n# [tool]\n# conda = 1\n# ///\n", 3, "[tool.conda] must be a table"),
     ("# /// script\n# a = 1\n# a = 2\n# ///\n", 3, "invalid TOML"),
     ("# conda execute\n# env: [python\n", 2, "invalid conda execute block"),
-    ("# conda execute\n# envs:\n#  - numpy\n", 2, "unknown key 'envs'"),
     ("# conda execute\n# env: numpy\n", 2, "env must be a list"),
 ]
 

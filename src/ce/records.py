@@ -38,6 +38,8 @@ class LockedPackage:
     size: int | None = None
     timestamp: int | None = None
     noarch: str | None = None
+    #: Where a ``python`` package's site-packages is, when not the usual place (free-threaded builds).
+    python_site_packages_path: str | None = None
     #: The backend's own record, when the packages came from that backend's solve.
     native: Any = field(default=None, compare=False, repr=False)
 

@@ -2,7 +2,8 @@
 
 The warm path must not import rattler to parse a MatchSpec, so cache keys
 hash a whitespace-normalized spec text (see CONTRIBUTING.md).  Only builtins
-are used here.
+are used here, except by :func:`matchspec_error`, which imports rattler when
+called: only cold paths (reading a script's metadata, ``--add``) call it.
 """
 
 from __future__ import annotations
@@ -59,6 +60,21 @@ def spec_package_name(spec: str) -> str:
             f"invalid package name in {spec!r}: use letters, digits, '-', '_' and '.' (for example 'ruff>=0.4')"
         )
     return name
+
+
+def matchspec_error(spec: str) -> str | None:
+    """Why *spec* is not a valid conda MatchSpec (rattler's parser, lenient mode), or ``None``.
+
+    Cold path only: the first call imports rattler.
+    """
+    from rattler import MatchSpec
+
+    try:
+        MatchSpec(spec)
+    except Exception as error:  # rattler raises its own InvalidMatchSpecError
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        return lines[0] if lines else type(error).__name__
+    return None
 
 
 def validate_command(command: str) -> str:

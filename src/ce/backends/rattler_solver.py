@@ -76,6 +76,7 @@ def to_record(package: LockedPackage) -> Any:
             md5=bytes.fromhex(package.md5) if package.md5 else None,
             size=package.size,
             license=package.license,
+            python_site_packages_path=package.python_site_packages_path,
         )
         if package.timestamp is not None:
             record.timestamp = datetime.datetime.fromtimestamp(package.timestamp / 1000, tz=datetime.timezone.utc)
@@ -107,6 +108,7 @@ def to_locked(record: Any) -> LockedPackage:
         size=record.size,
         timestamp=int(timestamp.timestamp() * 1000) if isinstance(timestamp, datetime.datetime) else None,
         noarch=_noarch_kind(noarch),
+        python_site_packages_path=record.python_site_packages_path,
         native=record,
     )
 

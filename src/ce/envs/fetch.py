@@ -4,11 +4,18 @@ Archives are stored content-addressed under rattler's cache root
 (``<root>/ce-verified/<sha256>-<file name>``), written only after their hash
 matched the lock, so a stored archive is trusted by its name and a warm
 install from a lock costs one stat per package.
+
+The backend installs from the verified copy (a ``file://`` URL into the
+store); :func:`record_lock_urls` then puts the lock's own URL back into
+``conda-meta``, so the environment records where the package came from,
+as conda and rattler do, never ce's private store.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +24,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ce.errors import InstallError
-from ce.fileio import AtomicFile
+from ce.fileio import AtomicFile, write_atomically
 from ce.paths import rattler_cache_root
 from ce.records import LockedPackage
 
@@ -77,3 +84,23 @@ def verified_packages(packages: Sequence[LockedPackage], offline: bool = False) 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
         paths = list(pool.map(lambda package: fetch_verified(package, store, offline), packages))
     return [replace(package, url=path.as_uri()) for package, path in zip(packages, paths, strict=True)]
+
+
+def record_lock_urls(prefix: str, packages: Sequence[LockedPackage]) -> None:
+    """Write each package's URL from the lock into its ``conda-meta`` record in *prefix*.
+
+    The backend installed from the verified copies, so the records it wrote
+    name ce's store; the environment should name the lock's URL.
+    """
+    meta = os.path.join(prefix, "conda-meta")
+    for package in packages:
+        path = os.path.join(meta, f"{package.name}-{package.version}-{package.build}.json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                record = json.load(handle)
+        except (OSError, ValueError):
+            continue  # a backend that names its records otherwise keeps its own URL
+        if not isinstance(record, dict) or record.get("url") == package.url:
+            continue
+        record["url"] = package.url
+        write_atomically(path, json.dumps(record, indent=2) + "\n")

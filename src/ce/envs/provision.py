@@ -140,6 +140,10 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
         started = time.perf_counter()
         packages = _packages_to_install(spec, solver, options)
         solver.install(packages, build_dir, final_prefix, spec.solve_request)
+        if spec.locked is not None:
+            from ce.envs.fetch import record_lock_urls
+
+            record_lock_urls(build_dir, spec.locked)
         if spec.pypi_requirements:
             from ce.envs.pypi import install_pypi
 

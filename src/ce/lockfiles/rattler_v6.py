@@ -52,6 +52,8 @@ def _entry(package: LockedPackage) -> dict[str, Any]:
         entry["size"] = package.size
     if package.timestamp is not None:
         entry["timestamp"] = package.timestamp
+    if package.python_site_packages_path:
+        entry["python_site_packages_path"] = package.python_site_packages_path
     return entry
 
 
@@ -119,6 +121,7 @@ def _package(entry: object, index: int) -> LockedPackage:
         license=_optional(entry, "license", str, where),
         size=_optional(entry, "size", int, where),
         timestamp=_milliseconds(_optional(entry, "timestamp", int, where)),
+        python_site_packages_path=_optional(entry, "python_site_packages_path", str, where),
     )
 
 

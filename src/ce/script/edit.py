@@ -14,11 +14,11 @@ import tomlkit
 import tomlkit.items
 from tomlkit.exceptions import TOMLKitError
 
-from ce.errors import ScriptError
+from ce.errors import ScriptError, UsageError
 from ce.fileio import write_atomically
 from ce.script.blocks import find_blocks
 from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script
-from ce.specs import normalize_spec, spec_package_name
+from ce.specs import matchspec_error, normalize_spec, spec_package_name
 
 ENCODING_LINE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*[-_.a-zA-Z0-9]+")
 
@@ -83,6 +83,9 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
     for spec in specs:
         spec_text = normalize_spec(spec)
         spec_package_name(spec_text)
+        reason = matchspec_error(spec_text)
+        if reason is not None:
+            raise UsageError(f"--add: invalid conda dependency {spec!r}: {reason}; {path} is unchanged")
         normalized.append(spec_text)
     metadata = parse_metadata(text, path)  # refuses malformed blocks before anything is edited
     newline = newline_of(text)

@@ -27,7 +27,7 @@ from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
 from ce.script import embed as embedding
-from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest
+from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest, needs_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,14 +52,18 @@ class LockSource:
 
 
 def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: list[str]) -> str:
-    """The input digest of this run (the first line of a fresh lock)."""
-    metadata = request.metadata
+    """The input digest of this run (the first line of a fresh lock).
+
+    It hashes the metadata values as written, as conda-exec does, so a lock
+    either tool writes is fresh for the other; solving uses the stripped values.
+    """
+    written = request.metadata.digest_input()
     return input_digest(
         cli_channels,
-        metadata.conda_channels,
-        metadata.conda_dependencies,
-        metadata.pypi_dependencies,
-        metadata.requires_python,
+        written.conda_channels,
+        written.conda_dependencies,
+        written.pypi_dependencies,
+        written.requires_python,
         with_specs,
     )
 
@@ -121,7 +125,7 @@ def discover(
     names = [format_name] if format_name else [*builtin_names(LOCKFILE_FORMAT), *_other_format_names(script, registry)]
     formats = {name: lock_format(name, registry) for name in names}
     sources: list[LockSource] = []
-    block = embedding.embedded_lock(text)
+    block = embedding.embedded_lock(text, script)
     if block is not None:
         content = block.content
         matching = [name for name, backend in formats.items() if backend.detect(content)]
@@ -152,10 +156,25 @@ def discover(
     return sources
 
 
+def required_names(request: ScriptRequest) -> tuple[str, ...]:
+    """The packages a lock must hold beyond what its digest covers: ``python`` when ce adds it.
+
+    The digest (conda-exec's) covers the script's declared dependencies, not
+    the ``python`` ce adds for a Python interpreter: a lock written for
+    ``run-with = ["bash"]`` stays fresh by its digest after ``run-with``
+    becomes ``python``, yet has no Python.  This catches it.
+    """
+    return ("python",) if needs_python(request.metadata, request.interpreter) else ()
+
+
 def select(
-    sources: list[LockSource], digest: str, platform: str, warn: Callable[[str], None]
+    sources: list[LockSource],
+    digest: str,
+    platform: str,
+    warn: Callable[[str], None],
+    required: tuple[str, ...] = (),
 ) -> tuple[LockSource, LockData] | None:
-    """The first fresh, readable lock that has *platform*; warn about the others."""
+    """The first fresh, readable lock that has *platform* and every *required* package; warn about the others."""
     for source in sources:
         if read_header(source.text) != digest:
             warn(
@@ -170,6 +189,14 @@ def select(
             continue
         if platform not in data.packages:
             warn(f"lock {source.description} has no packages for {platform}")
+            continue
+        locked = {package.name.lower() for package in data.packages[platform]}
+        missing = [name for name in required if name not in locked]
+        if missing:
+            warn(
+                f"ignoring stale lock {source.description}: it has no {', '.join(missing)}, which this run needs "
+                "(run-with changed?); update it with --lock --refresh"
+            )
             continue
         return source, data
     return None
@@ -208,7 +235,7 @@ def write_lock(
         text = _read(script)
         if text is None:
             raise LockError(f"cannot read {script} to embed the lock")
-        write_atomically(script, embedding.embed(text, lock_text))
+        write_atomically(script, embedding.embed(text, lock_text, script))
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -18,7 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from ce.errors import ScriptError
 from ce.script.blocks import Block, find_blocks
-from ce.specs import normalize_spec, spec_package_name
+from ce.specs import matchspec_error, normalize_spec, spec_package_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,12 +26,25 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SCRIPT_BLOCK = "script"
+#: The block a lock is embedded in (:mod:`ce.script.embed`).
+LOCK_BLOCK = "conda-exec-lock"
 TOML_POSITION = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 CONDA_KEYS = ("channels", "dependencies", "run-with")
 TOP_LEVEL_KEYS = ("requires-python", "dependencies", "tool")
-LEGACY_MARKER = "# conda execute"
+LEGACY_MARKERS = ("# conda execute", "# conda execute:")
+LEGACY_SKIPPED = re.compile(r"^ *# *#")
 LEGACY_KEYS = ("env", "channels", "run_with")
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WrittenInput:
+    """A script block's dependency values as written."""
+
+    requires_python: str | None
+    pypi_dependencies: tuple[str, ...]
+    conda_dependencies: tuple[str, ...]
+    conda_channels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,17 @@ class ScriptMetadata:
     #: ``"pep723"``, ``"conda-execute"`` or ``"none"``
     source: str = "none"
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: The PEP 723 values exactly as written (no strip, ``""`` kept): what the lock digest hashes.
+    as_written: WrittenInput | None = field(default=None, compare=False)
+
+    def digest_input(self) -> WrittenInput:
+        """What the lock's input digest hashes: the values as written, as conda-exec hashes them.
+
+        A conda-execute block (which conda-exec does not read) hashes the values ce read.
+        """
+        if self.as_written is not None:
+            return self.as_written
+        return WrittenInput(self.requires_python, self.pypi_dependencies, self.conda_dependencies, self.conda_channels)
 
     @property
     def names_python(self) -> bool:
@@ -90,6 +114,10 @@ def _conda_specs(path: str, block: Block, specs: tuple[str, ...], key: str) -> t
             spec_package_name(normalize_spec(spec))
         except Exception as error:
             raise _fail(path, _line_of(block, spec), f"invalid conda dependency {spec!r} in {key}: {error}") from None
+    for spec in specs:  # then a real MatchSpec parse (imports rattler: metadata is read on the cold path only)
+        reason = matchspec_error(spec)
+        if reason is not None:
+            raise _fail(path, _line_of(block, spec), f"invalid conda dependency {spec!r} in {key}: {reason}")
     return specs
 
 
@@ -129,70 +157,113 @@ def _from_pep723(path: str, block: Block) -> ScriptMetadata:
         if key not in CONDA_KEYS
     )
     run_with = conda.get("run-with")
+    conda_dependencies = _string_list(path, block, conda.get("dependencies", []), "dependencies")
+    conda_channels = _string_list(path, block, conda.get("channels", []), "channels")
+    as_written = WrittenInput(
+        requires_python,
+        tuple(data.get("dependencies", [])),
+        tuple(conda.get("dependencies", [])),
+        tuple(conda.get("channels", [])),
+    )
     return ScriptMetadata(
         requires_python=requires_python.strip() if requires_python else None,
         pypi_dependencies=pypi,
-        conda_channels=_string_list(path, block, conda.get("channels", []), "channels"),
-        conda_dependencies=_conda_specs(
-            path, block, _string_list(path, block, conda.get("dependencies", []), "dependencies"), "[tool.conda]"
-        ),
+        conda_channels=conda_channels,
+        conda_dependencies=_conda_specs(path, block, conda_dependencies, "[tool.conda]"),
         run_with=None if run_with is None else _string_list(path, block, run_with, "run-with") or None,
         source="pep723",
         warnings=tuple(warnings),
+        as_written=as_written,
     )
 
 
 def _legacy_block(lines: list[str]) -> Block | None:
+    """conda-execute's block: from its marker while the stripped lines start with ``#``."""
     for index, line in enumerate(lines):
-        if line.strip() == LEGACY_MARKER:
+        if line.strip() in LEGACY_MARKERS:
             end = index + 1
-            while end < len(lines) and lines[end].startswith("#") and lines[end].strip() != "#":
+            while end < len(lines) and lines[end].strip().startswith("#"):
                 end += 1
             return Block("conda-execute", index + 1, end, tuple(lines[index + 1 : end]))
     return None
 
 
 def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
+    """The block read as conda-execute's ``extract_spec`` read it.
+
+    Lines matching ``^ *# *#`` are skipped, every other line is stripped of
+    spaces and ``#`` at both ends (so indentation is lost), and the lines are
+    one YAML document.  A string ``run_with`` is split on whitespace (ce also
+    takes a list); keys other than ``env``, ``channels`` and ``run_with`` are
+    ignored, as conda-execute ignored them.
+    """
     import yaml
 
-    text = "\n".join(line[1:] for line in block.lines)
+    kept = [
+        (block.start_line + offset, line.strip(" #\n"))
+        for offset, line in enumerate(block.lines, start=1)
+        if not LEGACY_SKIPPED.match(line)
+    ]
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml.safe_load("\n".join(text for _line, text in kept)) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = block.file_line(mark.line + 1) if mark is not None else block.start_line
+        line = kept[min(mark.line, len(kept) - 1)][0] if mark is not None and kept else block.start_line
         raise _fail(path, line, f"invalid conda execute block: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
         raise _fail(path, block.start_line, "the conda execute block must hold env:, channels: and run_with: lists")
-    unknown = [key for key in data if key not in LEGACY_KEYS]
-    if unknown:
-        line = _line_of(block, str(unknown[0]))
-        raise _fail(
-            path, line, f"unknown key {unknown[0]!r} in the conda execute block (known: env, channels, run_with)"
+    warnings: list[str] = []
+    if "env" not in data:
+        unknown = [str(key) for key in data if key not in LEGACY_KEYS]
+        hint = f" (unknown keys: {', '.join(unknown)})" if unknown else ""
+        warnings.append(
+            f"{path}:{block.start_line}: the conda execute block has no env: list{hint}; "
+            "running without its dependencies, as conda-execute did"
         )
     env = _string_list(path, block, data.get("env") or [], "env")
     run_with = data.get("run_with")
+    if isinstance(run_with, str):
+        run_with = run_with.split()
     return ScriptMetadata(
         conda_channels=_string_list(path, block, data.get("channels") or [], "channels"),
         conda_dependencies=_conda_specs(path, block, env, "env"),
         run_with=None if run_with is None else _string_list(path, block, run_with, "run_with") or None,
         source="conda-execute",
+        warnings=tuple(warnings),
     )
 
 
 def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
     """The metadata of a script whose source is *text*."""
-    blocks, _unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
+    blocks, unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
+    check_single_blocks(blocks, path)
+    # ... but an unclosed lock block is most likely a damaged lock: say so (conda-exec warns too)
+    warnings = tuple(unclosed_lock_warning(path, block.start_line) for block in unclosed if block.type == LOCK_BLOCK)
     script_blocks = [block for block in blocks if block.type == SCRIPT_BLOCK]
-    if len(script_blocks) > 1:
-        first, second = script_blocks[:2]
-        raise _fail(path, second.start_line, f"a second '# /// script' block (the first is at line {first.start_line})")
     if script_blocks:
-        return _from_pep723(path, script_blocks[0])
+        metadata = _from_pep723(path, script_blocks[0])
+        return replace(metadata, warnings=metadata.warnings + warnings) if warnings else metadata
     legacy = _legacy_block(text.splitlines())
     if legacy is not None:
-        return _from_conda_execute(path, legacy)
-    return ScriptMetadata()
+        metadata = _from_conda_execute(path, legacy)
+        return replace(metadata, warnings=metadata.warnings + warnings)
+    return ScriptMetadata(warnings=warnings)
+
+
+def check_single_blocks(blocks: list[Block], path: str) -> None:
+    """PEP 723: several blocks of one type MUST be an error; it names both lines."""
+    first_of: dict[str, Block] = {}
+    for block in blocks:
+        first = first_of.setdefault(block.type, block)
+        if first is not block:
+            raise _fail(
+                path, block.start_line, f"a second '# /// {block.type}' block (the first is at line {first.start_line})"
+            )
+
+
+def unclosed_lock_warning(path: str, line: int) -> str:
+    """The warning for a ``# /// conda-exec-lock`` line that no ``# ///`` closes."""
+    return f"{path}:{line}: ignoring an unclosed '# /// {LOCK_BLOCK}' block (no '# ///' line closes it)"
 
 
 def read_script(path: str) -> str:

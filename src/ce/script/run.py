@@ -17,10 +17,12 @@ from ce.errors import UsageError
 from ce.lockfiles import LockData, LockError
 from ce.platforms import validate_subdir
 from ce.records import SolveRequest
+from ce.script import embed as embedding
 from ce.script.lockfile_io import (
     discover,
     lock_format,
     locked_env_name,
+    required_names,
     script_digest,
     select,
     solve_platforms,
@@ -91,13 +93,15 @@ def _write_new_lock(
     name = lock_options.format_name or DEFAULT_LOCKFILE_FORMAT
     backend = lock_format(name, registry)
     platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
+    if lock_options.embed:
+        embedding.check_embeddable(script_text, request.path)  # before solving, not after
     if not options.refresh:
         own = [
             source
             for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
             if source.description.endswith("(embedded)") == lock_options.embed
         ]
-        chosen = select(own, digest, request.platform, lambda _m: None)
+        chosen = select(own, digest, request.platform, lambda _m: None, required_names(request))
         if chosen is not None and set(platforms) <= set(chosen[1].platforms):
             return chosen[1]
     data = solve_platforms(request, platforms, options, registry)
@@ -117,7 +121,7 @@ def _existing_lock(
     """A fresh lock found for the script, or ``None`` to solve from the metadata."""
     warnings: list[str] = []
     sources = discover(request.path, script_text, lock_options.format_name, request.platform, registry, warnings.append)
-    chosen = select(sources, digest, request.platform, warnings.append)
+    chosen = select(sources, digest, request.platform, warnings.append, required_names(request))
     if chosen is None and lock_options.locked:
         reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
         raise LockError(f"--locked: {reason}")
