@@ -6,8 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from ce.tool_request import ToolRequest, resolve_tool_request
 from ce.platforms import current_subdir
+from ce.tool_request import ToolRequest, resolve_tool_request
 
 FAKE_CHANNEL = "file:///nonexistent/ce-test-channel"
 

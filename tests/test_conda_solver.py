@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -119,32 +121,36 @@ FAKE_SOLVER_API = {
     "conda/base/context.py": """
         import os
 
-
-        class PackagesNotFoundError(Exception):
-            pass
+        from conda.exceptions import PackagesNotFoundError
+        from .constants import SEARCH_PATH
 
 
         class FakeSolver:
-            def __init__(self, prefix, channels, subdirs, specs_to_add=(), command=None):
+            def __init__(self, prefix, channels, subdirs=(), specs_to_add=(), specs_to_remove=(), command=None):
                 self.prefix, self.channels, self.subdirs, self.specs = prefix, channels, subdirs, specs_to_add
                 CALLS.append(("solver", prefix, [c.url for c in channels], subdirs, [s.spec for s in specs_to_add]))
 
             def solve_final_state(self):
                 print("conda chatter on stdout")
+                print(f"Target prefix: {self.prefix}")
                 if any(s.spec == "missing" for s in self.specs):
                     raise PackagesNotFoundError("The following packages are not available:\\n  - missing")
                 return RECORDS
 
 
         class _PluginManager:
-            def get_cached_solver_backend(self):
+            def get_solver_backend(self, name=None):
                 return FakeSolver
 
 
-        class _Context:
+        class Context:
             plugin_manager = _PluginManager()
             offline = False
             quiet = False
+
+            def __init__(self, search_path=None, argparse_args=None):
+                self._search_path = () if search_path is None else tuple(search_path)
+                self._argparse_args = argparse_args
 
             @property
             def subdir(self):
@@ -153,32 +159,34 @@ FAKE_SOLVER_API = {
 
         CALLS = []
         RECORDS = []
-        context = _Context()
+        context = Context((), None)
 
 
-        def reset_context():
-            CALLS.append(("reset", os.environ.get("CONDA_SUBDIR"), os.environ.get("CONDA_QUIET")))
+        def reset_context(search_path=SEARCH_PATH, argparse_args=None):
+            context.__init__(search_path, argparse_args)
+            CALLS.append(("reset", os.environ.get("CONDA_SUBDIR"), os.environ.get("CONDA_ROOT")))
+            return context
     """,
-    "conda/common/__init__.py": "",
-    "conda/common/io.py": """
-        import contextlib
-        import os
+    "conda/exceptions.py": """
+        import sys
+
+        from . import CondaError
 
 
-        @contextlib.contextmanager
-        def env_vars(var_map, callback=None):
-            saved = {name: os.environ.get(name) for name in var_map}
-            os.environ.update(var_map)
-            callback()
-            try:
-                yield
-            finally:
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
-                callback()
+        class CondaValueError(CondaError, ValueError):
+            pass
+
+
+        class PackagesNotFoundError(CondaError):
+            pass
+
+
+        class ResolvePackageNotFound(CondaError):
+            pass
+
+
+        def print_conda_exception(exc_val, exc_tb=None):
+            print(f"\\n{exc_val!r}\\n", file=sys.stderr)
     """,
     "conda/models/__init__.py": "",
     "conda/models/channel.py": """
@@ -237,10 +245,11 @@ FAKE_SOLVER_API = {
 
 
 @pytest.fixture
-def fake_solver_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
-    """conda's solver and transaction API, faked with the shapes ce relies on."""
+def fake_solver_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    """conda's solver and transaction API, faked with the shapes ce relies on; and the backend."""
     import textwrap
 
+    from ce.backends import conda_solver
     from fake_conda import forget_conda_modules, write_fake_conda
 
     forget_conda_modules()
@@ -249,36 +258,49 @@ def fake_solver_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(textwrap.dedent(text).lstrip("\n"))
     monkeypatch.syspath_prepend(str(root))
+    monkeypatch.delenv("CONDA_ROOT", raising=False)
+    monkeypatch.setenv("CONDA_EXE", "/opt/base/condabin/conda")
+    for name, value in (("loaded", False), ("conda_root", None), ("from_conda_cli", False)):
+        monkeypatch.setattr(conda_solver._State, name, value)
+    solver = conda_solver.create_conda_solver()
     import conda.base.context  # type: ignore[import-not-found]
 
-    yield conda.base.context
+    yield conda.base.context, solver
     forget_conda_modules()
 
 
 def test_conda_backend_glue_solves_installs_and_relocates(
-    fake_solver_api: object, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    fake_solver_api: tuple[Any, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from ce.backends.conda_solver import create_conda_solver
     from ce.errors import SolveError
 
-    api: object = fake_solver_api
+    api, solver = fake_solver_api
     record = SimpleNamespace(
         name="tool", version="1", build="0", build_number=0, subdir="noarch", url="file:///c/noarch/tool-1-0.conda",
         channel=SimpleNamespace(base_url="file:///c"), md5="00" * 16, sha256="11" * 32, depends=(), constrains=(),
         license=None, size=10, timestamp=0, noarch=SimpleNamespace(value="generic"),
     )  # fmt: skip
-    api.RECORDS.append(record)  # type: ignore[attr-defined]
-    solver = create_conda_solver()
+    api.RECORDS.append(record)
+    calls = api.CALLS
+    # standalone: conda's context reloaded from its search path, $CONDA_ROOT the base ce found from CONDA_EXE;
+    # conda's import exported CONDA_ROOT, which ce takes back out (the tool must not inherit it)
+    assert calls == [("reset", None, "/opt/base")]
+    assert "CONDA_ROOT" not in os.environ
     request = SolveRequest(specs=("tool",), channels=("file:///c",), platform="osx-arm64")
     (locked,) = solver.solve(request)
     assert (locked.name, locked.channel, locked.noarch, locked.native) == ("tool", "file:///c", "generic", record)
-    calls = api.CALLS  # type: ignore[attr-defined]
-    assert calls[0] == ("reset", "osx-arm64", "true")  # the request's platform; quiet without progress
-    assert calls[1][2:] == (["file:///c"], ("osx-arm64", "noarch"), ["tool"])
-    assert not os.path.exists(calls[1][1])  # solved for a new, empty environment
-    assert calls[2] == ("reset", None, None)  # conda's context restored
+    assert calls[1] == ("reset", "osx-arm64", "/opt/base")  # the request's platform
+    assert calls[2][2:] == (["file:///c"], ("osx-arm64", "noarch"), ["tool"])
+    assert not os.path.exists(calls[2][1])  # solved for a new, empty environment
+    assert calls[3] == ("reset", None, "/opt/base")  # conda's context restored
+    assert "CONDA_ROOT" not in os.environ
     out, err = capfd.readouterr()
-    assert out == "" and "conda chatter on stdout" in err  # conda's reporting never reaches the tool's stdout
+    assert (out, err) == ("", "")  # no progress display (-q, or no terminal): nothing of conda's is shown
+    shown = SolveRequest(specs=("tool",), channels=("file:///c",), platform="linux-64", show_progress=True)
+    solver.solve(shown)
+    out, err = capfd.readouterr()
+    # conda's reporting never reaches the tool's stdout, nor does ce's placeholder prefix show
+    assert out == "" and err == "conda chatter on stdout\n"
 
     build = tmp_path / "envs" / ".build-tool--0123.abcdef"
     build.mkdir(parents=True)
@@ -288,5 +310,5 @@ def test_conda_backend_glue_solves_installs_and_relocates(
     registered = Path(os.environ["HOME"], ".conda", "environments.txt").read_text()
     assert registered == "/some/other/env\n"  # the build directory is not left registered
 
-    with pytest.raises(SolveError, match="cannot solve missing: The following packages are not available"):
+    with pytest.raises(SolveError, match="cannot solve missing: The following packages are not available: - missing"):
         solver.solve(SolveRequest(specs=("missing",), channels=("file:///c",), platform="osx-arm64"))
