@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -130,6 +131,7 @@ def test_conda_solver_is_the_default_and_reports_a_setup_error_first(
     assert (chosen.returncode, chosen.stdout) == (0, "hello from hello-tool\n"), chosen.stderr
 
 
+@pytest.mark.skipif(importlib.util.find_spec("conda") is not None, reason="conda is importable here")
 def test_ce_solver_conda_without_conda_is_a_clear_setup_error(channel_url: str, ce_home: Path) -> None:
     from conftest import run_ce
 

@@ -229,7 +229,8 @@ def test_records_carry_fixed_timestamps(channel_dir: Path, tmp_path: Path) -> No
     fixed = datetime.datetime.fromtimestamp(btc.FIXED_TIMESTAMP_MS / 1000, tz=datetime.timezone.utc)
     (record,) = solve(channel_dir.as_uri(), ["hello-tool"], tmp_path / "solve")
     assert record.timestamp == fixed
-    assert record.indexed_timestamp == fixed
+    if hasattr(record, "indexed_timestamp"):  # py-rattler 0.26 does not read it
+        assert record.indexed_timestamp == fixed
 
     def solve_before(cutoff: datetime.datetime) -> list[RepoDataRecord]:
         return asyncio.run(

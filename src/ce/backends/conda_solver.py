@@ -59,8 +59,14 @@ def _error_kinds(error: BaseException) -> set[str]:
 
 
 def use_context_of_conda_cli() -> None:
-    """Under ``conda exec``: keep the context conda's command line loaded instead of reloading it."""
+    """Under ``conda exec``: keep the context conda's command line loaded instead of reloading it.
+
+    Called before ce's command line reads the environment, so the ``CONDA_ROOT``
+    conda exported for itself (not the user's) is taken out first.
+    """
     _State.from_conda_cli = True
+    if "CONDA_ROOT" in os.environ and not _inherited_conda_root():  # conda's import set it, for itself
+        _State.conda_root = os.environ.pop("CONDA_ROOT")
 
 
 def _inherited_conda_root() -> bool:
@@ -103,7 +109,7 @@ def _load_context() -> Any:
     """
     if not _State.loaded:
         # Whether the user's environment has CONDA_ROOT (conda's import sets it when it does not).
-        inherited = "CONDA_ROOT" in os.environ if "conda" not in sys.modules else _inherited_conda_root()
+        inherited = "CONDA_ROOT" in os.environ if "conda.base.context" not in sys.modules else _inherited_conda_root()
         root = os.environ.get("CONDA_ROOT") if inherited else None
         if root is None and not _State.from_conda_cli:
             from ce.config.condarc import conda_root
@@ -120,7 +126,7 @@ def _load_context() -> Any:
             ) from error
         _State.loaded = True
         if not inherited:
-            _State.conda_root = root or os.environ.get("CONDA_ROOT") or sys.prefix
+            _State.conda_root = _State.conda_root or root or os.environ.get("CONDA_ROOT") or sys.prefix
             os.environ.pop("CONDA_ROOT", None)
         if not _State.from_conda_cli:
             try:
@@ -281,7 +287,7 @@ def to_conda_record(package: LockedPackage) -> Any:
     }
     fields.update({name: value for name, value in optional.items() if value is not None})
     try:
-        return PackageRecord(**fields)
+        return PackageRecord(**fields)  # type: ignore[no-untyped-call,unused-ignore]
     except Exception as error:
         raise InstallError(f"invalid lock entry for {package}: {_message(error)}") from error
 
@@ -298,7 +304,7 @@ class CondaSolver:
         from conda.models.match_spec import MatchSpec  # type: ignore[import-not-found,unused-ignore]
 
         try:
-            specs = [MatchSpec(spec) for spec in request.specs]
+            specs = [MatchSpec(spec) for spec in request.specs]  # type: ignore[no-untyped-call,unused-ignore]
         except Exception as error:
             raise UsageError(f"invalid package spec: {_message(error)}") from error
         channels = [Channel(url) for url in request.channels]
@@ -340,12 +346,12 @@ class CondaSolver:
                     unlink_precs=(),
                     link_precs=records,
                     remove_specs=(),
-                    update_specs=tuple(MatchSpec(spec) for spec in request.specs),
+                    update_specs=tuple(MatchSpec(spec) for spec in request.specs),  # type: ignore[no-untyped-call,unused-ignore]
                     neutered_specs=(),
                 )
-                transaction = UnlinkLinkTransaction(setup)
-                transaction.download_and_extract()
-                transaction.execute()
+                transaction = UnlinkLinkTransaction(setup)  # type: ignore[no-untyped-call,unused-ignore]
+                transaction.download_and_extract()  # type: ignore[no-untyped-call,unused-ignore]
+                transaction.execute()  # type: ignore[no-untyped-call,unused-ignore]
         except Exception as error:
             hint = " (offline: only cached packages are used)" if request.offline else ""
             raise InstallError(f"cannot install the environment{hint}: {_message(error)}") from error
