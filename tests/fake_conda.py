@@ -1,13 +1,33 @@
 """A tiny fake of conda's plugin surface, for machines without conda.
 
-It mimics what ce relies on: ``conda.plugins.hookimpl`` and
-``conda.plugins.types.CondaSubcommand``, ``conda.exceptions.CondaError``
-(message formatted with ``%``, ``return_code``, ``repr`` as conda prints it),
-and, optionally, ``conda.base`` (a context whose plugin manager gives no
-solver backend; conda's built-in ``defaults`` list).  ``python -m conda ARGS``
-dispatches like conda does for a plugin subcommand without
-``configure_parser``: it loads ce's ``conda`` entry point with pluggy, hands
-the arguments after the subcommand name to its action, and prints a
+Mirrors conda 26.7.1 (tag 26.7.1, commit 0bf82da) and conda's main branch
+(commit 0f64223, to be 26.9) name for name and module for module, for what ce
+touches; each name below is where conda defines or exports it:
+
+- ``conda/__init__.py``: ``__version__``; ``CONDA_ROOT`` set to ``sys.prefix``
+  on import when unset; ``CondaError`` (``return_code``, ``reportable``,
+  ``repr`` ``"<Name>: <message>"``, and since 26.7 ``%``-formatting only when
+  keyword arguments are given).
+- ``conda/exceptions.py``: ``CondaError`` (re-exported), ``CondaValueError``,
+  ``print_conda_exception`` (``"\\n<repr>\\n"`` on stderr).
+- ``conda/plugins/__init__.py``: only ``hookimpl`` (``__all__``); the
+  ``CondaSubcommand`` re-export is deprecated in 26.3 and gone on main.
+- ``conda/plugins/hookspec.py``: ``hookimpl``, ``CondaSpecs.conda_subcommands``
+  (``spec_name`` is deprecated in 26.7 and gone on main: not here).
+- ``conda/plugins/types.py``: ``CondaPlugin`` (name lowercased and stripped),
+  ``CondaSubcommand`` with a keyword-only constructor (``name``, ``summary``,
+  ``action``, ``configure_parser=None``, ``aliases=()``).
+- optionally ``conda/base/constants.py`` (``APP_NAME``, ``DEFAULT_CHANNELS``,
+  ``SEARCH_PATH``) and ``conda/base/context.py`` (``context`` with
+  ``solver``, ``subdir``, ``offline``, ``quiet``, ``_argparse_args`` and a
+  ``plugin_manager`` whose ``get_solver_backend`` and
+  ``get_cached_solver_backend`` raise ``CondaValueError``, as conda does for
+  a solver it does not know: no solver is registered here; ``reset_context``).
+
+``python -m conda ARGS`` dispatches like conda (``conda/cli/main.py``) for a
+plugin subcommand without ``configure_parser``: it loads ce's ``conda`` entry
+point with pluggy, hands the arguments after the subcommand name to its
+action as a tuple, exits with the action's integer result, and prints a
 ``CondaError`` as ``\\n<Name>: <message>\\n`` on stderr with its return code.
 """
 
@@ -21,17 +41,22 @@ from pathlib import Path
 FAKE_DEFAULT_CHANNELS = ("https://example.invalid/pkgs/main", "https://example.invalid/pkgs/r")
 
 _CORE = {
-    "conda/__init__.py": '__version__ = "0.0.0+fake"\n',
-    "conda/exceptions.py": """
+    "conda/__init__.py": """
+        import os
         import sys
+
+        __version__ = "0.0.0+fake"
+
+        if os.getenv("CONDA_ROOT") is None:
+            os.environ["CONDA_ROOT"] = sys.prefix
 
 
         class CondaError(Exception):
             return_code = 1
             reportable = False
 
-            def __init__(self, message, caused_by=None, **kwargs):
-                self.message = message
+            def __init__(self, message, caused_by=None, *, guidance=None, **kwargs):
+                self.message = message or ""
                 self._kwargs = kwargs
                 self._caused_by = caused_by
                 super().__init__(message)
@@ -40,7 +65,18 @@ _CORE = {
                 return f"{self.__class__.__name__}: {self}"
 
             def __str__(self):
-                return str(self.message % self._kwargs)
+                if not self._kwargs:
+                    return str(self.message)
+                return str(self.message) % self._kwargs
+    """,
+    "conda/exceptions.py": """
+        import sys
+
+        from . import CondaError
+
+
+        class CondaValueError(CondaError, ValueError):
+            pass
 
 
         def print_conda_exception(exc_val, exc_tb=None):
@@ -48,14 +84,14 @@ _CORE = {
     """,
     "conda/plugins/__init__.py": """
         from .hookspec import hookimpl
-        from .types import CondaSubcommand
+
+        __all__ = ["hookimpl"]
     """,
     "conda/plugins/hookspec.py": """
         import pluggy
 
-        spec_name = "conda"
-        _hookspec = pluggy.HookspecMarker(spec_name)
-        hookimpl = pluggy.HookimplMarker(spec_name)
+        _hookspec = pluggy.HookspecMarker("conda")
+        hookimpl = pluggy.HookimplMarker("conda")
 
 
         class CondaSpecs:
@@ -64,23 +100,39 @@ _CORE = {
                 \"\"\"Register external subcommands in conda.\"\"\"
     """,
     "conda/plugins/types.py": """
-        from dataclasses import dataclass
+        from dataclasses import dataclass, field
         from typing import Callable, Optional
 
 
         @dataclass
-        class CondaSubcommand:
+        class CondaPlugin:
             name: str
+
+            def __post_init__(self):
+                self.name = self.name.lower().strip()
+
+
+        @dataclass(init=False)
+        class CondaSubcommand(CondaPlugin):
             summary: str
             action: Callable
-            configure_parser: Optional[Callable] = None
+            aliases: tuple = field(default_factory=tuple)
+            configure_parser: Optional[Callable] = field(default=None)
+
+            def __init__(self, *, name, summary, action, configure_parser=None, aliases=()):
+                self.name = name
+                self.summary = summary
+                self.action = action
+                self.configure_parser = configure_parser
+                self.aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
+                self.__post_init__()
     """,
     "conda/__main__.py": """
         import sys
 
         import pluggy
 
-        from conda.exceptions import CondaError
+        from conda.exceptions import CondaError, print_conda_exception
         from conda.plugins.hookspec import CondaSpecs
 
 
@@ -107,10 +159,11 @@ _CORE = {
                 return 0
             name, *rest = argv
             try:
-                return found[name].action(tuple(rest))
+                result = found[name].action(tuple(rest))
             except CondaError as error:
-                print(f"\\n{error!r}\\n", file=sys.stderr)
+                print_conda_exception(error)
                 return error.return_code
+            return result if isinstance(result, int) else 0
 
 
         sys.exit(main(sys.argv[1:]))
@@ -119,18 +172,46 @@ _CORE = {
 
 _BASE = {
     "conda/base/__init__.py": "",
-    "conda/base/constants.py": f"DEFAULT_CHANNELS = {FAKE_DEFAULT_CHANNELS!r}\n",
+    "conda/base/constants.py": f"""
+        APP_NAME = "conda"
+        DEFAULT_CHANNELS = {FAKE_DEFAULT_CHANNELS!r}
+        SEARCH_PATH = ("$CONDA_ROOT/.condarc", "$CONDARC")
+    """,
     "conda/base/context.py": """
+        from ..exceptions import CondaValueError
+        from .constants import SEARCH_PATH
+
+
         class _PluginManager:
-            def get_cached_solver_backend(self):
-                return None
+            def get_solver_backend(self, name=None):
+                name = (name or context.solver).lower().strip()
+                raise CondaValueError(
+                    f"You have chosen a non-default solver backend ({name}) "
+                    "but it was not recognized. Choose one of: "
+                )
+
+            def get_cached_solver_backend(self, name=None):
+                return self.get_solver_backend(name)
 
 
-        class _Context:
+        class Context:
+            solver = "libmamba"
+            subdir = "linux-64"
+            offline = False
+            quiet = False
             plugin_manager = _PluginManager()
 
+            def __init__(self, search_path=None, argparse_args=None):
+                self._search_path = () if search_path is None else tuple(search_path)
+                self._argparse_args = argparse_args
 
-        context = _Context()
+
+        context = Context((), None)
+
+
+        def reset_context(search_path=SEARCH_PATH, argparse_args=None):
+            context.__init__(search_path, argparse_args)
+            return context
     """,
 }
 

@@ -336,3 +336,38 @@ def test_script_override_is_refused_too(home: Path, tmp_path: Path) -> None:
 def test_override_without_channels_is_still_a_usage_error() -> None:
     with pytest.raises(UsageError):
         resolve_channels([], True, env())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CONDA_ROOT", "{base}"),
+        ("_CONDA_ROOT", "{base}"),
+        ("CONDA_EXE", "{base}/bin/conda"),
+        ("CONDA_EXE", "{base}/condabin/conda"),
+        ("CONDA_PYTHON_EXE", "{base}/bin/python3.11"),
+    ],
+)
+def test_the_base_installs_condarc_is_found_as_conda_expands_conda_root(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    from ce.config.condarc import conda_root, find_files
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / ".condarc").write_text("channels: [from-base]\n")
+    environ = {"HOME": str(tmp_path / "home"), variable: value.format(base=base)}
+    assert conda_root(environ) == str(base)
+    assert [path for path, _, _ in find_files(environ)] == [str(base / ".condarc")]
+
+
+def test_conda_root_wins_over_what_the_shell_hook_exports(tmp_path: Path) -> None:
+    from ce.config.condarc import conda_root
+
+    hook = {"_CONDA_ROOT": "/hook", "CONDA_EXE": "/exe/bin/conda", "CONDA_PYTHON_EXE": "/py/bin/python"}
+    assert conda_root({"CONDA_ROOT": "/root", **hook}) == "/root"
+    assert conda_root(hook) == "/hook"
+    assert conda_root({"CONDA_EXE": "/exe/bin/conda", "CONDA_PYTHON_EXE": "/py/bin/python"}) == "/exe"
+    assert conda_root({"CONDA_EXE": "/dev/bin/python", "CONDA_PYTHON_EXE": "/py/bin/python"}) == "/py"
+    assert conda_root({"CONDA_EXE": "/somewhere/conda"}) is None
+    assert conda_root({}) is None

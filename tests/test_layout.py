@@ -128,6 +128,7 @@ OTHER_MEANINGS = {
     ("conda_plugin.py", "rattler"): "the py-rattler module in sys.modules",
     ("paths.py", "rattler"): "rattler's cache directory name",
     ("backends/activate_runner.py", "conda"): "the etc/conda directory",
+    ("config/condarc.py", "conda"): "the conda executable (CONDA_EXE), to find the base install",
     ("lockfiles/conda_lock.py", "conda"): "conda-lock's 'manager: conda'",
     ("lockfiles/rattler_v6.py", "conda"): "the v6 package key 'conda:'",
     ("script/edit.py", "conda"): "the [tool.conda] table",

@@ -8,8 +8,14 @@ classes): the command line, the warm path and the backends are imported when
 with prog ``conda exec``, so every option and message is ``ce``'s.
 
 Differences from ``ce``: the default solver is ``conda`` (conda's configured
-solver and transaction) when conda's solver API is importable, and ce's
-errors are raised as conda errors (one line, ce's exit code).
+solver and transaction, with the context conda's own command line already
+loaded) when conda's solver API is importable.  Errors are ce's: one line,
+``conda exec: error: ...``, and ce's exit code (conda's ``main_subshell``
+exits with the action's return value).
+
+Only conda's current plugin API is used (``conda.plugins.types``,
+``conda.plugins.hookimpl``, ``conda.CondaError``), present from conda 25.1
+to conda's main branch.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import os
 import sys
 
-from conda.plugins import CondaSubcommand, hookimpl  # type: ignore[import-not-found,unused-ignore]
+from conda.plugins import hookimpl  # type: ignore[import-not-found,unused-ignore]
+from conda.plugins.types import CondaSubcommand  # type: ignore[import-not-found,unused-ignore]
 
 from ce.errors import CeError
 
@@ -44,14 +51,19 @@ def default_solver() -> str:
 
 
 def conda_error(error: CeError) -> Exception:
-    """*error* as a conda ``CondaError`` of the same name, carrying ce's exit code as ``return_code``."""
-    from conda.exceptions import CondaError  # type: ignore[import-not-found,unused-ignore]
+    """*error* as a conda ``CondaError`` of the same name, carrying ce's exit code as ``return_code``.
+
+    The message goes in as a keyword (``"%(text)s"``; ``message`` is the name of the first parameter): conda up to 26.5
+    always %-formats the message, conda 26.7 and later only when keywords are
+    given, so this is the one spelling that shows a ``%`` as it is on both.
+    """
+    from conda import CondaError  # type: ignore[import-not-found,unused-ignore]
 
     name = type(error).__name__
     if name not in _error_types:
         _error_types[name] = type(name, (CondaError,), {"__module__": __name__})
     message = " ".join(str(error).split()) or name
-    converted = _error_types[name](message.replace("%", "%%"))  # CondaError formats its message with %
+    converted = _error_types[name]("%(text)s", text=message)  # type: ignore[call-arg,unused-ignore]
     converted.return_code = error.exit_code  # type: ignore[attr-defined]
     return converted
 
@@ -67,8 +79,10 @@ def _run(argv: list[str]) -> int:
     from ce.fastpath import run_warm
 
     run_warm(argv, os.environ)  # a cache hit execs the tool and never returns
+    from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.cli import Cli, parse_args
 
+    use_context_of_conda_cli()  # conda's CLI loaded its configuration and arguments: keep them
     namespace = parse_args(argv, PROG)
     if namespace.solver is None:
         namespace.solver = default_solver()
@@ -85,35 +99,22 @@ def _leave(code: int) -> int:
 
 
 def execute(arguments: Sequence[str]) -> int:
-    """The ``conda exec`` action: run ce's command line with prog ``conda exec``."""
+    """The ``conda exec`` action: run ce's command line with prog ``conda exec``; return the exit status."""
     argv = _arguments(arguments)
     try:
         code = _run(argv)
-    except CeError as error:
-        from ce.argv import wants_verbose
-
-        if wants_verbose(argv):
-            import traceback
-
-            traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-        converted = conda_error(error)
-        if "rattler" in sys.modules:
-            from conda.exceptions import print_conda_exception  # type: ignore[import-not-found,unused-ignore]
-
-            print_conda_exception(converted)
-            _leave(error.exit_code)
-        raise converted from error
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         code = _EXIT_INTERRUPTED
+    except Exception as error:  # ce's errors, and a backend's panic: one line, as ``ce`` reports them
+        from ce.argv import wants_verbose
+        from ce.cli import report_error
+
+        code = report_error(error, wants_verbose(argv), PROG)
     return _leave(code)
 
 
 @hookimpl  # type: ignore[untyped-decorator,misc,unused-ignore]
 def conda_subcommands() -> Iterator[CondaSubcommand]:
     """Register ``conda exec``; it parses its own arguments (no ``configure_parser``)."""
-    try:
-        subcommand = CondaSubcommand(name="exec", summary=SUMMARY, action=execute, configure_parser=None)
-    except TypeError:  # conda before configure_parser existed: arguments always arrive untouched
-        subcommand = CondaSubcommand(name="exec", summary=SUMMARY, action=execute)
-    yield subcommand
+    yield CondaSubcommand(name="exec", summary=SUMMARY, action=execute)

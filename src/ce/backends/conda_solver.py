@@ -23,11 +23,12 @@ pure parts testable) without conda.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from ce.errors import ChannelError, ConfigurationError, InstallError, SolveError, UsageError
 from ce.records import LockedPackage, SolveRequest
@@ -35,72 +36,190 @@ from ce.relocate import relocate
 
 _CHANNEL_ERRORS = frozenset({"CondaHTTPError", "UnavailableInvalidChannel", "ChannelError", "ProxyError"})
 _SPEC_ERRORS = frozenset({"InvalidMatchSpec", "InvalidSpec", "InvalidVersionSpec"})
+_NOT_FOUND_ERRORS = frozenset({"ResolvePackageNotFound", "PackagesNotFoundError"})
 
 
-def _summary(error: BaseException, lines: int = 4) -> str:
-    meaningful = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(meaningful[:lines]) or type(error).__name__
+class _State:
+    """How this process uses conda's context."""
+
+    #: Set by ``conda exec``: conda's command line already loaded the context (search path and arguments).
+    from_conda_cli = False
+    #: The ``$CONDA_ROOT`` conda's search path expands, while ce is not exporting it (see :func:`_load_context`).
+    conda_root: str | None = None
+    loaded = False
+
+
+def _message(error: BaseException) -> str:
+    """*error*'s whole message on one line (conda's messages span several)."""
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _error_kinds(error: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(error).__mro__}
 
 
+def use_context_of_conda_cli() -> None:
+    """Under ``conda exec``: keep the context conda's command line loaded instead of reloading it.
+
+    Called before ce's command line reads the environment, so the ``CONDA_ROOT``
+    conda exported for itself (not the user's) is taken out first.
+    """
+    _State.from_conda_cli = True
+    if "CONDA_ROOT" in os.environ and not _inherited_conda_root():  # conda's import set it, for itself
+        _State.conda_root = os.environ.pop("CONDA_ROOT")
+
+
+def _inherited_conda_root() -> bool:
+    """Whether ``CONDA_ROOT`` was in this process's environment before conda set it on import."""
+    try:
+        with open("/proc/self/environ", "rb") as handle:  # the environment the process started with
+            return any(entry.startswith(b"CONDA_ROOT=") for entry in handle.read().split(b"\0"))
+    except OSError:  # no procfs: conda sets CONDA_ROOT to its own prefix, so only another value was inherited
+        return os.environ.get("CONDA_ROOT") not in (None, sys.prefix)
+
+
+def _reset_context(overrides: dict[str, str]) -> None:
+    """Reload conda's context from conda's own search path with *overrides* (``CONDA_*``) in effect."""
+    from conda.base.context import context, reset_context  # type: ignore[import-not-found,unused-ignore]
+
+    if _State.conda_root is not None:
+        overrides = {"CONDA_ROOT": _State.conda_root, **overrides}
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        reset_context(argparse_args=getattr(context, "_argparse_args", None))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _load_context() -> Any:
+    """conda's context with the user's configuration loaded, as conda's own commands see it.
+
+    conda creates its context with an empty search path when imported, so
+    standalone ``ce`` reloads it from conda's ``SEARCH_PATH`` once, with
+    ``$CONDA_ROOT`` the base install ce reads too (:func:`ce.config.condarc.conda_root`).
+    Under ``conda exec`` conda's command line has done that (with its
+    arguments): that context is kept.  ``import conda`` exports ``CONDA_ROOT``;
+    unless the user's environment had it, it is taken out again, so the tool
+    does not inherit it.
+    """
+    if not _State.loaded:
+        # Whether the user's environment has CONDA_ROOT (conda's import sets it when it does not).
+        inherited = "CONDA_ROOT" in os.environ if "conda.base.context" not in sys.modules else _inherited_conda_root()
+        root = os.environ.get("CONDA_ROOT") if inherited else None
+        if root is None and not _State.from_conda_cli:
+            from ce.config.condarc import conda_root
+
+            root = conda_root(os.environ)
+        try:
+            import conda.base.context  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+        except Exception as error:
+            if not inherited:
+                os.environ.pop("CONDA_ROOT", None)
+            raise ConfigurationError(
+                f"the conda solver needs conda, which cannot be imported here ({type(error).__name__}: {error}); "
+                "run it as 'conda exec', or use --solver rattler"
+            ) from error
+        _State.loaded = True
+        if not inherited:
+            _State.conda_root = _State.conda_root or root or os.environ.get("CONDA_ROOT") or sys.prefix
+            os.environ.pop("CONDA_ROOT", None)
+        if not _State.from_conda_cli:
+            try:
+                _reset_context({})
+            except Exception as error:
+                raise ConfigurationError(f"conda cannot load its configuration: {_message(error)}") from error
+    from conda.base.context import context  # type: ignore[import-not-found,unused-ignore]
+
+    return context
+
+
 def create_conda_solver() -> CondaSolver:
     """The backend, or a setup error (before anything is created) when conda cannot provide one."""
+    context = _load_context()
     try:
-        from conda.base.context import context  # type: ignore[import-not-found,unused-ignore]
+        # Not the cached lookup: it keeps whatever solver was configured when first asked.
+        backend = context.plugin_manager.get_solver_backend()
     except Exception as error:
-        raise ConfigurationError(
-            f"the conda solver needs conda, which cannot be imported here ({type(error).__name__}: {error}); "
-            "run it as 'conda exec', or use --solver rattler"
-        ) from error
-    try:
-        backend = context.plugin_manager.get_cached_solver_backend()
-    except Exception as error:
-        raise ConfigurationError(f"conda cannot provide a solver backend: {_summary(error, 2)}") from error
-    if backend is None:
-        raise ConfigurationError("conda cannot provide a solver backend: check the 'solver' setting in your condarc")
+        raise ConfigurationError(f"conda cannot provide a solver backend: {_message(error)}") from error
     return CondaSolver(backend)
 
 
 @contextlib.contextmanager
 def _conda_settings(request: SolveRequest) -> Iterator[None]:
-    """conda's context for *request*: its platform, ``--offline``, quiet without progress display."""
-    from conda.base.context import context, reset_context  # type: ignore[import-not-found,unused-ignore]
-    from conda.common.io import env_vars  # type: ignore[import-not-found,unused-ignore]
-
+    """conda's context for *request*: its platform and ``--offline``."""
+    context = _load_context()
     overrides: dict[str, str] = {}
     if request.platform != context.subdir:
         overrides["CONDA_SUBDIR"] = request.platform
     if request.offline and not context.offline:
         overrides["CONDA_OFFLINE"] = "true"
-    if not request.show_progress and not context.quiet:
-        overrides["CONDA_QUIET"] = "true"
     if not overrides:
         yield
         return
-    with env_vars(overrides, callback=reset_context):
+    _reset_context(overrides)
+    try:
         yield
+    finally:
+        _reset_context({})
+
+
+class _Output(io.TextIOBase):
+    """conda's report stream: dropped when silent, else forwarded line by line without *hidden* lines."""
+
+    def __init__(self, target: TextIO, silent: bool, hidden: str) -> None:
+        self.target, self.silent, self.hidden, self.pending = target, silent, hidden, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not self.silent:
+            *lines, self.pending = (self.pending + text).split("\n")
+            for line in lines:
+                if self.hidden not in line:
+                    self.target.write(line + "\n")
+            self.target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending and not self.silent and self.hidden not in self.pending:
+            self.target.write(self.pending)
+            self.target.flush()
+        self.pending = ""
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """conda reports on stdout; the tool's stdout must carry nothing of conda's."""
+def _conda_output(silent: bool, hidden: str) -> Iterator[None]:
+    """conda reports on stdout; the tool's stdout must carry nothing of conda's.
+
+    Silent (``-q``, or no progress display): nothing of conda's report is
+    shown.  Otherwise it goes to stderr, without the lines that name *hidden*
+    (ce's placeholder prefix, which conda-rattler-solver reports).  conda's
+    errors are raised, not printed: they reach the user through ce.
+    """
     sys.stdout.flush()
     try:
         saved = os.dup(1)
     except OSError:  # no stdout at all
         yield
         return
+    sink = os.open(os.devnull, os.O_WRONLY) if silent else os.dup(2)
+    output = _Output(sys.stderr, silent, hidden)
     try:
-        os.dup2(2, 1)  # C-level writes, and streams conda bound to the original sys.stdout
-        with contextlib.redirect_stdout(sys.stderr):
+        os.dup2(sink, 1)  # C-level writes, and streams conda bound to the original sys.stdout
+        with contextlib.redirect_stdout(output):
             yield
     finally:
+        output.flush()
         sys.stdout.flush()
         os.dup2(saved, 1)
         os.close(saved)
+        os.close(sink)
 
 
 def _optional(record: Any, name: str) -> Any:
@@ -168,9 +287,9 @@ def to_conda_record(package: LockedPackage) -> Any:
     }
     fields.update({name: value for name, value in optional.items() if value is not None})
     try:
-        return PackageRecord(**fields)
+        return PackageRecord(**fields)  # type: ignore[no-untyped-call,unused-ignore]
     except Exception as error:
-        raise InstallError(f"invalid lock entry for {package}: {_summary(error, 1)}") from error
+        raise InstallError(f"invalid lock entry for {package}: {_message(error)}") from error
 
 
 class CondaSolver:
@@ -185,28 +304,32 @@ class CondaSolver:
         from conda.models.match_spec import MatchSpec  # type: ignore[import-not-found,unused-ignore]
 
         try:
-            specs = [MatchSpec(spec) for spec in request.specs]
+            specs = [MatchSpec(spec) for spec in request.specs]  # type: ignore[no-untyped-call,unused-ignore]
         except Exception as error:
-            raise UsageError(f"invalid package spec: {_summary(error, 1)}") from error
+            raise UsageError(f"invalid package spec: {_message(error)}") from error
         channels = [Channel(url) for url in request.channels]
         subdirs = (request.platform, "noarch")
         # A prefix that does not exist: conda solves for a new, empty environment.
         prefix = os.path.join(tempfile.gettempdir(), f"ce-conda-solve-{os.getpid()}-does-not-exist")
         try:
-            with _conda_settings(request), _stdout_to_stderr():
-                try:
-                    solver = self.backend(prefix, channels, subdirs, specs_to_add=specs, command="create")
-                except TypeError:  # solver backends that predate the ``command`` argument
-                    solver = self.backend(prefix, channels, subdirs, specs_to_add=specs)
+            with _conda_settings(request), _conda_output(not request.show_progress, prefix):
+                solver = self.backend(prefix, channels, subdirs, specs_to_add=specs, command="create")
                 records = solver.solve_final_state()
         except Exception as error:
             kinds = _error_kinds(error)
             if kinds & _SPEC_ERRORS:
-                raise UsageError(f"invalid package spec: {_summary(error, 1)}") from error
+                raise UsageError(f"invalid package spec: {_message(error)}") from error
             if kinds & _CHANNEL_ERRORS:
                 hint = " (offline: only cached repodata is used)" if request.offline else ""
-                raise ChannelError(f"cannot read channel repodata{hint}: {_summary(error)}") from error
-            raise SolveError(f"cannot solve {', '.join(request.specs)}: {_summary(error)}") from error
+                raise ChannelError(f"cannot read channel repodata{hint}: {_message(error)}") from error
+            if kinds & _NOT_FOUND_ERRORS:
+                missing = [line.strip().lstrip("- ").strip() for line in str(error).splitlines()]
+                if "ResolvePackageNotFound" in kinds:  # classic's bare list of specs
+                    listed = ", ".join(filter(None, missing)) or ", ".join(request.specs)
+                    where = ", ".join(request.channels) or "the configured channels"
+                    message = f"cannot solve {', '.join(request.specs)}: not found in {where}: {listed}"
+                    raise SolveError(message) from error
+            raise SolveError(f"cannot solve {', '.join(request.specs)}: {_message(error)}") from error
         return [to_locked(record) for record in records]
 
     def install(self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest) -> None:
@@ -217,21 +340,21 @@ class CondaSolver:
 
         records = tuple(to_conda_record(package) for package in packages)
         try:
-            with _conda_settings(request), _stdout_to_stderr():
+            with _conda_settings(request), _conda_output(not request.show_progress, prefix):
                 setup = PrefixSetup(
                     target_prefix=prefix,
                     unlink_precs=(),
                     link_precs=records,
                     remove_specs=(),
-                    update_specs=tuple(MatchSpec(spec) for spec in request.specs),
+                    update_specs=tuple(MatchSpec(spec) for spec in request.specs),  # type: ignore[no-untyped-call,unused-ignore]
                     neutered_specs=(),
                 )
-                transaction = UnlinkLinkTransaction(setup)
-                transaction.download_and_extract()
-                transaction.execute()
+                transaction = UnlinkLinkTransaction(setup)  # type: ignore[no-untyped-call,unused-ignore]
+                transaction.download_and_extract()  # type: ignore[no-untyped-call,unused-ignore]
+                transaction.execute()  # type: ignore[no-untyped-call,unused-ignore]
         except Exception as error:
             hint = " (offline: only cached packages are used)" if request.offline else ""
-            raise InstallError(f"cannot install the environment{hint}: {_summary(error)}") from error
+            raise InstallError(f"cannot install the environment{hint}: {_message(error)}") from error
         finally:
             forget_environment(prefix)
         relocate(prefix, final_prefix)

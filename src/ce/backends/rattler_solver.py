@@ -16,6 +16,7 @@ from typing import Any, Literal
 import rattler
 import rattler.exceptions as rattler_errors
 
+from ce.backends.rattler_compat import build_string, subdir
 from ce.backends.rattler_network import deadline_secs, explain, format_secs, make_client
 from ce.config.condarc import load as load_settings
 from ce.config.condarc import package_cache
@@ -46,7 +47,7 @@ def virtual_packages_for(request: SolveRequest) -> list[Any]:
         version, _, build = rest.partition("=")
         generic.append(
             rattler.GenericVirtualPackage(
-                rattler.PackageName(name), rattler.Version(version or "0"), rattler.BuildString(build or "0")
+                rattler.PackageName(name), rattler.Version(version or "0"), build_string(build or "0")
             )
         )
     return generic
@@ -66,7 +67,7 @@ def to_record(package: LockedPackage) -> Any:
         record = rattler.PackageRecord(
             name=package.name,
             version=package.version,
-            build=rattler.BuildString(package.build),
+            build=build_string(package.build),
             build_number=package.build_number,
             subdir=package.subdir,
             noarch=package.noarch,  # type: ignore[arg-type]
@@ -158,7 +159,7 @@ class RattlerSolver:
                 sources=channels,
                 specs=specs,
                 gateway=gateway,
-                platforms=[rattler.Platform(request.platform), rattler.Platform("noarch")],
+                platforms=[subdir(request.platform), subdir("noarch")],
                 virtual_packages=virtual_packages_for(request),
             )
             records = await asyncio.wait_for(solving, deadline) if deadline > 0 else await solving
@@ -201,7 +202,7 @@ class RattlerSolver:
                     target_prefix=prefix,
                     cache_dir=Path(package_cache(os.environ)),
                     alternative_target_prefix=final_prefix,
-                    platform=rattler.Platform(request.platform),
+                    platform=subdir(request.platform),
                     show_progress=request.show_progress,
                     requested_specs=requested,
                     client=client,

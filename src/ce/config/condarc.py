@@ -115,7 +115,62 @@ def search_path(environ: Mapping[str, str]) -> tuple[str, ...]:
     return SEARCH_PATH
 
 
+#: The variables :func:`conda_root` reads, in order (``_CONDA_ROOT``: what conda's shell hook exports).
+ROOT_VARIABLES = ("CONDA_ROOT", "_CONDA_ROOT", "CONDA_EXE", "CONDA_PYTHON_EXE")
+_WINDOWS = sys.platform == "win32"
+
+
+def _root_from_executable(path: str, names: tuple[str, ...], dirs: tuple[str, ...]) -> str | None:
+    """``<root>`` of ``<root>/<dir>/<name>`` (or ``<root>/<name>`` when ``""`` is among *dirs*)."""
+    path = path.rstrip("/\\")
+    folder, name = os.path.split(path)
+    if _WINDOWS:
+        name = name.lower()
+    if not folder or not (name in names or any(name.startswith(prefix + ".") for prefix in names if prefix)):
+        return None
+    if "" in dirs and name.endswith(".exe"):
+        return folder
+    parent, directory = os.path.split(folder)
+    if parent and (directory.lower() if _WINDOWS else directory) in dirs:
+        return parent
+    return None
+
+
+def conda_root(environ: Mapping[str, str]) -> str | None:
+    """The conda base installation whose condarc conda reads as ``$CONDA_ROOT/.condarc``.
+
+    conda sets ``CONDA_ROOT`` to its own ``sys.prefix`` when it starts; its
+    shell hook exports ``_CONDA_ROOT``, ``CONDA_EXE`` (``<root>/bin/conda``,
+    ``<root>/condabin/conda``, ``<root>\\Scripts\\conda.exe``) and
+    ``CONDA_PYTHON_EXE`` (``<root>/bin/python``, ``<root>\\python.exe``)
+    instead, so standalone ``ce`` finds the base from those, in that order.
+    String operations only (the warm path).
+    """
+    for variable in ("CONDA_ROOT", "_CONDA_ROOT"):
+        value = environ.get(variable)
+        if value:
+            return value
+    exe = environ.get("CONDA_EXE")
+    if exe:
+        if _WINDOWS:  # pragma: no cover - Windows
+            root = _root_from_executable(exe, ("conda.exe", "conda.bat"), ("scripts", "condabin", "bin"))
+        else:
+            root = _root_from_executable(exe, ("conda",), ("bin", "condabin"))
+        if root is not None:
+            return root
+    python = environ.get("CONDA_PYTHON_EXE")
+    if python:
+        if _WINDOWS:  # pragma: no cover - Windows
+            return _root_from_executable(python, ("python.exe",), ("",))
+        return _root_from_executable(python, ("python", "python3"), ("bin",))
+    return None
+
+
 def _expand_entry(entry: str, environ: Mapping[str, str]) -> str | None:
+    if "CONDA_ROOT" in entry and "CONDA_ROOT" not in environ:
+        root = conda_root(environ)
+        if root is not None:
+            entry = entry.replace("${CONDA_ROOT}", root).replace("$CONDA_ROOT", root)
     path = expandvars(expand_home(entry, environ), environ)
     if not path or "$" in path:  # a variable that is not set: conda finds nothing there
         return None
@@ -161,7 +216,8 @@ def find_files(environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
 def _cache_key(files: list[tuple[str, int, int]], environ: Mapping[str, str]) -> str:
     variables = [f"{name}={environ[name]}" if name in environ else name for name in ENV_VARIABLES]
     stats = [field for path, size, mtime_ns in files for field in (path, str(size), str(mtime_ns))]
-    return env_name_from_parts(CACHE_FORMAT, {"home": [home_of(environ)], "files": stats, "variables": variables})
+    parts = {"home": [home_of(environ)], "root": [conda_root(environ) or ""], "files": stats, "variables": variables}
+    return env_name_from_parts(CACHE_FORMAT, parts)
 
 
 def cache_path(environ: Mapping[str, str], key: str) -> str:

@@ -1,9 +1,12 @@
 """Fetching locked package archives and verifying their hashes before anything is linked.
 
 Archives are stored content-addressed under rattler's cache root
-(``<root>/ce-verified/<sha256>-<file name>``), written only after their hash
-matched the lock, so a stored archive is trusted by its name and a warm
-install from a lock costs one stat per package.
+(``<root>/ce-verified/<sha256>/<file name>``), written only after their hash
+matched the lock, so a stored archive is trusted by its path and a warm
+install from a lock costs one stat per package.  The file keeps its original
+name: a package cache (conda's, rattler's) names what it extracts after the
+URL's last part, and conda cannot read a ``.conda`` archive under another
+name.
 
 The backend installs from the verified copy (a ``file://`` URL into the
 store); :func:`record_lock_urls` then puts the lock's own URL back into
@@ -55,10 +58,10 @@ def _key(package: LockedPackage) -> tuple[str, str]:
 def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -> Path:
     """The archive of *package*, fetched if needed, whose hash matches the lock."""
     algorithm, expected = _key(package)
-    target = store / f"{expected}-{package.filename}"
+    target = store / expected / package.filename
     if target.is_file():
         return target
-    store.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.new(algorithm)
     with AtomicFile(str(target)) as output:
         try:
