@@ -71,7 +71,7 @@ def _run(argv: list[str]) -> int:
 
     namespace = parse_args(argv, PROG)
     if namespace.solver is None:
-        namespace.solver = default_solver()
+        namespace.solver = namespace.defaults["solver"] = default_solver()  # a default, not a choice
     return Cli(namespace, PROG).run()
 
 
