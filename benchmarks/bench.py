@@ -111,7 +111,8 @@ def fake_environments(home: Path, count: int) -> None:
         (prefix / "conda-meta").mkdir(parents=True)
         (prefix / "bin").mkdir()
         (prefix / "conda-meta" / "ce-env.json").write_text(
-            f'{{"kind": "tool", "specs": ["tool{index:04d}"], "size_bytes": {1000 + index}}}'
+            f'{{"kind": "tool", "specs": ["tool{index:04d}"], "size_bytes": {1000 + index}, '
+            f'"own_bytes": {index}, "shared_bytes": 1000}}'
         )
         (prefix / "conda-meta" / "history").write_text("")
 

@@ -80,8 +80,8 @@ HOSTLESS = "https://h.invalid/c/linux-64/x-1-0.conda"
 CASES = [
     # the command line
     Case("no tool", [], 2, "missing TOOL"),
-    Case("unknown option", ["--frobnicate", "ruff"], 2, "unrecognized arguments: --frobnicate"),
-    Case("abbreviated option", ["--over", "ruff"], 2, "unrecognized arguments"),
+    Case("unknown option", ["--frobnicate", "ruff"], 2, "unknown option --frobnicate (see ce --help)"),
+    Case("abbreviated option", ["--over", "ruff"], 2, "unknown option --over; did you mean --override-channels?"),
     Case("option without value", ["ruff", "-c"], 127, ""),  # after TOOL: ruff's own -c; see below
     Case("-c without a value", ["-c"], 2, "expected one argument"),
     Case("json without list", ["--json"], 2, "--json goes with --list"),

@@ -77,7 +77,7 @@ def test_action_runs_ce_command_line_with_prog_conda_exec(fake: Path) -> None:
     ("args", "code", "line"),
     [
         (("--solver", "nope", "ruff"), 2, "conda exec: error: unknown solver 'nope'; valid solver names: conda"),
-        (("--bogus",), 2, "conda exec: error: unrecognized arguments: --bogus (see conda exec --help)"),
+        (("--bogus",), 2, "conda exec: error: unknown option --bogus (see conda exec --help)"),
         (("--with", "bad$spec", "ruff"), 2, "conda exec: error: invalid package name in 'bad$spec'"),
     ],
 )
@@ -181,3 +181,12 @@ def test_default_solver_follows_what_conda_can_provide(in_process: Path) -> None
     write_fake_conda(in_process, base=True)
     importlib.invalidate_caches()
     assert default_solver() == "conda"
+
+
+def test_cache_modes_work_under_conda_exec(fake_with_base: Path) -> None:
+    # conda exec picks its default solver itself: that is not a --solver the modes would refuse
+    for args in (("--list",), ("--clean", "--dry-run"), ("--backends",), ("--completion", "bash")):
+        result = conda(fake_with_base, "exec", *args)
+        assert result.returncode == 0, (args, result.stderr)
+    refused = conda(fake_with_base, "exec", "--list", "--solver", "rattler")
+    assert refused.returncode == 2 and "--solver does not go with --list" in refused.stderr

@@ -103,7 +103,7 @@ def test_missing_command_gives_127_and_lists_what_exists(local: tuple[str, ...])
     (line,) = result.stderr.strip().splitlines()[-1:]
     assert "'nope' not found" in line and "hello" in line
     warm = run_ce(*local, "--from", "hello-tool", "nope")  # the environment exists now
-    assert warm.returncode == 127 and "it provides: hello" in warm.stderr
+    assert warm.returncode == 127 and "provides one command: hello; run: ce " in warm.stderr
 
 
 def test_not_executable_gives_126(local: tuple[str, ...]) -> None:

@@ -21,6 +21,7 @@ VALUE_OPTIONS = frozenset(
         "--platform",
         "--add",
         "--older-than",
+        "--completion",
     }
 )
 #: Short options that take a value; the others are flags and may be clustered (``-vq``).

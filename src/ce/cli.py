@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ce import __version__
-from ce.argv import split_argv, wants_verbose
+from ce.argv import VALUE_OPTIONS, split_argv, wants_verbose
 from ce.backends.builtin import (
     ACTIVATE_RUNNER,
     CONDA_SOLVER,
@@ -24,20 +24,115 @@ from ce.backends.builtin import (
     SOLVER,
     builtin,
 )
-from ce.errors import EXIT_ERROR, CeError, UsageError
+from ce.errors import EXIT_ERROR, CeError, ToolNotFoundError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ce.envs.provision import Prepared, RunOptions
+    from ce.envs.store import EnvEntry
     from ce.paths import CachePaths
     from ce.plugins.manager import BackendRegistry
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
+#: Suffixes that make a TOOL that is not an existing file a mistyped script name rather than a package.
+SCRIPT_SUFFIXES = (
+    ".py", ".pyw", ".sh", ".bash", ".zsh", ".fish", ".R", ".r", ".jl", ".pl", ".rb", ".js", ".mjs", ".ts", ".lua",
+    ".php", ".tcl", ".ps1", ".bat", ".cmd",
+)  # fmt: skip
+
+EXAMPLES = (
+    ("ce ruff check .", "run ruff (built once, then started from the cache)"),
+    ("ce ruff@0.6.9 --version", "a pinned version; ruff@latest is the newest"),
+    ("ce 'ruff>=0.6,<0.7' --version", "any conda MatchSpec"),
+    ("ce --from hello-tool hello", "a command whose package has another name"),
+    ("ce --with numpy python -c 'import numpy'", "extra packages in the environment"),
+    ("ce script.py ARGS", "a script with inline metadata (PEP 723 or [tool.conda])"),
+    ("ce --lock script.py", "write lock data beside the script, then run it"),
+    ("ce --locked script.py", "run exactly the locked packages, or fail (CI)"),
+    ("ce --add 'numpy>=2' script.py", "add a dependency to the script's metadata"),
+    ("ce --list ruff", "the cached environments of ruff"),
+    ("ce --clean --older-than 7", "remove environments unused for a week"),
+    ('eval "$(ce --completion bash)"', "shell completion (bash, zsh, fish)"),
+)
+ENVIRONMENT_VARIABLES = (
+    ("CONDA_EXEC_HOME", "cache home (default ~/.conda/exec)"),
+    ("CONDA_EXEC_CLEAN_INTERVAL", "automatic cleanup every N runs (default 50)"),
+    ("CONDA_EXEC_CLEAN_AGE", "automatic cleanup removes environments unused for N days (default 30)"),
+    ("CONDA_EXEC_AUTO_CLEAN", "0 turns automatic cleanup off"),
+    ("RATTLER_CACHE_DIR", "rattler's package and repodata cache, shared with pixi (default ~/.cache/rattler/cache)"),
+    ("CONDA_CHANNELS", "the configured channels, comma-separated (as conda reads it)"),
+    ("CONDA_SUBDIR", "the platform to install for (default: this machine's)"),
+    ("CONDA_OVERRIDE_*", "virtual package overrides (CONDA_OVERRIDE_GLIBC, _CUDA, _OSX)"),
+    ("UV_*", "uv's settings, for scripts' PyPI dependencies"),
+)
+EXIT_CODES = (
+    ("N", "the tool ran: its exit status, unchanged (128+N: killed by signal N)"),
+    ("1", "ce's own error (solve, channel, install, cache, lock, script metadata)"),
+    ("2", "usage error (options, names, specs)"),
+    ("126", "the command exists in the environment but cannot be executed"),
+    ("127", "the command is not in the environment; the message says which commands it has"),
+)
+
+
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    width = max(len(left) for left, _right in rows)
+    return "\n".join(f"  {left:<{width}}  {right}" for left, right in rows)
+
+
+def help_epilog(prog: str = "ce") -> str:
+    """The part of ``--help`` after the options: examples, defaults, environment variables, exit codes."""
+    from ce.config.channels import DEFAULT_CHANNELS
+
+    examples = [(command.replace("ce ", f"{prog} ", 1), text) for command, text in EXAMPLES]
+    return (
+        "Everything after TOOL or SCRIPT is passed to it unchanged.\n\n"
+        f"examples:\n{_table(examples)}\n\n"
+        "defaults:\n"
+        + _table(
+            (
+                ("channel", f"{', '.join(DEFAULT_CHANNELS)}, or the channels of your .condarc (-c to choose)"),
+                ("cache", "~/.conda/exec (CONDA_EXEC_HOME); packages in rattler's cache (RATTLER_CACHE_DIR)"),
+            )
+        )
+        + f"\n\nenvironment variables:\n{_table(ENVIRONMENT_VARIABLES)}\n\nexit codes:\n{_table(EXIT_CODES)}\n"
+    )
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions for option in action.option_strings]
+
+
+def check_unknown_options(options: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """Refuse an option ce does not have, suggesting the nearest one (``--lsit``: ``--list``)."""
+    known = _option_strings(parser)
+    index = 0
+    while index < len(options):
+        option = options[index]
+        index += 1
+        if option == "--":
+            return
+        if not option.startswith("--"):
+            continue
+        name = option.partition("=")[0]
+        if name in VALUE_OPTIONS and "=" not in option:
+            index += 1  # its value
+        elif name not in known:
+            import difflib
+
+            long_options = [known_option for known_option in known if known_option.startswith("--")]
+            # an abbreviation first (argparse's are off: the warm path could not agree), then a typo
+            close = [known_option for known_option in long_options if known_option.startswith(name)]
+            if len(close) != 1:
+                close = difflib.get_close_matches(name, long_options, n=1, cutoff=0.75)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise UsageError(f"unknown option {name}{hint} (see {parser.prog} --help)")
 
 
 def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
@@ -47,7 +142,8 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
         allow_abbrev=False,
         description="Run a conda package's command, or a script with inline metadata, "
         "from a cached, isolated conda environment.",
-        epilog="Everything after TOOL or SCRIPT is passed to it unchanged.",
+        epilog=help_epilog(prog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("tool", nargs="?", metavar="TOOL|SCRIPT", help="command to run, or a script file")
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the tool")
@@ -56,6 +152,9 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     _add_script_options(parser)
     _add_cache_options(parser)
     parser.add_argument("--backends", action="store_true", help="list solver, runner and lock-format backends")
+    parser.add_argument(
+        "--completion", choices=("bash", "zsh", "fish"), metavar="SHELL", help="print a completion script for SHELL"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing of ce's own")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -119,8 +218,13 @@ def _add_script_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_cache_options(parser: argparse.ArgumentParser) -> None:
     cache = parser.add_argument_group("cache")
-    cache.add_argument("--list", action="store_true", help="list cached environments")
-    cache.add_argument("--json", action="store_true", help="with --list: JSON output")
+    cache.add_argument(
+        "--list",
+        action="store_true",
+        help="list cached environments (of TOOL or SCRIPT, if given); sizes are "
+        "what removal frees, apart from files shared with the package cache",
+    )
+    cache.add_argument("--json", action="store_true", help="with --list: JSON output, the same fields")
     cache.add_argument(
         "--clean",
         action="store_true",
@@ -135,8 +239,19 @@ def _add_cache_options(parser: argparse.ArgumentParser) -> None:
 def parse_args(argv: Sequence[str], prog: str = "ce") -> argparse.Namespace:
     """Parse *argv*: ce's options, then TOOL and its untouched arguments."""
     options, tool, tool_args = split_argv(list(argv))
-    namespace = build_parser(prog).parse_args([*options, "--", tool] if tool is not None else options)
+    parser = build_parser(prog)
+    check_unknown_options(options, parser)
+    namespace = parser.parse_args([*options, "--", tool] if tool is not None else options)
     namespace.args = tool_args
+    namespace.ce_options = options
+    namespace.defaults = {
+        action.dest: action.default
+        for action in parser._actions
+        if action.option_strings and action.default is not argparse.SUPPRESS
+    }
+    namespace.option_names = {
+        action.dest: max(action.option_strings, key=len) for action in parser._actions if action.option_strings
+    }
     return namespace
 
 
@@ -157,6 +272,55 @@ def _format_age(timestamp: float) -> str:
         if seconds >= length:
             return f"{seconds / length:.0f}{unit} ago"
     return "just now"
+
+
+def _list_row(entry: EnvEntry) -> dict[str, object]:
+    """One environment as ``--list`` shows it (and ``--list --json`` prints it)."""
+    own, shared = entry.sizes()
+    meta = entry.metadata
+    kind = meta.get("kind", "unknown")
+    return {
+        "name": entry.name,
+        "path": entry.path,
+        "kind": kind,
+        "command": meta.get("command"),
+        "package": meta.get("package", entry.package if kind == "tool" else None),
+        "script": meta.get("script"),
+        "locked": bool(meta.get("locked", False)),
+        "specs": meta.get("specs", []),
+        "pypi": meta.get("pypi", []),
+        "channels": meta.get("channels", []),
+        "platform": meta.get("platform"),
+        "size_bytes": own,
+        "shared_bytes": shared,
+        "last_used": entry.last_used,
+    }
+
+
+def _looks_like_a_script(tool: str) -> bool:
+    """Whether *tool* (not an existing file) names a file rather than a package: a path, or a script suffix."""
+    return (
+        os.sep in tool or "/" in tool or (os.altsep is not None and os.altsep in tool) or tool.endswith(SCRIPT_SUFFIXES)
+    )
+
+
+def _no_such_script(path: str) -> str:
+    """``no such script: PATH``, with the nearest file of that directory if one is close."""
+    if os.path.isdir(path):
+        return f"{path} is a directory, not a script"
+    directory, name = os.path.split(path)
+    try:
+        neighbours = [entry for entry in os.listdir(directory or ".") if not entry.startswith(".")]
+    except OSError:
+        neighbours = []
+    import difflib
+
+    close = difflib.get_close_matches(name, neighbours, n=1, cutoff=0.6)
+    if close:
+        return f"no such script: {path}; did you mean {os.path.join(directory, close[0])}?"
+    if directory:
+        return f"no such script: {path}"
+    return f"no such script: {path} (for a command of that name: --from PACKAGE {path})"
 
 
 class Cli:
@@ -187,9 +351,25 @@ class Cli:
             self.warn(str(broken))
         return registry
 
+    def _used(self) -> list[str]:
+        """The ce options given on this command line (by destination), in the parser's order."""
+        ns = self.ns
+        return [dest for dest, default in ns.defaults.items() if getattr(ns, dest) != default]
+
+    def _only(self, mode: str, allowed: set[str], tool: bool = False, args: bool = False) -> None:
+        """Refuse options (and TOOL, and arguments after it) that *mode* would silently ignore."""
+        ns = self.ns
+        for dest in self._used():
+            if dest not in allowed | {mode, "verbose", "quiet"}:
+                raise UsageError(f"{ns.option_names[dest]} does not go with {ns.option_names[mode]}")
+        if ns.tool is not None and not tool:
+            raise UsageError(f"{ns.option_names[mode]} takes no TOOL or SCRIPT (got {ns.tool!r})")
+        if ns.args and not args:
+            raise UsageError(f"{ns.option_names[mode]} takes one TOOL or SCRIPT (got also {' '.join(ns.args)!r})")
+
     def run(self) -> int:
         ns = self.ns
-        modes = [name for name in ("list", "clean", "backends") if getattr(ns, name)]
+        modes = [name for name in ("list", "clean", "backends", "completion") if getattr(ns, name)]
         if len(modes) > 1:
             raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
         if ns.json and not ns.list:
@@ -199,15 +379,23 @@ class Cli:
         if ns.embed and not ns.lock:
             raise UsageError("--embed goes with --lock")
         if ns.backends:
+            self._only("backends", set())
             return self.backends()
+        if ns.completion:
+            self._only("completion", set())
+            return self.completion()
         if ns.list:
+            self._only("list", {"json"}, tool=True)
             return self.list_envs()
         if ns.clean:
+            self._only("clean", {"all", "older_than", "dry_run", "yes"}, tool=True)
             return self.clean()
         if ns.tool is None:
             raise UsageError(f"missing TOOL or SCRIPT (see {self.prog} --help)")
-        if os.path.isfile(ns.tool) or os.sep in ns.tool or "/" in ns.tool:
+        if os.path.isfile(ns.tool):
             return self.script()
+        if ns.from_spec is None and _looks_like_a_script(ns.tool):
+            raise UsageError(_no_such_script(ns.tool))
         return self.tool()
 
     def _paths(self) -> CachePaths:
@@ -226,43 +414,78 @@ class Cli:
                 print("  (none)")
             for name, backend in sorted(found.items()):
                 summary = f"  {backend.record.summary}" if backend.record.summary else ""
-                print(f"  {name:<20} {backend.provider}{summary}")
+                table_entry = builtin(kind, name)
+                reason = table_entry.unavailable_reason() if table_entry is not None else None
+                unavailable = f"  [unavailable here: {reason}]" if reason else ""
+                print(f"  {name:<20} {backend.provider}{summary}{unavailable}")
         return 0
+
+    def completion(self) -> int:
+        from ce.completion import completion_script
+
+        print(completion_script(self.ns.completion, build_parser(self.prog)), end="")
+        return 0
+
+    def _filter(self) -> Callable[[EnvEntry], bool] | None:
+        """With a TOOL or SCRIPT after --list or --clean: which environments it means."""
+        tool = self.ns.tool
+        if tool is None:
+            return None
+        if os.path.isfile(tool):
+            script = os.path.abspath(tool)
+            return lambda entry: entry.metadata.get("script") == script
+        if _looks_like_a_script(tool):
+            raise UsageError(_no_such_script(tool))
+        from ce.specs import spec_package_name, tool_argument_spec
+
+        command, spec = tool_argument_spec(tool)
+        package = spec_package_name(spec)
+        commands = {command, command.lower()}
+        return lambda entry: entry.package == package or entry.metadata.get("command") in commands
 
     def list_envs(self) -> int:
         from ce.envs.store import EnvCache, format_size
 
         entries = EnvCache(self._paths()).entries()
+        wanted = self._filter()
+        if wanted is not None:
+            entries = [entry for entry in entries if wanted(entry)]
+        rows = [_list_row(entry) for entry in entries]
         if self.ns.json:
             import json
 
-            rows = [
-                {
-                    "name": entry.name,
-                    "path": entry.path,
-                    "kind": entry.metadata.get("kind", "unknown"),
-                    "command": entry.metadata.get("command"),
-                    "specs": entry.metadata.get("specs", []),
-                    "channels": entry.metadata.get("channels", []),
-                    "platform": entry.metadata.get("platform"),
-                    "size_bytes": entry.size,
-                    "last_used": entry.last_used,
-                }
-                for entry in entries
-            ]
             print(json.dumps(rows, indent=2))
             return 0
         if not entries:
-            self.info("no cached environments")
+            self.info("no cached environments" + (f" of {self.ns.tool}" if self.ns.tool else ""))
             return 0
-        for entry in entries:
-            specs = ", ".join(entry.metadata.get("specs", [])) or "?"
-            print(f"{entry.name:<40} {specs:<40} {format_size(entry.size):>9}  {_format_age(entry.last_used)}")
+        table = [("KIND", "TOOL OR SCRIPT", "SPECS", "SIZE", "SHARED", "LAST USED", "ENVIRONMENT")]
+        for row in rows:
+            kind = str(row["kind"])
+            if kind == "script" and row["locked"]:
+                kind = "script, locked"
+            what = row["script"] if kind.startswith("script") else row["command"] or row["package"]
+            table.append(
+                (
+                    kind,
+                    str(what or "?"),
+                    ", ".join(row["specs"]) or "?",  # type: ignore[arg-type]
+                    format_size(row["size_bytes"]),  # type: ignore[arg-type]
+                    format_size(row["shared_bytes"]),  # type: ignore[arg-type]
+                    _format_age(float(row["last_used"])),  # type: ignore[arg-type]
+                    str(row["name"]),
+                )
+            )
+        widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+        right = {3, 4}  # sizes
+        for line in table:
+            cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(line)]
+            print("  ".join(cells).rstrip())
         return 0
 
     def clean(self) -> int:
         from ce.envs.autoclean import CleanSettings
-        from ce.envs.store import EnvCache, format_size
+        from ce.envs.store import EnvCache, describe_freed, format_size
 
         ns = self.ns
         if ns.all and ns.older_than is not None:
@@ -273,13 +496,9 @@ class Cli:
         for warning in settings.warnings:
             self.warn(warning)
         age = None if ns.all else (ns.older_than if ns.older_than is not None else settings.age_days)
-        package = None
-        if ns.tool is not None:
-            from ce.specs import tool_argument_spec
-
-            package = tool_argument_spec(ns.tool)[0]
+        wanted = self._filter()
         cache = EnvCache(self._paths())
-        selected = cache.select(age, package)
+        selected = [entry for entry in cache.select(age) if wanted is None or wanted(entry)]
         what = "every" if age is None else f"unused for {age:g} days:"
         if not selected:
             print(f"nothing to remove ({'no environments' if age is None else 'no environment ' + what[:-1]})")
@@ -287,20 +506,23 @@ class Cli:
                 cache.sweep()
             return 0
         for entry in selected:
-            print(f"{'would remove' if ns.dry_run else 'remove'} {entry.name} ({format_size(entry.size)})")
+            own, shared = entry.sizes()
+            extra = f", {format_size(shared)} shared" if shared else ""
+            print(f"{'would remove' if ns.dry_run else 'remove'} {entry.name} ({format_size(own)}{extra})")
         if ns.dry_run:
-            total = sum(entry.size or 0 for entry in selected)
-            print(f"would free {format_size(total)} in {len(selected)} environment(s)")
+            own_total = sum(entry.sizes()[0] or 0 for entry in selected)
+            shared_total = sum(entry.sizes()[1] or 0 for entry in selected)
+            print(f"{describe_freed(own_total, shared_total, 'would free')} in {len(selected)} environment(s)")
             return 0
         if not ns.yes and sys.stdin.isatty():
             answer = input(f"Remove {len(selected)} environment(s)? [y/N] ")
             if answer.strip().lower() not in ("y", "yes"):
                 print("nothing removed")
                 return 0
-        result = cache.clean(age, package)
+        result = cache.clean_entries(selected)
         for entry in result.in_use:
             self.warn(f"kept {entry.name}: a running tool is using it")
-        print(f"removed {len(result.removed)} environment(s), freed {format_size(result.freed_bytes)}")
+        print(f"removed {len(result.removed)} environment(s), {result.describe_freed()}")
         return 0
 
     def _run_options(self) -> RunOptions:
@@ -335,9 +557,12 @@ class Cli:
         ns = self.ns
         path = ns.tool
         if not os.path.isfile(path):
-            raise UsageError(f"no such script: {path}")
+            raise UsageError(_no_such_script(path))
         if ns.add:
+            self._only("add", set(), tool=True)
             return self.add(path)
+        if ns.from_spec is not None:
+            raise UsageError("--from names the package of a TOOL; a script lists its packages in its metadata")
         text = read_script(path)
         metadata = parse_metadata(text, path)
         for warning in metadata.warnings:
@@ -412,8 +637,37 @@ class Cli:
         request = resolve_tool_request(
             ns.tool, ns.from_spec, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
         )
-        prepared = prepare_tool(request, ns.args, options, self.registry, Reporter(info=self.info, warn=self.warn))
+        try:
+            prepared = prepare_tool(request, ns.args, options, self.registry, Reporter(self.info, self.warn))
+        except ToolNotFoundError as error:
+            hint = self._not_found_hint(request.env_name, request.package, request.command, str(error))
+            raise ToolNotFoundError(hint) from error
         return self.start(prepared)
+
+    def _not_found_hint(self, env_name: str, package: str, typed: str, message: str) -> str:
+        """The 127 message, naming the exact command line to run what the package does provide."""
+        import shlex
+
+        from ce.tool import package_commands
+
+        commands = package_commands(self._paths().env(env_name), package)
+        if not commands:
+            return message
+        ns = self.ns
+        options: list[str] = []
+        skip = False
+        for option in ns.ce_options:  # the user's own options, without --from
+            if skip:
+                skip = False
+            elif option == "--from":
+                skip = True
+            elif not option.startswith("--from="):
+                options.append(option)
+        source = ns.from_spec or package
+        command = commands[0] if len(commands) == 1 else "COMMAND"
+        run = f"{self.prog} {shlex.join([*options, '--from', source, command])}"
+        provides = f"provides one command: {commands[0]}" if len(commands) == 1 else f"provides {', '.join(commands)}"
+        return f"command {typed!r} not found: package {package} {provides}; run: {run}"
 
     def start(self, prepared: Prepared) -> int:
         """Report what was built or cleaned, then start the process."""

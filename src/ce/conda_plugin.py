@@ -85,7 +85,7 @@ def _run(argv: list[str]) -> int:
     use_context_of_conda_cli()  # conda's CLI loaded its configuration and arguments: keep them
     namespace = parse_args(argv, PROG)
     if namespace.solver is None:
-        namespace.solver = default_solver()
+        namespace.solver = namespace.defaults["solver"] = default_solver()  # a default, not a choice
     return Cli(namespace, PROG).run()
 
 

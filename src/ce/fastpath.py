@@ -131,10 +131,11 @@ def _tool_target(
         return None
     channels, with_specs, from_spec, override = _parse(options)
     request = resolve_tool_request(tool, from_spec, with_specs, channels, override, current_subdir(environ), environ)
-    found = find_command(paths.env(request.env_name), request.command, environ)
-    if found is None:
-        return None
-    return request.env_name, found, [request.command, *tool_args]
+    for command in dict.fromkeys((request.command, request.command.lower())):  # as typed, then lowercase
+        found = find_command(paths.env(request.env_name), command, environ)
+        if found is not None:
+            return request.env_name, found, [command, *tool_args]
+    return None
 
 
 def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> int | None:

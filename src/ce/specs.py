@@ -35,7 +35,7 @@ def normalize_spec(spec: str) -> str:
     ``"ruff 0.4.*"`` keeps its meaningful space.
     """
     check_text("package spec", spec)
-    text = " ".join(spec.split())
+    text = _lowercase_name(" ".join(spec.split()))
     out: list[str] = []
     for index, char in enumerate(text):
         if char == " " and (
@@ -46,15 +46,28 @@ def normalize_spec(spec: str) -> str:
     return "".join(out)
 
 
+def _name_span(text: str) -> tuple[int, int]:
+    """Where the package name of MatchSpec *text* starts and ends (after any ``channel::``)."""
+    start = text.rfind("::") + 2 if "::" in text else 0
+    while start < len(text) and text[start] == " ":
+        start += 1
+    end = start
+    while end < len(text) and text[end] not in _SPEC_STOP_CHARS:
+        end += 1
+    return start, end
+
+
+def _lowercase_name(text: str) -> str:
+    """*text* with its package name in lowercase: conda package names are (``RUFF`` is ``ruff``)."""
+    start, end = _name_span(text)
+    return text[:start] + text[start:end].lower() + text[end:]
+
+
 def spec_package_name(spec: str) -> str:
     """The package name a MatchSpec asks for, validated (``conda-forge::ruff>=1`` -> ``ruff``)."""
     text = spec.strip()
-    if "::" in text:
-        text = text.rsplit("::", 1)[1]
-    end = 0
-    while end < len(text) and text[end] not in _SPEC_STOP_CHARS:
-        end += 1
-    name = text[:end].lower()
+    start, end = _name_span(text)
+    name = text[start:end].lower()
     if not name or len(name) > MAX_NAME_LENGTH or name[0] in "-." or not set(name) <= _NAME_CHARS:
         raise InvalidNameError(
             f"invalid package name in {spec!r}: use letters, digits, '-', '_' and '.' (for example 'ruff>=0.4')"
@@ -91,14 +104,23 @@ def tool_argument_spec(tool: str) -> tuple[str, str]:
     """Split the TOOL argument into (command, package spec).
 
     ``ruff`` -> (``ruff``, ``ruff``); ``"ruff>=0.4"`` -> (``ruff``, ``ruff>=0.4``);
-    ``ruff@0.4.1`` (uvx style) -> (``ruff``, ``ruff==0.4.1``).
+    ``ruff@0.4.1`` (uvx style) -> (``ruff``, ``ruff==0.4.1``); ``ruff@latest`` -> (``ruff``, ``ruff``).
+    The package name is lowercase (``RUFF`` asks for ``ruff``); the command keeps the
+    case typed, for an environment that provides it (see :func:`command_candidates`).
     """
     validate_command(tool)
     spec = tool
     if "@" in tool:
         name, _, version = tool.partition("@")
         if not version or any(char in version for char in " <>=!~,"):
-            raise InvalidNameError(f"invalid tool spec {tool!r}: use NAME@VERSION or a MatchSpec")
-        spec = f"{name}=={version}"
-    command = spec_package_name(spec)
-    return command, normalize_spec(spec)
+            raise InvalidNameError(f"invalid tool spec {tool!r}: use NAME@VERSION, NAME@latest or a MatchSpec")
+        spec = name if version.lower() == "latest" else f"{name}=={version}"
+    spec_package_name(spec)  # validates
+    start, end = _name_span(spec.strip())
+    return spec.strip()[start:end], normalize_spec(spec)
+
+
+def command_candidates(command: str) -> tuple[str, ...]:
+    """The names to look *command* up under: as typed, then in lowercase (``RUFF`` runs ``ruff``)."""
+    lower = command.lower()
+    return (command,) if lower == command else (command, lower)

@@ -55,7 +55,7 @@ def resolve_tool_request(
         package = spec_package_name(package_spec)
     else:
         command, package_spec = tool_argument_spec(tool)
-        package = command
+        package = spec_package_name(package_spec)
     specs = [package_spec]
     for spec in with_specs:
         normalized = normalize_spec(spec)

@@ -47,16 +47,38 @@ class BuiltinBackend:
     format's factory; the first one is the name written.
     """
 
-    __slots__ = ("factory", "kind", "name", "sidecars", "summary")
+    __slots__ = ("factory", "kind", "name", "requires", "sidecars", "summary")
 
     def __init__(
-        self, kind: BackendKind, name: str, factory: str, summary: str, sidecars: tuple[str, ...] = ()
+        self,
+        kind: BackendKind,
+        name: str,
+        factory: str,
+        summary: str,
+        sidecars: tuple[str, ...] = (),
+        requires: str = "",
     ) -> None:
         self.kind = kind
         self.name = name
         self.factory = factory
         self.summary = summary
         self.sidecars = sidecars
+        self.requires = requires
+
+    def unavailable_reason(self) -> str | None:
+        """Why the backend cannot work here (a module it needs is not importable), or ``None``.
+
+        Checked with :func:`importlib.util.find_spec`: the module is not imported.
+        """
+        if not self.requires:
+            return None
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec(self.requires) is not None
+        except (ImportError, ValueError):
+            found = False
+        return None if found else f"{self.requires} is not importable"
 
     def create(self) -> object:
         """A new instance of the backend (its module is imported now)."""
@@ -79,6 +101,7 @@ BUILTIN_BACKENDS = (
         CONDA_SOLVER,
         "ce.backends.conda_solver:create_conda_solver",
         "conda's configured solver (libmamba, rattler or classic), channels, caches and transaction",
+        requires="conda",
     ),
     BuiltinBackend(
         RUNNER, DEFAULT_RUNNER, "ce.backends.path_runner:PathRunner", "prepend the environment's bin dirs to PATH"

@@ -205,12 +205,15 @@ def maybe_auto_clean(cache: EnvCache, environ: Mapping[str, str], reporter: Repo
 
 def provide(
     spec: EnvironmentSpec,
-    argv: Sequence[str],
+    argv: Sequence[str] | Callable[[str], Sequence[str]],
     options: RunOptions,
     registry: Callable[[], BackendRegistry],
     reporter: Reporter,
 ) -> Prepared:
     """Find or build *spec*'s environment, protect it for the tool's lifetime, and prepare *argv*'s process.
+
+    *argv* may be a function of the environment's prefix, for a command name
+    that depends on what the environment provides.
 
     A shared in-use lock on the environment is taken and left open, so the
     tool inherits it when the CLI execs it.  An environment removed between
@@ -226,7 +229,7 @@ def provide(
             continue
         try:
             runner = create_runner(options.runner, registry)
-            plan = runner.prepare(prefix, argv, options.environ)
+            plan = runner.prepare(prefix, argv(prefix) if callable(argv) else argv, options.environ)
             cleaned = maybe_auto_clean(cache, options.environ, reporter)
         except BaseException:
             release(lock)

@@ -25,6 +25,11 @@ from ce.flock import hold_exclusive, release, try_exclusive
 from ce.paths import BUILD_PREFIX, TRASH_PREFIX, CachePaths
 
 METADATA_FILE = "ce-env.json"
+#: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
+OWN_BYTES_KEY = "own_bytes"
+SHARED_BYTES_KEY = "shared_bytes"
+#: Sizes measured on demand (environments recorded without them), per prefix, for this process.
+_MEASURED: dict[str, tuple[int, int]] = {}
 SECONDS_PER_DAY = 86400.0
 #: A temporary file older than this was left by a process that died mid-write.
 STALE_TEMPORARY_SECONDS = 3600.0
@@ -46,9 +51,25 @@ class EnvEntry:
 
     @property
     def size(self) -> int | None:
-        """Bytes on disk, as measured when the environment was built."""
-        value = self.metadata.get("size_bytes")
-        return value if isinstance(value, int) else None
+        """Bytes that removing the environment frees (see :meth:`sizes`)."""
+        return self.sizes()[0]
+
+    def sizes(self) -> tuple[int | None, int | None]:
+        """``(own, shared)``: bytes only this environment holds, and bytes hard-linked from the package cache.
+
+        Recorded when the environment was built; environments recorded by an
+        older ce (which counted shared files as its own) are measured now.
+        ``(None, None)`` when neither works.
+        """
+        own, shared = self.metadata.get(OWN_BYTES_KEY), self.metadata.get(SHARED_BYTES_KEY)
+        if isinstance(own, int) and isinstance(shared, int):
+            return own, shared
+        cached = _MEASURED.get(self.path)
+        if cached is None:
+            if not os.path.isdir(self.path) or os.path.islink(self.path):
+                return None, None
+            cached = _MEASURED[self.path] = tree_sizes(self.path)
+        return cached
 
 
 @dataclass(frozen=True)
@@ -60,12 +81,27 @@ class CleanResult:
 
     @property
     def freed_bytes(self) -> int:
-        """Bytes freed (or that would be), from the recorded sizes."""
-        return sum(entry.size or 0 for entry in self.removed)
+        """Bytes freed (or that would be): files not shared with the package cache."""
+        return sum(entry.sizes()[0] or 0 for entry in self.removed)
+
+    @property
+    def shared_bytes(self) -> int:
+        """Bytes of the removed environments that stay on disk in the package cache."""
+        return sum(entry.sizes()[1] or 0 for entry in self.removed)
+
+    def describe_freed(self) -> str:
+        """``freed 1.6 MB (59.4 MB shared with the package cache stays)``."""
+        return describe_freed(self.freed_bytes, self.shared_bytes)
 
     def describe_auto_clean(self) -> str:
         """The one line an automatic cleanup reports."""
-        return f"auto-clean removed {len(self.removed)} unused environment(s), freed {format_size(self.freed_bytes)}"
+        return f"auto-clean removed {len(self.removed)} unused environment(s), {self.describe_freed()}"
+
+
+def describe_freed(freed: int, shared: int, verb: str = "freed") -> str:
+    """*freed* bytes for people, with the part shared with the package cache (which stays) after it."""
+    text = f"{verb} {format_size(freed)}"
+    return f"{text} ({format_size(shared)} shared with the package cache stays)" if shared else text
 
 
 def format_size(size: int | None) -> str:
@@ -80,14 +116,37 @@ def format_size(size: int | None) -> str:
     return f"{value:.1f} GB"
 
 
-def tree_size(path: str) -> int:
-    """Apparent size of every file under *path*, not following symlinks."""
-    total = 0
+def tree_sizes(path: str) -> tuple[int, int]:
+    """``(own, shared)`` bytes of the files under *path*, each inode counted once, symlinks not followed.
+
+    A file with more hard links than *path* holds (``st_nlink`` above the links
+    found under *path*) is shared, typically with the package cache that
+    installed it: removing *path* does not free it.  Everything else is own.
+    """
+    inodes: dict[tuple[int, int], list[int]] = {}  # (dev, ino) -> [size, links, links seen here]
     for root, _dirs, files in os.walk(path):
         for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total
+            try:
+                info = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            found = inodes.get((info.st_dev, info.st_ino))
+            if found is None:
+                inodes[(info.st_dev, info.st_ino)] = [info.st_size, info.st_nlink, 1]
+            else:
+                found[2] += 1
+    own = shared = 0
+    for size, links, seen in inodes.values():
+        if links > seen:
+            shared += size
+        else:
+            own += size
+    return own, shared
+
+
+def tree_size(path: str) -> int:
+    """Bytes that removing *path* would free (see :func:`tree_sizes`)."""
+    return tree_sizes(path)[0]
 
 
 def _remove_tree(path: str) -> None:
@@ -187,7 +246,9 @@ class EnvCache:
         meta_dir = os.path.join(build_dir, "conda-meta")
         os.makedirs(meta_dir, exist_ok=True)
         record = dict(metadata, created=time.time(), ce_version=__version__)
-        record["size_bytes"] = tree_size(build_dir)
+        own, shared = tree_sizes(build_dir)
+        # size_bytes (the apparent total) is all that older ce recorded and read; ce now reads the two parts.
+        record.update({"size_bytes": own + shared, OWN_BYTES_KEY: own, SHARED_BYTES_KEY: shared})
         with open(os.path.join(meta_dir, METADATA_FILE), "w", encoding="utf-8") as handle:
             json.dump(record, handle, indent=2, sort_keys=True)
         # The history file marks the environment complete: written last.
@@ -281,6 +342,7 @@ class EnvCache:
 
     def remove(self, entry: EnvEntry) -> bool:
         """Remove *entry* unless a tool is running from it; return whether it was removed."""
+        entry.sizes()  # an environment recorded without its sizes is measured while it still exists
         fd = try_exclusive(self.paths.in_use_lock(entry.name))
         if fd is None:
             return False
@@ -334,7 +396,10 @@ class EnvCache:
 
     def clean(self, older_than_days: float | None, package: str | None = None) -> CleanResult:
         """Remove the selected environments (see :meth:`select`), skipping those in use; sweep leftovers."""
-        selected = self.select(older_than_days, package)
+        return self.clean_entries(self.select(older_than_days, package))
+
+    def clean_entries(self, selected: list[EnvEntry]) -> CleanResult:
+        """Remove *selected* (from :meth:`entries`), skipping those in use; sweep leftovers."""
         removed: list[EnvEntry] = []
         in_use: list[EnvEntry] = []
         for entry in selected:
