@@ -30,7 +30,7 @@ from ce.errors import CacheError
 from ce.flock import hold_shared, release
 from ce.launch import LaunchPlan
 from ce.paths import CachePaths
-from ce.records import LockedPackage, SolveRequest
+from ce.records import LockedPackage, PypiPackage, SolveRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class EnvironmentSpec:
     With *locked*, exactly those packages are installed (their archives
     verified against the lock first) and nothing is solved; otherwise
     *solve_request* is solved.  *pypi_requirements* are installed with uv
-    afterwards.  *metadata* is what ``--list`` shows about it.
+    afterwards, or, from a lock, exactly *locked_pypi*.  *metadata* is what
+    ``--list`` shows about it.
     """
 
     env_name: str
@@ -90,6 +91,7 @@ class EnvironmentSpec:
     metadata: dict[str, Any]
     locked: tuple[LockedPackage, ...] | None = None
     pypi_requirements: tuple[str, ...] = ()
+    locked_pypi: tuple[PypiPackage, ...] | None = None
 
 
 @dataclass
@@ -140,7 +142,13 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
         started = time.perf_counter()
         packages = _packages_to_install(spec, solver, options)
         solver.install(packages, build_dir, final_prefix, spec.solve_request)
-        if spec.pypi_requirements:
+        if spec.locked is not None and spec.locked_pypi is not None:
+            from ce.envs.pypi import install_locked_pypi
+
+            install_locked_pypi(
+                build_dir, final_prefix, spec.locked_pypi, options.environ, options.offline, quiet=not options.verbose
+            )
+        elif spec.pypi_requirements:
             from ce.envs.pypi import install_pypi
 
             install_pypi(
