@@ -251,7 +251,7 @@ def lock_pypi(
         with open(requirements_in, "w", encoding="utf-8") as handle:
             handle.write("\n".join(requirements) + "\n")
         overrides = os.path.join(scratch, "overrides.txt")
-        stubs = os.path.join(scratch, "conda")
+        stubs = os.path.join(scratch, "provided")
         os.mkdir(stubs)
         with open(overrides, "w", encoding="utf-8") as handle:
             for name, (_conda_name, version) in sorted(provided.items()):

@@ -5,7 +5,10 @@ can be derived from a package's URL (name, version, build, subdir, channel)
 are omitted, as rattler does, except ``subdir`` and ``channel`` of
 packages whose URL is not http(s) (``file://`` channels): rattler cannot
 derive those and refuses the entry without them. The reader derives whatever an entry omits, so
-the sparse entries conda-exec 0.4.0 writes load too.
+the sparse entries conda-exec 0.4.0 writes load too.  A script's PyPI
+distributions are ``pypi:`` entries (url, name, version, sha256,
+requires_dist, requires_python) referenced per platform after the conda
+ones, in the shape pixi writes.
 """
 
 from __future__ import annotations
