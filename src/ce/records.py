@@ -50,3 +50,25 @@ class LockedPackage:
 
     def __str__(self) -> str:
         return f"{self.name}-{self.version}-{self.build}"
+
+
+@dataclass(frozen=True)
+class PypiPackage:
+    """One locked PyPI distribution: the exact archive to install, and what its metadata says."""
+
+    name: str
+    version: str
+    url: str
+    sha256: str | None = None
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
+
+    @property
+    def filename(self) -> str:
+        """The archive's file name, from its URL (percent-escapes decoded)."""
+        from urllib.parse import unquote, urlsplit
+
+        return unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 from ce.errors import InstallError
 from ce.fileio import AtomicFile, write_atomically
 from ce.paths import rattler_cache_root
-from ce.records import LockedPackage
+from ce.records import LockedPackage, PypiPackage
 
 STORE_DIRNAME = "ce-verified"
 CHUNK = 1 << 20
@@ -59,15 +59,21 @@ def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -
     """The archive of *package*, fetched if needed, whose hash matches the lock."""
     algorithm, expected = _key(package)
     target = store / expected / package.filename
+    label = f"{package.name} {package.version} ({package.filename})"
+    return _fetch_into(package.url, algorithm, expected, target, label, offline)
+
+
+def _fetch_into(url: str, algorithm: str, expected: str, target: Path, label: str, offline: bool) -> Path:
+    """*target*, fetched from *url* unless present, written only if its *algorithm* hash is *expected*."""
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.new(algorithm)
     with AtomicFile(str(target)) as output:
         try:
-            source = _open(package.url, offline)
+            source = _open(url, offline)
         except OSError as error:
-            raise InstallError(f"cannot fetch {package.url}: {error}") from error
+            raise InstallError(f"cannot fetch {url}: {error}") from error
         with source:
             while chunk := source.read(CHUNK):
                 digest.update(chunk)
@@ -75,10 +81,32 @@ def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -
         actual = digest.hexdigest()
         if actual != expected:
             raise InstallError(
-                f"{package.name} {package.version} ({package.filename}): {algorithm} mismatch, "
-                f"the lock says {expected} but the file has {actual}; nothing was installed"
+                f"{label}: {algorithm} mismatch, the lock says {expected} but the file has {actual}; "
+                "nothing was installed"
             )
     return target
+
+
+def fetch_pypi_verified(packages: Sequence[PypiPackage], offline: bool = False) -> list[Path]:
+    """Local copies of locked PyPI archives, fetched in parallel, each matching its sha256.
+
+    They are kept as ``<store>/pypi/<sha256>/<file name>``: installers need the
+    archive's own file name (a wheel's name carries its tags).
+    """
+    store = Path(rattler_cache_root(), STORE_DIRNAME, "pypi")
+
+    def one(package: PypiPackage) -> Path:
+        digest = (package.sha256 or "").lower()
+        if len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
+            raise InstallError(f"PyPI package {package} has no valid sha256 in the lock: refusing to install it")
+        filename = package.filename
+        if not filename or filename in (".", "..") or "/" in filename or "\\" in filename:
+            raise InstallError(f"PyPI package {package}: cannot tell the archive's file name from {package.url}")
+        label = f"PyPI package {package.name} {package.version} ({filename})"
+        return _fetch_into(package.url, "sha256", digest, store / digest / filename, label, offline)
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
+        return list(pool.map(one, packages))
 
 
 def verified_packages(packages: Sequence[LockedPackage], offline: bool = False) -> list[LockedPackage]:

@@ -30,7 +30,7 @@ from ce.errors import CacheError
 from ce.flock import hold_shared, release
 from ce.launch import LaunchPlan
 from ce.paths import CachePaths
-from ce.records import LockedPackage, SolveRequest
+from ce.records import LockedPackage, PypiPackage, SolveRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class EnvironmentSpec:
     With *locked*, exactly those packages are installed (their archives
     verified against the lock first) and nothing is solved; otherwise
     *solve_request* is solved.  *pypi_requirements* are installed with uv
-    afterwards.  *metadata* is what ``--list`` shows about it.
+    afterwards, or, from a lock, exactly *locked_pypi*.  *metadata* is what
+    ``--list`` shows about it.
     """
 
     env_name: str
@@ -90,6 +91,7 @@ class EnvironmentSpec:
     metadata: dict[str, Any]
     locked: tuple[LockedPackage, ...] | None = None
     pypi_requirements: tuple[str, ...] = ()
+    locked_pypi: tuple[PypiPackage, ...] | None = None
 
 
 @dataclass
@@ -144,7 +146,13 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
             from ce.envs.fetch import record_lock_urls
 
             record_lock_urls(build_dir, spec.locked)
-        if spec.pypi_requirements:
+        if spec.locked is not None and spec.locked_pypi is not None:
+            from ce.envs.pypi import install_locked_pypi
+
+            install_locked_pypi(
+                build_dir, final_prefix, spec.locked_pypi, options.environ, options.offline, quiet=not options.verbose
+            )
+        elif spec.pypi_requirements:
             from ce.envs.pypi import install_pypi
 
             install_pypi(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -16,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from ce.errors import CeError
 from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS
-from ce.records import LockedPackage
+from ce.records import LockedPackage, PypiPackage
 
 #: The first line of every lock ce (and conda-exec) writes.
 DIGEST_PREFIX = "# conda-exec-lock-input-sha256: "
@@ -40,10 +41,15 @@ class PatternSidecars:
 
 @dataclass(frozen=True)
 class LockData:
-    """Locked packages for one or more platforms, and the channels they came from."""
+    """Locked packages for one or more platforms, and the channels they came from.
+
+    *pypi* holds, per platform, the PyPI distributions installed after the
+    conda packages (a platform without an entry has none).
+    """
 
     channels: tuple[str, ...]
     packages: Mapping[str, tuple[LockedPackage, ...]] = field(default_factory=dict)
+    pypi: Mapping[str, tuple[PypiPackage, ...]] = field(default_factory=dict)
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -53,7 +59,15 @@ class LockData:
     def only(self, platforms: Iterable[str]) -> LockData:
         """This lock restricted to *platforms*."""
         wanted = set(platforms)
-        return LockData(self.channels, {p: pkgs for p, pkgs in self.packages.items() if p in wanted})
+        return LockData(
+            self.channels,
+            {p: pkgs for p, pkgs in self.packages.items() if p in wanted},
+            {p: pkgs for p, pkgs in self.pypi.items() if p in wanted},
+        )
+
+    def pypi_for(self, platform: str) -> tuple[PypiPackage, ...]:
+        """The PyPI distributions locked for *platform* (none when it has no entry)."""
+        return tuple(self.pypi.get(platform, ()))
 
 
 def input_digest(
@@ -215,3 +229,43 @@ def content_digest(packages: Sequence[LockedPackage], channels: Sequence[str]) -
     lines = [*channels, ""]
     lines.extend(f"{p.url} {p.sha256 or ''} {p.md5 or ''}" for p in sorted(packages, key=lambda item: item.url))
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def canonical_pypi_name(name: str) -> str:
+    """A distribution name normalized as PEP 503 does (``Python_Dateutil`` -> ``python-dateutil``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def python_distribution_name(package: LockedPackage) -> str | None:
+    """The PyPI distribution a conda package provides, by ce's rule, or ``None``.
+
+    A conda package that is ``noarch: python`` or depends on ``python`` (or
+    ``python_abi``) provides the distribution of the same normalized name:
+    conda-forge names its Python packages after PyPI.  The rule is what
+    ``--lock`` uses to leave a PyPI requirement to conda.
+    """
+    if package.name in ("python", "python_abi", "pip"):
+        return None
+    depends_on_python = any(
+        dependency.split()[0] in ("python", "python_abi") for dependency in package.depends if dependency.strip()
+    )
+    if package.noarch == "python" or depends_on_python:
+        return canonical_pypi_name(package.name)
+    return None
+
+
+def unlocked_requirements(requirements: Sequence[str], data: LockData, platform: str) -> list[str]:
+    """The PyPI *requirements* whose distribution neither *data*'s PyPI nor its conda packages provide."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    provided = {canonical_pypi_name(package.name) for package in data.pypi_for(platform)}
+    provided.update(name for name in map(python_distribution_name, data.packages.get(platform, ())) if name is not None)
+    missing = []
+    for requirement in requirements:
+        try:
+            name = canonical_pypi_name(Requirement(requirement).name)
+        except InvalidRequirement:
+            name = canonical_pypi_name(requirement)
+        if name not in provided:
+            missing.append(requirement)
+    return missing

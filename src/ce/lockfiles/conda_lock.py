@@ -1,4 +1,9 @@
-"""``conda-lock``: conda-lock's version 1 YAML (``conda-lock.yml``), accepted by conda-lock itself."""
+"""``conda-lock``: conda-lock's version 1 YAML (``conda-lock.yml``), accepted by conda-lock itself.
+
+Conda packages are ``manager: conda`` entries; a script's PyPI
+distributions are ``manager: pip`` entries (url, ``hash: {sha256}``, and the
+``dependencies`` map conda-lock writes from their requirements).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from typing import Any
 
 from ce.lockfiles import LockData, LockError, PatternSidecars, make_package
 from ce.lockfiles._yaml import dump, load
-from ce.records import LockedPackage
+from ce.records import LockedPackage, PypiPackage
 
 
 def _dependency_map(depends: tuple[str, ...]) -> dict[str, str]:
@@ -27,8 +32,56 @@ def _depends_list(mapping: object, where: str) -> tuple[str, ...]:
     return tuple(name if str(spec) in ("*", "") else f"{name} {spec}" for name, spec in mapping.items())
 
 
-def _content_hash(packages: tuple[LockedPackage, ...]) -> str:
-    text = "\n".join(sorted(f"{p.url} {p.sha256 or p.md5 or ''}" for p in packages))
+def _pip_dependencies(requires_dist: tuple[str, ...]) -> dict[str, str]:
+    """``requires_dist`` as conda-lock's pip ``dependencies`` map (extras-only requirements left out)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    mapping: dict[str, str] = {}
+    for text in requires_dist:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and "extra" in str(requirement.marker):
+            continue
+        mapping[requirement.name] = str(requirement.specifier) or "*"
+    return mapping
+
+
+def _pip_entry(package: PypiPackage, platform: str) -> dict[str, Any]:
+    if not package.sha256:
+        raise LockError(f"PyPI package {package}: no sha256 to lock")
+    return {
+        "name": package.name,
+        "version": package.version,
+        "manager": "pip",
+        "platform": platform,
+        "dependencies": _pip_dependencies(package.requires_dist),
+        "url": package.url,
+        "hash": {"sha256": package.sha256},
+        "category": "main",
+        "optional": False,
+    }
+
+
+def _pip_package(entry: dict[str, Any], where: str) -> PypiPackage:
+    url, hashes, name = entry.get("url"), entry.get("hash") or {}, entry.get("name")
+    if not isinstance(url, str) or not isinstance(name, str) or not isinstance(hashes, dict):
+        raise LockError(f"{where} needs name, url and hash")
+    sha256 = hashes.get("sha256")
+    if not isinstance(sha256, str) or len(sha256) != 64:
+        raise LockError(f"{where}: pip package {name} has no sha256")
+    dependencies = entry.get("dependencies") or {}
+    if not isinstance(dependencies, dict):
+        raise LockError(f"{where}: dependencies must be a mapping")
+    requires = tuple(str(dep) if str(spec) in ("*", "") else f"{dep}{spec}" for dep, spec in dependencies.items())
+    return PypiPackage(name=name, version=str(entry.get("version")), url=url, sha256=sha256, requires_dist=requires)
+
+
+def _content_hash(packages: tuple[LockedPackage, ...], pypi: tuple[PypiPackage, ...] = ()) -> str:
+    lines = [f"{p.url} {p.sha256 or p.md5 or ''}" for p in packages]
+    lines.extend(f"{p.url} {p.sha256 or ''}" for p in pypi)
+    text = "\n".join(sorted(lines))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -36,6 +89,8 @@ class CondaLock(PatternSidecars):
     """The ``conda-lock`` (v1) format backend."""
 
     multi_platform = True
+    #: PyPI distributions are locked too.
+    carries_pypi = True
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
@@ -61,10 +116,15 @@ class CondaLock(PatternSidecars):
                     "optional": False,
                 }
                 entries.append(entry)
+            for pypi_package in sorted(lock.pypi_for(platform), key=lambda item: item.name):
+                entries.append(_pip_entry(pypi_package, platform))
         document = {
             "version": 1,
             "metadata": {
-                "content_hash": {platform: _content_hash(lock.packages[platform]) for platform in lock.platforms},
+                "content_hash": {
+                    platform: _content_hash(lock.packages[platform], lock.pypi_for(platform))
+                    for platform in lock.platforms
+                },
                 "channels": [{"url": channel, "used_env_vars": []} for channel in lock.channels],
                 "platforms": list(lock.platforms),
                 "sources": ["ce script metadata"],
@@ -74,7 +134,7 @@ class CondaLock(PatternSidecars):
         return dump(document)
 
     def loads(self, text: str) -> LockData:
-        """Lock data from conda-lock v1 text (pip packages are refused)."""
+        """Lock data from conda-lock v1 text (conda and pip packages)."""
         data = load(text, "conda-lock file")
         if data.get("version") != 1:
             raise LockError(f"unsupported conda-lock version {data.get('version')!r}: ce reads version 1")
@@ -88,6 +148,7 @@ class CondaLock(PatternSidecars):
         )
         platforms = [str(platform) for platform in metadata.get("platforms") or []]
         packages: dict[str, list[LockedPackage]] = {platform: [] for platform in platforms}
+        pip: dict[str, list[PypiPackage]] = {}
         entries = data.get("package")
         if not isinstance(entries, list):
             raise LockError("conda-lock file has no package list")
@@ -95,8 +156,14 @@ class CondaLock(PatternSidecars):
             where = f"package[{index}]"
             if not isinstance(entry, dict):
                 raise LockError(f"{where} is not a mapping")
-            if entry.get("manager", "conda") != "conda":
-                raise LockError(f"{where}: {entry.get('manager')} packages are not supported, only conda")
+            manager = entry.get("manager", "conda")
+            if manager == "pip":
+                if not isinstance(entry.get("platform"), str):
+                    raise LockError(f"{where} needs a platform")
+                pip.setdefault(entry["platform"], []).append(_pip_package(entry, where))
+                continue
+            if manager != "conda":
+                raise LockError(f"{where}: {manager} packages are not supported, only conda and pip")
             url, platform, hashes = entry.get("url"), entry.get("platform"), entry.get("hash") or {}
             if not isinstance(url, str) or not isinstance(platform, str) or not isinstance(hashes, dict):
                 raise LockError(f"{where} needs url, platform and hash")
@@ -109,4 +176,8 @@ class CondaLock(PatternSidecars):
                 depends=_depends_list(entry.get("dependencies"), where),
             )
             packages.setdefault(platform, []).append(package)
-        return LockData(channels, {platform: tuple(items) for platform, items in packages.items()})
+        return LockData(
+            channels,
+            {platform: tuple(items) for platform, items in packages.items()},
+            {platform: tuple(items) for platform, items in pip.items()},
+        )

@@ -18,6 +18,8 @@ class Explicit(PatternSidecars):
     """The ``explicit`` format backend: one file per platform."""
 
     multi_platform = False
+    #: An explicit file lists conda archives only: a script with PyPI dependencies cannot be locked in it.
+    carries_pypi = False
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
@@ -28,6 +30,8 @@ class Explicit(PatternSidecars):
         if len(lock.platforms) != 1:
             raise LockError("an explicit lock holds one platform; ce writes one file per platform")
         (platform,) = lock.platforms
+        if lock.pypi_for(platform):
+            raise LockError("an explicit lock cannot hold PyPI packages: use rattler-lock-v6 or conda-lock")
         lines = [f"{PLATFORM_COMMENT}{platform}", MARKER]
         for package in install_order(lock.packages[platform]):
             if package.sha256:

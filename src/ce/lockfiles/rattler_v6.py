@@ -5,7 +5,10 @@ can be derived from a package's URL (name, version, build, subdir, channel)
 are omitted, as rattler does, except ``subdir`` and ``channel`` of
 packages whose URL is not http(s) (``file://`` channels): rattler cannot
 derive those and refuses the entry without them. The reader derives whatever an entry omits, so
-the sparse entries conda-exec 0.4.0 writes load too.
+the sparse entries conda-exec 0.4.0 writes load too.  A script's PyPI
+distributions are ``pypi:`` entries (url, name, version, sha256,
+requires_dist, requires_python) referenced per platform after the conda
+ones, in the shape pixi writes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 from ce.lockfiles import LockData, LockError, PatternSidecars, make_package, noarch_from, url_fields
 from ce.lockfiles._yaml import dump, load
-from ce.records import LockedPackage
+from ce.records import LockedPackage, PypiPackage
 
 VERSION = 6
 ENVIRONMENT = "default"
@@ -57,6 +60,34 @@ def _entry(package: LockedPackage) -> dict[str, Any]:
     return entry
 
 
+def _pypi_entry(package: PypiPackage) -> dict[str, Any]:
+    """A ``pypi:`` package entry as pixi writes it (url, name, version, hash, requires)."""
+    entry: dict[str, Any] = {"pypi": package.url, "name": package.name, "version": package.version}
+    if package.sha256:
+        entry["sha256"] = package.sha256
+    if package.requires_dist:
+        entry["requires_dist"] = list(package.requires_dist)
+    if package.requires_python:
+        entry["requires_python"] = package.requires_python
+    return entry
+
+
+def _pypi_package(entry: dict[str, Any], index: int) -> PypiPackage:
+    where = f"packages[{index}]"
+    url = entry.get("pypi")
+    name = entry.get("name")
+    if not isinstance(url, str) or not url or not isinstance(name, str) or entry.get("version") is None:
+        raise LockError(f"{where}: a 'pypi' entry needs its URL, name and version")
+    return PypiPackage(
+        name=name,
+        version=str(entry["version"]),
+        url=url,
+        sha256=_hash(entry, "sha256", 64, where),
+        requires_dist=_strings(entry.get("requires_dist"), f"{where}.requires_dist"),
+        requires_python=_optional(entry, "requires_python", str, where),
+    )
+
+
 def _strings(value: object, what: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -97,8 +128,6 @@ def _package(entry: object, index: int) -> LockedPackage:
     where = f"packages[{index}]"
     if not isinstance(entry, dict):
         raise LockError(f"{where} is not a mapping")
-    if "pypi" in entry:
-        raise LockError(f"{where}: PyPI packages in rattler locks are not supported")
     url = entry.get("conda")
     if not isinstance(url, str) or not url:
         raise LockError(f"{where} has no 'conda' URL")
@@ -129,20 +158,27 @@ class RattlerLockV6(PatternSidecars):
     """The ``rattler-lock-v6`` format backend (default)."""
 
     multi_platform = True
+    #: PyPI distributions are locked too.
+    carries_pypi = True
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
         return any(line.strip() == f"version: {VERSION}" for line in text.splitlines()[:5])
 
     def dumps(self, lock: LockData) -> str:
-        """Version-6 YAML for *lock* (packages sorted by name, then URL)."""
+        """Version-6 YAML for *lock*: conda packages, then ``pypi:`` ones, each sorted by name, then URL."""
         entries: dict[str, dict[str, Any]] = {}
+        pypi_entries: dict[str, dict[str, Any]] = {}
         references: dict[str, list[dict[str, str]]] = {}
         for platform in lock.platforms:
             packages = sorted(lock.packages[platform], key=lambda package: (package.name, package.url))
             references[platform] = [{"conda": package.url} for package in packages]
             for package in packages:
                 entries.setdefault(package.url, _entry(package))
+            pypi = sorted(lock.pypi_for(platform), key=lambda package: (package.name, package.url))
+            references[platform].extend({"pypi": package.url} for package in pypi)
+            for pypi_package in pypi:
+                pypi_entries.setdefault(pypi_package.url, _pypi_entry(pypi_package))
         document = {
             "version": VERSION,
             "environments": {
@@ -151,9 +187,10 @@ class RattlerLockV6(PatternSidecars):
                     "packages": references,
                 }
             },
-            "packages": sorted(
-                entries.values(), key=lambda entry: (url_fields(entry["conda"]).name or "", entry["conda"])
-            ),
+            "packages": [
+                *sorted(entries.values(), key=lambda entry: (url_fields(entry["conda"]).name or "", entry["conda"])),
+                *sorted(pypi_entries.values(), key=lambda entry: (entry["name"], entry["pypi"])),
+            ],
         }
         return dump(document)
 
@@ -176,18 +213,30 @@ class RattlerLockV6(PatternSidecars):
         if not isinstance(raw_packages, list):
             raise LockError("the lock has no 'packages' list")
         by_url: dict[str, LockedPackage] = {}
+        pypi_by_url: dict[str, PypiPackage] = {}
         for index, entry in enumerate(raw_packages):
+            if isinstance(entry, dict) and "pypi" in entry:
+                pypi_package = _pypi_package(entry, index)
+                pypi_by_url[pypi_package.url] = pypi_package
+                continue
             package = _package(entry, index)
             by_url[package.url] = package
         platforms = environment.get("packages")
         if not isinstance(platforms, dict):
             raise LockError("the 'default' environment has no 'packages' by platform")
         locked: dict[str, tuple[LockedPackage, ...]] = {}
+        locked_pypi: dict[str, tuple[PypiPackage, ...]] = {}
         for platform, refs in platforms.items():
             if not isinstance(refs, list):
                 raise LockError(f"packages for {platform} must be a list")
             selected = []
+            selected_pypi = []
             for ref in refs:
+                if isinstance(ref, dict) and "pypi" in ref:
+                    if ref["pypi"] not in pypi_by_url:
+                        raise LockError(f"{ref['pypi']} is referenced for {platform} but missing from 'packages'")
+                    selected_pypi.append(pypi_by_url[ref["pypi"]])
+                    continue
                 url = ref.get("conda") if isinstance(ref, dict) else None
                 if not isinstance(url, str):
                     raise LockError(f"a package reference for {platform} has no 'conda' URL")
@@ -195,4 +244,6 @@ class RattlerLockV6(PatternSidecars):
                     raise LockError(f"{url} is referenced for {platform} but missing from 'packages'")
                 selected.append(by_url[url])
             locked[str(platform)] = tuple(selected)
-        return LockData(channels, locked)
+            if selected_pypi:
+                locked_pypi[str(platform)] = tuple(selected_pypi)
+        return LockData(channels, locked, locked_pypi)

@@ -48,7 +48,10 @@ class LockfileFormatBackend(Protocol):
     """Writes locked packages for one or more platforms and reads them back.
 
     The frontend adds (and checks) the input-digest first line; a format must
-    accept a leading ``#`` comment line in what it reads.
+    accept a leading ``#`` comment line in what it reads.  A format that can
+    hold PyPI distributions (``LockData.pypi``) sets a class attribute
+    ``carries_pypi = True``; without it, ``--lock`` refuses scripts with PyPI
+    dependencies rather than write a lock that omits them.
     """
 
     #: Whether one file holds every platform (else ce writes one file per platform).

@@ -22,7 +22,15 @@ from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, UsageError
 from ce.fileio import write_atomically
 from ce.keys import env_name_from_parts
-from ce.lockfiles import LockData, LockError, content_digest, input_digest, read_header, with_header
+from ce.lockfiles import (
+    LockData,
+    LockError,
+    content_digest,
+    input_digest,
+    read_header,
+    unlocked_requirements,
+    with_header,
+)
 from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
@@ -173,8 +181,12 @@ def select(
     platform: str,
     warn: Callable[[str], None],
     required: tuple[str, ...] = (),
+    pypi_requirements: tuple[str, ...] = (),
 ) -> tuple[LockSource, LockData] | None:
-    """The first fresh, readable lock that has *platform* and every *required* package; warn about the others."""
+    """The first fresh, readable lock that has *platform*, every *required* package and its PyPI half.
+
+    The others are warned about.
+    """
     for source in sources:
         if read_header(source.text) != digest:
             warn(
@@ -198,6 +210,13 @@ def select(
                 "(run-with changed?); update it with --lock --refresh"
             )
             continue
+        missing = unlocked_requirements(pypi_requirements, data, platform)
+        if missing:
+            warn(
+                f"lock {source.description} does not lock the PyPI dependencies {', '.join(missing)} "
+                f"for {platform}; update it with --lock --refresh"
+            )
+            continue
         return source, data
     return None
 
@@ -205,9 +224,10 @@ def select(
 def solve_platforms(
     request: ScriptRequest, platforms: list[str], options: RunOptions, registry: Callable[[], BackendRegistry]
 ) -> LockData:
-    """Solve the script's conda dependencies for every platform in *platforms*."""
+    """Solve the script's conda dependencies for every platform in *platforms*, then lock its PyPI ones."""
     solver = create_solver(options.solver, registry)
     locked = {}
+    pypi = {}
     for platform in platforms:
         solve_request = SolveRequest(
             specs=request.conda_specs,
@@ -221,13 +241,25 @@ def solve_platforms(
             locked[platform] = tuple(solver.solve(solve_request))
         except CeError as error:
             raise type(error)(f"for {platform}: {error}") from error
-    return LockData(request.channels, locked)
+        if request.pypi_requirements:
+            from ce.envs.pypi import lock_pypi
+
+            pypi[platform] = lock_pypi(
+                request.pypi_requirements,
+                locked[platform],
+                platform,
+                platform == request.platform,
+                options.environ,
+                options.offline,
+            )
+    return LockData(request.channels, locked, pypi)
 
 
 def write_lock(
     script: str, data: LockData, digest: str, format_name: str, backend: LockfileFormatBackend, embed: bool
 ) -> list[tuple[str, tuple[str, ...]]]:
     """Write *data* as *format_name*; return each file written with its platforms."""
+    check_carries_pypi(format_name, backend, data.pypi and any(data.pypi.values()))
     if embed:
         if not backend.multi_platform and len(data.platforms) > 1:
             raise UsageError(f"--embed with {format_name} holds one platform; use rattler-lock-v6 or conda-lock")
@@ -247,7 +279,20 @@ def write_lock(
     return written
 
 
+def check_carries_pypi(format_name: str, backend: LockfileFormatBackend, has_pypi: object) -> None:
+    """Refuse to lock PyPI dependencies in a format that cannot hold them (rather than omit them)."""
+    if has_pypi and not getattr(backend, "carries_pypi", False):
+        raise UsageError(
+            f"the {format_name} lock format cannot hold the script's PyPI dependencies: "
+            "use --lock-format rattler-lock-v6 or conda-lock"
+        )
+
+
 def locked_env_name(request: ScriptRequest, data: LockData) -> str:
-    """``script--<hash16>`` derived from the lock's content for this platform (and PyPI requirements)."""
+    """``script--<hash16>`` derived from the lock's content for this platform, both halves."""
     digest = content_digest(data.packages[request.platform], data.channels)
-    return env_name_from_parts(SCRIPT_ENV_PREFIX, {"lock": [digest], "pypi": sorted(request.pypi_requirements)})
+    parts = {"lock": [digest], "pypi": sorted(request.pypi_requirements)}
+    pypi = data.pypi_for(request.platform)
+    if pypi:  # scripts without PyPI packages keep the key they had
+        parts["pypi-lock"] = sorted(f"{package.url} {package.sha256 or ''}" for package in pypi)
+    return env_name_from_parts(SCRIPT_ENV_PREFIX, parts)

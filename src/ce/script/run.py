@@ -19,6 +19,7 @@ from ce.platforms import validate_subdir
 from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.lockfile_io import (
+    check_carries_pypi,
     discover,
     lock_format,
     locked_env_name,
@@ -77,6 +78,7 @@ def _from_lock(request: ScriptRequest, data: LockData, options: RunOptions) -> E
         metadata=script_metadata(request, locked=True),
         locked=data.packages[request.platform],
         pypi_requirements=request.pypi_requirements,
+        locked_pypi=data.pypi_for(request.platform),
     )
 
 
@@ -92,6 +94,7 @@ def _write_new_lock(
     """``--lock``: the script's own fresh lock when it covers every platform, else solve and write one."""
     name = lock_options.format_name or DEFAULT_LOCKFILE_FORMAT
     backend = lock_format(name, registry)
+    check_carries_pypi(name, backend, request.pypi_requirements)
     platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
     if lock_options.embed:
         embedding.check_embeddable(script_text, request.path)  # before solving, not after
@@ -101,7 +104,9 @@ def _write_new_lock(
             for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
             if source.description.endswith("(embedded)") == lock_options.embed
         ]
-        chosen = select(own, digest, request.platform, lambda _m: None, required_names(request))
+        chosen = select(
+            own, digest, request.platform, lambda _m: None, required_names(request), request.pypi_requirements
+        )
         if chosen is not None and set(platforms) <= set(chosen[1].platforms):
             return chosen[1]
     data = solve_platforms(request, platforms, options, registry)
@@ -121,7 +126,9 @@ def _existing_lock(
     """A fresh lock found for the script, or ``None`` to solve from the metadata."""
     warnings: list[str] = []
     sources = discover(request.path, script_text, lock_options.format_name, request.platform, registry, warnings.append)
-    chosen = select(sources, digest, request.platform, warnings.append, required_names(request))
+    chosen = select(
+        sources, digest, request.platform, warnings.append, required_names(request), request.pypi_requirements
+    )
     if chosen is None and lock_options.locked:
         reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
         raise LockError(f"--locked: {reason}")
