@@ -13,9 +13,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import tomllib
 
 import build_test_channel as btc
 from build_test_channel import Package, PkgFile
@@ -110,7 +111,8 @@ def script_metadata(text: str) -> dict[str, object]:
     matches = [m for m in re.finditer(regex, text) if m.group("type") == "script"]
     assert len(matches) == 1, text[:2000]
     content = "".join(
-        line[2:] if line.startswith("# ") else line[1:] for line in matches[0].group("content").splitlines(keepends=True)
+        line[2:] if line.startswith("# ") else line[1:]
+        for line in matches[0].group("content").splitlines(keepends=True)
     )
     return tomllib.loads(content)
 
@@ -164,7 +166,7 @@ def archive_of(channel: Path, stem: str) -> tuple[str, str, str]:
         path = channel / subdir / f"{stem}.conda"
         if path.exists():
             data = path.read_bytes()
-            return path.as_uri(), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()  # noqa: S324
+            return path.as_uri(), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
     raise FileNotFoundError(stem)
 
 

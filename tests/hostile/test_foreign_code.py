@@ -91,9 +91,7 @@ def test_a_path_written_as_a_path_is_still_a_local_channel(tmp_path: Path, chann
     assert_ok(result, "HIJACKED")
 
 
-def test_a_bare_name_that_is_a_directory_in_the_cwd_is_a_name_in_script_metadata(
-    tmp_path: Path, channel: Path
-) -> None:
+def test_a_bare_name_that_is_a_directory_in_the_cwd_is_a_name_in_script_metadata(tmp_path: Path, channel: Path) -> None:
     """Own case: ``channels = ["conda-forge"]`` in a script's metadata is a name too."""
     work, env = _hijack_setup(tmp_path, channel)
     (work / "s.sh").write_text(HELLO_SCRIPT.replace("# run-with", '# channels = ["conda-forge"]\n# run-with'))
@@ -124,9 +122,7 @@ def test_unicode_line_separators_in_a_comment_do_not_add_metadata(
     Legal in a TOML comment (U+0085, U+2028, U+2029): the script runs with the visible
     metadata only. Illegal there (C0 controls): one error naming the file, nothing run.
     """
-    evil = make_channel(
-        tmp_path / "evil", [generic("hello-tool", [sh("bin/hello", "echo HIJACKED")], version="99.0")]
-    )
+    evil = make_channel(tmp_path / "evil", [generic("hello-tool", [sh("bin/hello", "echo HIJACKED")], version="99.0")])
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / "s.sh").write_text(_hidden_channel_script(evil, separator), encoding="utf-8", newline="")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import make_fake_env
 
+from helpers import make_fake_env
 from hostile.support import (
     HELLO_SCRIPT,
     assert_no_crash,
@@ -83,9 +83,7 @@ def test_a_hostile_condarc_is_one_error(tmp_path: Path, channel_url: str, body: 
 
 
 @pytest.mark.parametrize("special", ["fifo", "dev-zero", "directory"])
-def test_a_special_file_as_condarc_is_refused_without_hanging(
-    tmp_path: Path, channel_url: str, special: str
-) -> None:
+def test_a_special_file_as_condarc_is_refused_without_hanging(tmp_path: Path, channel_url: str, special: str) -> None:
     """Own case: ``~/.condarc`` is a FIFO, ``/dev/zero`` or a directory."""
     rc = Path(os.environ["HOME"]) / ".condarc"
     if special == "fifo":

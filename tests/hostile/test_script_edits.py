@@ -27,7 +27,8 @@ BASE = "# /// script\n# [tool.conda]\n# dependencies = []\n# ///\nprint('hi')\n"
 
 def _adder(script: Path, specs: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     loop = "import subprocess, sys\nfor spec in sys.argv[2:]:\n"
-    loop += f"    r = subprocess.run([sys.executable, '-m', 'ce', '--add', spec, sys.argv[1]], capture_output=True, text=True)\n"
+    loop += "    argv = [sys.executable, '-m', 'ce', '--add', spec, sys.argv[1]]\n"
+    loop += "    r = subprocess.run(argv, capture_output=True, text=True)\n"
     loop += "    sys.stdout.write(f'{r.returncode} {spec}\\n'); sys.stderr.write(r.stderr)\n"
     return subprocess.Popen(
         [sys.executable, "-c", loop, str(script), *specs],

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from build_test_channel import Package, PkgFile
 from helpers import FAKE_ARGS, make_fake_env
-
 from hostile.support import HELLO_SCRIPT, assert_ok, assert_one_error, make_channel, run, snapshot
 
 
@@ -19,9 +18,7 @@ def _ran_or_refused(result, output: str) -> None:  # type: ignore[no-untyped-def
         assert_one_error(result, 1, ("symbolic link", "link"))
 
 
-def test_byte_compilation_never_writes_through_a_pycache_symlink(
-    tmp_path: Path, channel: Path, outside: Path
-) -> None:
+def test_byte_compilation_never_writes_through_a_pycache_symlink(tmp_path: Path, channel: Path, outside: Path) -> None:
     """Bullet 'writes outside the cache': a package's ``__pycache__`` is a link out of the environment."""
     evil = make_channel(
         tmp_path / "evil",
@@ -132,9 +129,7 @@ def test_a_symlinked_run_count_is_not_written_through(ce_home: Path, outside: Pa
     assert snapshot(outside) == before
 
 
-def test_a_symlinked_environment_metadata_file_is_not_followed_by_list_or_clean(
-    ce_home: Path, outside: Path
-) -> None:
+def test_a_symlinked_environment_metadata_file_is_not_followed_by_list_or_clean(ce_home: Path, outside: Path) -> None:
     """Own case: ``conda-meta/ce-env.json`` is a link outside; list and clean neither follow nor remove it."""
     prefix = make_fake_env(ce_home, "faketool", "echo tool-ran")
     record = prefix / "conda-meta" / "ce-env.json"
