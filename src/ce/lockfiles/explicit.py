@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ce.lockfiles import LockData, LockError, PatternSidecars, install_order, make_package, url_fields
 from ce.records import LockedPackage
+from ce.text import split_lines
 
 MARKER = "@EXPLICIT"
 PLATFORM_COMMENT = "# platform: "
@@ -21,7 +22,7 @@ class Explicit(PatternSidecars):
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
-        return any(line.strip() == MARKER for line in text.splitlines())
+        return any(line.strip() == MARKER for line in split_lines(text))
 
     def dumps(self, lock: LockData) -> str:
         """The explicit file of a single-platform *lock*."""
@@ -43,7 +44,7 @@ class Explicit(PatternSidecars):
         platform = None
         packages: list[LockedPackage] = []
         seen_marker = False
-        for number, raw in enumerate(text.splitlines(), start=1):
+        for number, raw in enumerate(split_lines(text), start=1):
             line = raw.strip()
             if line.startswith(PLATFORM_COMMENT):
                 platform = line[len(PLATFORM_COMMENT) :].strip()

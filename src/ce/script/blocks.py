@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ce.text import BOM, split_lines
+
 OPENING = re.compile(r"^# /// (?P<type>[a-zA-Z0-9-]+)$")
 CLOSING = "# ///"
 
@@ -48,7 +50,7 @@ def _is_content(line: str) -> bool:
 
 def find_blocks(text: str) -> tuple[list[Block], list[UnclosedBlock]]:
     """Every block in *text*, and every opening line that never closes."""
-    lines = text.splitlines()
+    lines = split_lines(text[1:] if text.startswith(BOM) else text)
     blocks: list[Block] = []
     unclosed: list[UnclosedBlock] = []
     index = 0

@@ -19,13 +19,9 @@ from ce.fileio import write_atomically
 from ce.script.blocks import find_blocks
 from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script
 from ce.specs import normalize_spec, spec_package_name
+from ce.text import newline_of, split_lines
 
 ENCODING_LINE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*[-_.a-zA-Z0-9]+")
-
-
-def newline_of(text: str) -> str:
-    """The line ending *text* uses (``\\r\\n`` if any line has it)."""
-    return "\r\n" if "\r\n" in text else "\n"
 
 
 def _comment_lines(content: str, newline: str) -> list[str]:
@@ -86,7 +82,7 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
         normalized.append(spec_text)
     metadata = parse_metadata(text, path)  # refuses malformed blocks before anything is edited
     newline = newline_of(text)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     blocks = [block for block in find_blocks(text)[0] if block.type == SCRIPT_BLOCK]
     if blocks:
         block = blocks[0]
@@ -99,7 +95,7 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
         lines[block.start_line : block.end_line - 1] = new_lines
     else:
         if metadata.source == "conda-execute":
-            legacy = _legacy_block(text.splitlines())
+            legacy = _legacy_block(split_lines(text))
             line = legacy.start_line if legacy else 1
             raise ScriptError(
                 f"{path}:{line}: this script uses a legacy '# conda execute' block; "

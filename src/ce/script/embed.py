@@ -9,8 +9,9 @@ reads the two blocks as two.  Every other byte of the script is unchanged.
 from __future__ import annotations
 
 from ce.script.blocks import Block, find_blocks
-from ce.script.edit import insertion_index, newline_of
+from ce.script.edit import insertion_index
 from ce.script.metadata import SCRIPT_BLOCK
+from ce.text import newline_of, split_lines
 
 LOCK_BLOCK = "conda-exec-lock"
 
@@ -35,7 +36,7 @@ def _is_comment(line: str) -> bool:
 def embed(text: str, lock_text: str) -> str:
     """*text* with *lock_text* in its lock block."""
     newline = newline_of(text)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     new_block = _block_lines(lock_text, newline)
     existing = embedded_lock(text)
     if existing is not None:

@@ -19,6 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from ce.errors import ScriptError
 from ce.script.blocks import Block, find_blocks
 from ce.specs import normalize_spec, spec_package_name
+from ce.text import split_lines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -189,7 +190,7 @@ def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
         raise _fail(path, second.start_line, f"a second '# /// script' block (the first is at line {first.start_line})")
     if script_blocks:
         return _from_pep723(path, script_blocks[0])
-    legacy = _legacy_block(text.splitlines())
+    legacy = _legacy_block(split_lines(text))
     if legacy is not None:
         return _from_conda_execute(path, legacy)
     return ScriptMetadata()
