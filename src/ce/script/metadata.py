@@ -8,7 +8,9 @@ optional ``[tool.conda]`` table), or the legacy conda-execute block
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from ce.errors import ScriptError
 from ce.script.blocks import Block, find_blocks
 from ce.specs import normalize_spec, spec_package_name
-from ce.text import split_lines
+from ce.text import BOM, split_lines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,6 +35,8 @@ TOP_LEVEL_KEYS = ("requires-python", "dependencies", "tool")
 LEGACY_MARKER = "# conda execute"
 LEGACY_KEYS = ("env", "channels", "run_with")
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,9 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
 
 
 def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
-    """The metadata of a script whose source is *text*."""
+    """The metadata of a script whose source is *text* (a leading BOM is ignored)."""
+    if text.startswith(BOM):
+        text = text[1:]
     blocks, _unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
     script_blocks = [block for block in blocks if block.type == SCRIPT_BLOCK]
     if len(script_blocks) > 1:
@@ -197,12 +203,47 @@ def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
 
 
 def read_script(path: str) -> str:
-    """The text of the script at *path*, with a clear error when it cannot be read."""
+    """The text of the script at *path* (a leading BOM removed), with a clear error when it cannot be read."""
+    text = read_script_text(path)
+    return text[1:] if text.startswith(BOM) else text
+
+
+def read_script_text(path: str, fd: int | None = None) -> str:
+    """The whole text of the script at *path* (from *fd* when given), BOM included.
+
+    Only a regular file is read: a FIFO or a device is refused without blocking.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SCRIPT_BYTES + 1)
+        if fd is None:
+            fd = handle_fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+        else:
+            handle_fd = -1
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ScriptError(f"{path}: not a regular file")
+            data = _read_all(fd, MAX_SCRIPT_BYTES + 1)
+        finally:
+            if handle_fd >= 0:
+                os.close(handle_fd)
     except OSError as error:
         raise ScriptError(f"cannot read script {path}: {error.strerror}") from error
+    return decode_script(data, path)
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(1024 * 1024, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def decode_script(data: bytes, path: str) -> str:
+    """*data* as script text, refusing what is too large, binary or not UTF-8."""
     if len(data) > MAX_SCRIPT_BYTES:
         raise ScriptError(f"{path}: larger than {MAX_SCRIPT_BYTES // (1024 * 1024)} MiB; is it really a script?")
     if b"\0" in data[:8192]:
