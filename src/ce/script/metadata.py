@@ -158,12 +158,15 @@ def _legacy_block(lines: list[str]) -> Block | None:
 
 
 def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
-    import yaml
+    from ce.config import bounded_yaml
 
     text = "\n".join(line[1:] for line in block.lines)
     try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as error:
+        data = bounded_yaml.load(text, MAX_SCRIPT_BYTES) or {}
+    except bounded_yaml.YamlLimitError as error:
+        line = block.file_line(error.line) if error.line else block.start_line
+        raise _fail(path, line, f"invalid conda execute block: {error.message}") from None
+    except bounded_yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = block.file_line(mark.line + 1) if mark is not None else block.start_line
         raise _fail(path, line, f"invalid conda execute block: {getattr(error, 'problem', error)}") from None
