@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, make_package
+from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, make_package
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage
 
@@ -104,8 +104,8 @@ class CondaLock(PatternSidecars):
                 url,
                 name=entry.get("name") if isinstance(entry.get("name"), str) else None,
                 version=None if entry.get("version") is None else str(entry["version"]),
-                sha256=hashes.get("sha256"),
-                md5=hashes.get("md5"),
+                sha256=checked_hash(hashes.get("sha256"), "sha256", f"{where} ({url})"),
+                md5=checked_hash(hashes.get("md5"), "md5", f"{where} ({url})"),
                 depends=_depends_list(entry.get("dependencies"), where),
             )
             packages.setdefault(platform, []).append(package)
