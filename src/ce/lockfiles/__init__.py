@@ -172,7 +172,7 @@ def checked_hash(value: object, kind: str, where: str) -> str | None:
         value = str(value)
     if not isinstance(value, str) or len(value) != length or not _HEX.issuperset(value):
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise LockError(f"{where}: {kind} hash {shown} is not a {length}-character hex digest")
+        raise LockError(f"{where}: malformed hash {shown}: not a {length}-character hex {kind} digest")
     return value.lower()
 
 
