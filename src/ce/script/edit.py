@@ -98,8 +98,8 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
         block = blocks[0]
         try:
             document = tomlkit.parse(block.content)
-        except TOMLKitError as error:  # pragma: no cover - parse_metadata refused it already
-            raise ScriptError(f"{path}:{block.start_line}: {error}") from None
+        except (TOMLKitError, RecursionError) as error:  # pragma: no cover - parse_metadata refused it already
+            raise ScriptError(f"{path}:{block.start_line}: cannot edit the script block: {error}") from None
         changes = _add_to_document(document, normalized)
         new_lines = _comment_lines(tomlkit.dumps(document), newline)
         lines[block.start_line : block.end_line - 1] = new_lines

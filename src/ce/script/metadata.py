@@ -35,6 +35,8 @@ TOP_LEVEL_KEYS = ("requires-python", "dependencies", "tool")
 LEGACY_MARKER = "# conda execute"
 LEGACY_KEYS = ("env", "channels", "run_with")
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+#: Arrays and inline tables nested deeper than this are refused (parsers recurse per level).
+MAX_TOML_DEPTH = 100
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -64,8 +66,11 @@ def _fail(path: str, line: int, message: str) -> ScriptError:
 
 def _line_of(block: Block, needle: str) -> int:
     """The file line where *needle* appears in *block* (the opening line if nowhere)."""
-    for offset, line in enumerate(block.lines, start=1):
-        if needle in line:
+    known = block.key_lines.get(needle)
+    if known is not None:
+        return known
+    for offset, text in enumerate(block.lines, start=1):
+        if needle in text:
             return block.start_line + offset
     return block.start_line
 
@@ -76,9 +81,53 @@ def _string_list(path: str, block: Block, value: object, key: str) -> tuple[str,
     return tuple(item.strip() for item in value)
 
 
+def nesting_error(block: Block) -> int | None:
+    """The file line where arrays and inline tables in *block* nest deeper than :data:`MAX_TOML_DEPTH`.
+
+    TOML parsers recurse once per level, so the depth is checked first (strings and
+    comments skipped); ``None`` when the block is shallow enough.
+    """
+    depth = 0
+    quote = ""  # the open string's delimiter: ", ', """ or '''
+    for offset, line in enumerate(block.lines, start=1):
+        text = line[2:] if line.startswith("# ") else ""
+        index, length = 0, len(text)
+        if len(quote) == 1:
+            quote = ""  # single-line strings end with their line (else the parser reports it)
+        while index < length:
+            char = text[index]
+            if quote:
+                if char == "\\" and quote[0] == '"':
+                    index += 2
+                    continue
+                if text.startswith(quote, index):
+                    index += len(quote)
+                    quote = ""
+                    continue
+            elif char in "\"'":
+                quote = char * 3 if text.startswith(char * 3, index) else char
+                index += len(quote)
+                continue
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_TOML_DEPTH:
+                    return block.start_line + offset
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+            index += 1
+    return None
+
+
 def _parse_toml(path: str, block: Block) -> dict[str, Any]:
+    deep = nesting_error(block)
+    if deep is not None:
+        raise _fail(path, deep, f"the script metadata nests deeper than {MAX_TOML_DEPTH} levels")
     try:
         return tomllib.loads(block.content)
+    except RecursionError:
+        raise _fail(path, block.start_line + 1, "the script metadata nests too deeply to read") from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         position = TOML_POSITION.search(message)
