@@ -35,18 +35,18 @@ def _line(event: Any) -> int:
     return mark.line + 1 if mark is not None else 0
 
 
-def check(text: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> None:
+def check(text: str, max_bytes: int, max_depth: int = MAX_DEPTH, loader: Any = Loader) -> None:
     """Raise :class:`YamlLimitError` if *text* is too large, too deep or uses an alias.
 
     Raises ``yaml.YAMLError`` for text that is not YAML.
     """
     if len(text) > max_bytes:
         raise YamlLimitError(0, f"larger than {max_bytes} bytes")
-    loader = Loader(text)
+    events = loader(text)
     try:
         depth = 0
-        while loader.check_event():
-            event = loader.get_event()
+        while events.check_event():
+            event = events.get_event()
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > max_depth:
@@ -58,10 +58,14 @@ def check(text: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> None:
             elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
                 raise YamlLimitError(_line(event), "YAML anchors (&name) are not accepted")
     finally:
-        loader.dispose()
+        events.dispose()
 
 
-def load(text: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
-    """*text* parsed as YAML within the limits (:func:`check`), with PyYAML's safe loader."""
-    check(text, max_bytes, max_depth)
-    return yaml.load(text, Loader=Loader)
+def load(text: str, max_bytes: int, max_depth: int = MAX_DEPTH, pure: bool = False) -> Any:
+    """*text* parsed as YAML within the limits (:func:`check`), with PyYAML's safe loader.
+
+    With *pure*, the pure-Python loader (whose error positions are more precise) is used.
+    """
+    loader = yaml.SafeLoader if pure else Loader
+    check(text, max_bytes, max_depth, loader)
+    return yaml.load(text, Loader=loader)

@@ -211,7 +211,7 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
 
     text = "\n".join(line[1:] for line in block.lines)
     try:
-        data = bounded_yaml.load(text, MAX_SCRIPT_BYTES) or {}
+        data = bounded_yaml.load(text, MAX_SCRIPT_BYTES, pure=True) or {}
     except bounded_yaml.YamlLimitError as error:
         line = block.file_line(error.line) if error.line else block.start_line
         raise _fail(path, line, f"invalid conda execute block: {error.message}") from None
