@@ -92,3 +92,11 @@ def release(fd: int | None) -> None:
     """Release a lock taken by this module (closing the descriptor releases it)."""
     if fd is not None:
         os.close(fd)
+
+
+def lock_descriptor(fd: int, wait: bool = True) -> bool:
+    """Take the exclusive lock on the open file *fd* (a file the caller opened itself).
+
+    Returns whether it was taken (always ``True`` with *wait*); closing *fd* releases it.
+    """
+    return _lock_exclusive(fd, wait)

@@ -23,6 +23,8 @@ from ce.config.settings import (
 )
 from ce.errors import ConfigurationError
 
+#: A condarc file larger than this is refused.
+MAX_CONDARC_BYTES = 4 * 1024 * 1024
 _SEQUENCE_KEYS = ("channels", "default_channels", "pkgs_dirs")
 _PRIMITIVE_KEYS = (
     "channel_alias",
@@ -208,18 +210,20 @@ def _final_keys(text: str) -> frozenset[str]:
 
 
 def read_file(path: str) -> _Layer:
-    """One condarc file as a layer (PyYAML, imported here only)."""
-    import yaml
+    """One condarc file as a layer (bounded PyYAML, imported here only)."""
+    from ce.config import bounded_yaml
 
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            text = handle.read(MAX_CONDARC_BYTES + 1)
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigurationError(f"cannot read condarc {path}: {error}") from error
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as error:
+        data = bounded_yaml.load(text, MAX_CONDARC_BYTES)
+    except bounded_yaml.YamlLimitError as error:
+        where = f" at line {error.line}" if error.line else ""
+        raise ConfigurationError(f"condarc {path} refused{where}: {error.message}; fix or remove the file") from None
+    except bounded_yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigurationError(f"invalid YAML in condarc {path}{where}; fix or remove the file") from error

@@ -35,6 +35,62 @@ SECONDS_PER_DAY = 86400.0
 STALE_TEMPORARY_SECONDS = 3600.0
 
 
+#: An environment record larger than this is ignored (a real one is well under 10 KB).
+MAX_RECORD_BYTES = 1024 * 1024
+#: The record fields ce reads, and their type (``list`` means a list of strings).
+RECORD_FIELDS: dict[str, type] = {
+    "kind": str,
+    "command": str,
+    "package": str,
+    "platform": str,
+    "specs": list,
+    "channels": list,
+    "size_bytes": int,
+}
+
+
+def _field_ok(value: object, kind: type) -> bool:
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def read_record(path: str) -> dict[str, Any]:
+    """The JSON record at *path* with only well-typed fields; ``{}`` when it is missing or corrupt.
+
+    Only a regular file is read (a FIFO never blocks), at most :data:`MAX_RECORD_BYTES`;
+    JSON too deep to parse counts as corrupt.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return {}
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
+            return {}
+        data = os.read(fd, MAX_RECORD_BYTES + 1)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
+    if len(data) > MAX_RECORD_BYTES:
+        return {}
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    return {
+        key: value
+        for key, value in record.items()
+        if isinstance(key, str) and (key not in RECORD_FIELDS or _field_ok(value, RECORD_FIELDS[key]))
+    }
+
+
 @dataclass(frozen=True)
 class EnvEntry:
     """One complete cached environment."""
@@ -323,12 +379,8 @@ class EnvCache:
 
     @staticmethod
     def _metadata(prefix: str) -> dict[str, Any]:
-        try:
-            with open(os.path.join(prefix, "conda-meta", METADATA_FILE), encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        """The environment's record, read defensively: a bad record is an empty one, never an error."""
+        return read_record(os.path.join(prefix, "conda-meta", METADATA_FILE))
 
     def select(self, older_than_days: float | None, package: str | None = None) -> list[EnvEntry]:
         """Environments unused for *older_than_days* (all with ``None``), of *package* if given."""

@@ -165,6 +165,31 @@ def noarch_from(subdir: str, build: str) -> str | None:
     return "python" if "py" in build else "generic"
 
 
+#: The package hashes a lock may record, and the length of each as hex.
+HASH_LENGTHS = {"sha256": 64, "md5": 32}
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def checked_hash(value: object, kind: str, where: str) -> str | None:
+    """*value* as a ``sha256`` or ``md5`` hex digest (lower case), or ``None`` when absent.
+
+    The one validator every lock format uses: anything else (a number, a list,
+    non-hex text, the wrong length) is a :class:`LockError` naming *where*,
+    raised while the lock is read, before anything is downloaded.  YAML reads an
+    unquoted all-digit digest as a number; one with exactly the right number of
+    digits is taken back as text.
+    """
+    if value is None:
+        return None
+    length = HASH_LENGTHS[kind]
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(value)) == length:
+        value = str(value)
+    if not isinstance(value, str) or len(value) != length or not _HEX.issuperset(value):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise LockError(f"{where}: malformed hash {shown}: not a {length}-character hex {kind} digest")
+    return value.lower()
+
+
 def make_package(
     url: str,
     *,
@@ -177,7 +202,13 @@ def make_package(
     noarch: str | None = None,
     **fields: object,
 ) -> LockedPackage:
-    """A :class:`LockedPackage` from lock entry fields, deriving what is missing from the URL."""
+    """A :class:`LockedPackage` from lock entry fields, deriving what is missing from the URL.
+
+    ``sha256`` and ``md5`` in *fields* are checked with :func:`checked_hash`.
+    """
+    for kind in HASH_LENGTHS:
+        if kind in fields:
+            fields[kind] = checked_hash(fields[kind], kind, f"lock entry {url!r}")
     derived = url_fields(url)
     name = name or derived.name
     version = version or derived.version

@@ -1,4 +1,4 @@
-"""YAML reading and writing for the lock formats (PyYAML, with its C speedups when present)."""
+"""YAML reading and writing for the lock formats (the bounded reader of :mod:`ce.config.bounded_yaml`)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ from typing import Any
 
 import yaml
 
+from ce.config import bounded_yaml
 from ce.lockfiles import LockError
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: A lock larger than this is refused (the readers cap the file at the same size).
+MAX_LOCK_BYTES = 64 * 1024 * 1024
 
 
 def load(text: str, what: str) -> dict[str, Any]:
     """Parse *text* as a YAML mapping, with a one-line error naming *what* it is."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = bounded_yaml.load(text, MAX_LOCK_BYTES)
+    except bounded_yaml.YamlLimitError as error:
+        where = f" at line {error.line}" if error.line else ""
+        raise LockError(f"{what}: refused{where}: {error.message}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -28,5 +32,5 @@ def load(text: str, what: str) -> dict[str, Any]:
 
 def dump(data: dict[str, Any]) -> str:
     """YAML text for *data*, keys in the order given."""
-    text: str = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    text: str = yaml.dump(data, Dumper=bounded_yaml.Dumper, sort_keys=False, default_flow_style=False, width=1000)
     return text

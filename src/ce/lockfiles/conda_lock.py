@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, make_package
+from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, make_package
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage, PypiPackage
 
@@ -68,8 +68,8 @@ def _pip_package(entry: dict[str, Any], where: str) -> PypiPackage:
     url, hashes, name = entry.get("url"), entry.get("hash") or {}, entry.get("name")
     if not isinstance(url, str) or not isinstance(name, str) or not isinstance(hashes, dict):
         raise LockError(f"{where} needs name, url and hash")
-    sha256 = hashes.get("sha256")
-    if not isinstance(sha256, str) or len(sha256) != 64:
+    sha256 = checked_hash(hashes.get("sha256"), "sha256", where)
+    if sha256 is None:
         raise LockError(f"{where}: pip package {name} has no sha256")
     dependencies = entry.get("dependencies") or {}
     if not isinstance(dependencies, dict):
@@ -171,8 +171,8 @@ class CondaLock(PatternSidecars):
                 url,
                 name=entry.get("name") if isinstance(entry.get("name"), str) else None,
                 version=None if entry.get("version") is None else str(entry["version"]),
-                sha256=hashes.get("sha256"),
-                md5=hashes.get("md5"),
+                sha256=checked_hash(hashes.get("sha256"), "sha256", f"{where} ({url})"),
+                md5=checked_hash(hashes.get("md5"), "md5", f"{where} ({url})"),
                 depends=_depends_list(entry.get("dependencies"), where),
             )
             packages.setdefault(platform, []).append(package)

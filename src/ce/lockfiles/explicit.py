@@ -7,8 +7,9 @@ URLs are listed in install order (dependencies first), each with its hash:
 
 from __future__ import annotations
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, install_order, make_package, url_fields
+from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, install_order, make_package, url_fields
 from ce.records import LockedPackage
+from ce.text import split_lines
 
 MARKER = "@EXPLICIT"
 PLATFORM_COMMENT = "# platform: "
@@ -23,7 +24,7 @@ class Explicit(PatternSidecars):
 
     def detect(self, text: str) -> bool:
         """Whether *text* looks like this format."""
-        return any(line.strip() == MARKER for line in text.splitlines())
+        return any(line.strip() == MARKER for line in split_lines(text))
 
     def dumps(self, lock: LockData) -> str:
         """The explicit file of a single-platform *lock*."""
@@ -47,7 +48,7 @@ class Explicit(PatternSidecars):
         platform = None
         packages: list[LockedPackage] = []
         seen_marker = False
-        for number, raw in enumerate(text.splitlines(), start=1):
+        for number, raw in enumerate(split_lines(text), start=1):
             line = raw.strip()
             if line.startswith(PLATFORM_COMMENT):
                 platform = line[len(PLATFORM_COMMENT) :].strip()
@@ -69,10 +70,10 @@ class Explicit(PatternSidecars):
                 sha256 = checksum
             elif checksum:
                 md5 = checksum
-            for value, length in ((sha256, 64), (md5, 32)):
-                if value is not None and (len(value) != length or any(c not in "0123456789abcdef" for c in value)):
-                    raise LockError(f"line {number}: malformed hash {checksum!r}")
-            packages.append(make_package(url, sha256=sha256, md5=md5))
+            where = f"line {number}"
+            packages.append(
+                make_package(url, sha256=checked_hash(sha256, "sha256", where), md5=checked_hash(md5, "md5", where))
+            )
         if not seen_marker:
             raise LockError(f"not an explicit lock: no {MARKER} line")
         if platform is None:

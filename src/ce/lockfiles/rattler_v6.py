@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, make_package, noarch_from, url_fields
+from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, make_package, noarch_from, url_fields
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage, PypiPackage
 
@@ -82,7 +82,7 @@ def _pypi_package(entry: dict[str, Any], index: int) -> PypiPackage:
         name=name,
         version=str(entry["version"]),
         url=url,
-        sha256=_hash(entry, "sha256", 64, where),
+        sha256=_hash(entry, "sha256", where),
         requires_dist=_strings(entry.get("requires_dist"), f"{where}.requires_dist"),
         requires_python=_optional(entry, "requires_python", str, where),
     )
@@ -103,14 +103,9 @@ def _optional(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], wh
     return value
 
 
-def _hash(entry: dict[str, Any], key: str, length: int, where: str) -> str | None:
-    """A hash field; YAML reads an unquoted all-digit hash as a number, so take that back."""
-    value = entry.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value:0{length}d}"
-    if value is not None and (not isinstance(value, str) or len(value) != length):
-        raise LockError(f"{where}: {key} is not a {length}-character hex digest")
-    return value
+def _hash(entry: dict[str, Any], key: str, where: str) -> str | None:
+    """A hash field, checked (:func:`ce.lockfiles.checked_hash`)."""
+    return checked_hash(entry.get(key), key, where)
 
 
 #: rattler's rule: a timestamp above the last second of year 9999 is in milliseconds, any other is in seconds
@@ -143,8 +138,8 @@ def _package(entry: object, index: int) -> LockedPackage:
         subdir=_optional(entry, "subdir", str, where),
         channel=_optional(entry, "channel", str, where),
         noarch=noarch if isinstance(noarch, str) else None,
-        sha256=_hash(entry, "sha256", 64, where),
-        md5=_hash(entry, "md5", 32, where),
+        sha256=_hash(entry, "sha256", where),
+        md5=_hash(entry, "md5", where),
         depends=_strings(entry.get("depends"), f"{where}.depends"),
         constrains=_strings(entry.get("constrains"), f"{where}.constrains"),
         license=_optional(entry, "license", str, where),

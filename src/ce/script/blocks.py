@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
+
+from ce.text import BOM, split_lines
 
 OPENING = re.compile(r"^# /// (?P<type>[a-zA-Z0-9-]+)$")
 CLOSING = "# ///"
@@ -28,6 +31,26 @@ class Block:
     def content(self) -> str:
         """The embedded text: each line without its ``# `` (or ``#``) prefix."""
         return "".join(line[2:] + "\n" if line.startswith("# ") else "\n" for line in self.lines)
+
+    @cached_property
+    def key_lines(self) -> dict[str, int]:
+        """The file line of the first content line setting each key (table headers and dotted parts too).
+
+        Built once per block, so naming the line of many keys stays linear.
+        """
+        found: dict[str, int] = {}
+        for offset, line in enumerate(self.lines, start=1):
+            text = line[2:].strip() if line.startswith("# ") else ""
+            if text.startswith("["):
+                keys = text.strip("[]").split(".")
+            elif "=" in text:
+                key = text.partition("=")[0].strip()
+                keys = [key, *key.split(".")] if "." in key else [key]
+            else:
+                continue
+            for key in keys:
+                found.setdefault(key.strip().strip("\"'"), self.start_line + offset)
+        return found
 
     def file_line(self, content_line: int) -> int:
         """The file line of 1-based line *content_line* of :attr:`content`."""
@@ -48,7 +71,7 @@ def _is_content(line: str) -> bool:
 
 def find_blocks(text: str) -> tuple[list[Block], list[UnclosedBlock]]:
     """Every block in *text*, and every opening line that never closes."""
-    lines = text.splitlines()
+    lines = split_lines(text[1:] if text.startswith(BOM) else text)
     blocks: list[Block] = []
     unclosed: list[UnclosedBlock] = []
     index = 0

@@ -3,29 +3,35 @@
 Only the lines of the ``# /// script`` block change (or a new block is
 inserted after the shebang and encoding lines); every other byte of the file
 stays as it was, and inside the block tomlkit keeps comments, spacing,
-quoting and key order.  The file is replaced atomically with its mode kept.
+quoting and key order.  The file is replaced atomically with its mode kept, under the script's lock
+(:func:`edit_script`, shared with ``--lock --embed``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import time
+from collections.abc import Callable
 
 import tomlkit
 import tomlkit.items
 from tomlkit.exceptions import TOMLKitError
 
+from ce import flock
 from ce.errors import ScriptError, UsageError
-from ce.fileio import write_atomically
+from ce.fileio import TEMPORARY_PREFIX, write_atomically
 from ce.script.blocks import find_blocks
-from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script
+from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script_text
 from ce.specs import matchspec_error, normalize_spec, spec_package_name
+from ce.text import BOM, newline_of, split_lines
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 ENCODING_LINE = re.compile(r"^[ \t\f]*#.*?coding[:=][ \t]*[-_.a-zA-Z0-9]+")
-
-
-def newline_of(text: str) -> str:
-    """The line ending *text* uses (``\\r\\n`` if any line has it)."""
-    return "\r\n" if "\r\n" in text else "\n"
 
 
 def _comment_lines(content: str, newline: str) -> list[str]:
@@ -89,20 +95,20 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
         normalized.append(spec_text)
     metadata = parse_metadata(text, path)  # refuses malformed blocks before anything is edited
     newline = newline_of(text)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     blocks = [block for block in find_blocks(text)[0] if block.type == SCRIPT_BLOCK]
     if blocks:
         block = blocks[0]
         try:
             document = tomlkit.parse(block.content)
-        except TOMLKitError as error:  # pragma: no cover - parse_metadata refused it already
-            raise ScriptError(f"{path}:{block.start_line}: {error}") from None
+        except (TOMLKitError, RecursionError) as error:  # pragma: no cover - parse_metadata refused it already
+            raise ScriptError(f"{path}:{block.start_line}: cannot edit the script block: {error}") from None
         changes = _add_to_document(document, normalized)
         new_lines = _comment_lines(tomlkit.dumps(document), newline)
         lines[block.start_line : block.end_line - 1] = new_lines
     else:
         if metadata.source == "conda-execute":
-            legacy = _legacy_block(text.splitlines())
+            legacy = _legacy_block(split_lines(text))
             line = legacy.start_line if legacy else 1
             raise ScriptError(
                 f"{path}:{line}: this script uses a legacy '# conda execute' block; "
@@ -123,10 +129,100 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
     return new_text, changes
 
 
+#: A ``.ce-write-*`` file beside a script older than this was left by a killed edit.
+STALE_WRITE_SECONDS = 60.0
+
+
+def _lock_script(path: str) -> int:
+    """Open the real file *path* and hold its exclusive lock; return the descriptor.
+
+    The lock is a ``flock`` on the script file itself rather than a file in the
+    cache: every ce that edits this script (whatever its cache home, the
+    standalone command or ``conda exec``) meets the same lock, and nothing is
+    created beside the user's file.  An edit replaces the file (a new inode), so
+    a waiter that gets the lock on the old inode opens the path again.
+    """
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+        except OSError as error:
+            raise ScriptError(f"cannot read script {path}: {error.strerror}") from error
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ScriptError(f"{path}: not a regular file; ce edits only regular files")
+            flock.lock_descriptor(fd)
+            try:
+                now = os.stat(path)
+            except OSError as error:
+                raise ScriptError(f"cannot read script {path}: {error.strerror}") from error
+        except BaseException:
+            os.close(fd)
+            raise
+        if (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino):
+            return fd
+        os.close(fd)  # replaced while we waited: lock the new file
+
+
+def _remove_stale_writes(directory: str) -> None:
+    """Remove ``.ce-write-*`` files a killed edit left in *directory* (a minute old and unlocked)."""
+    try:
+        names = [name for name in os.listdir(directory) if name.startswith(TEMPORARY_PREFIX)]
+    except OSError:
+        return
+    deadline = time.time() - STALE_WRITE_SECONDS
+    for name in names:
+        leftover = os.path.join(directory, name)
+        try:
+            info = os.lstat(leftover)
+            if not stat.S_ISREG(info.st_mode) or info.st_mtime > deadline:
+                continue
+            fd = os.open(leftover, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            if flock.lock_descriptor(fd, wait=False):
+                os.unlink(leftover)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def edit_script(path: str, transform: Callable[[str], str]) -> bool:
+    """Replace the script at *path* with ``transform(text)``, under the script's lock.
+
+    *path* may be a symbolic link: the real file is edited and the link kept.
+    The text is read again under the lock (so concurrent edits all land),
+    *transform* sees it without a leading BOM, which is written back first.
+    Returns whether the file changed.
+    """
+    real = os.path.realpath(path)
+    fd = _lock_script(real)
+    try:
+        _remove_stale_writes(os.path.dirname(real))
+        text = read_script_text(path, fd)
+        bom = BOM if text.startswith(BOM) else ""
+        new_text = bom + transform(text[len(bom) :])
+        if new_text == text:
+            return False
+        try:
+            write_atomically(real, new_text)
+        except OSError as error:
+            raise ScriptError(f"cannot write script {path}: {error.strerror}") from error
+        return True
+    finally:
+        flock.release(fd)
+
+
 def add_dependencies(path: str, specs: list[str]) -> list[str]:
     """Add *specs* to the script at *path*; return one line per change."""
-    text = read_script(path)
-    new_text, changes = edit_text(text, specs, path)
-    if new_text != text:
-        write_atomically(path, new_text)
+    changes: list[str] = []
+
+    def transform(text: str) -> str:
+        new_text, found = edit_text(text, specs, path)
+        changes[:] = found
+        return new_text
+
+    edit_script(path, transform)
     return [f"{path}: {change}" for change in changes]

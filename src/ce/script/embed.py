@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from ce.lockfiles import LockError
 from ce.script.blocks import Block, find_blocks
-from ce.script.edit import insertion_index, newline_of
+from ce.script.edit import insertion_index
 from ce.script.metadata import LOCK_BLOCK, SCRIPT_BLOCK, check_single_blocks
+from ce.text import newline_of, split_lines
 
 __all__ = ["LOCK_BLOCK", "check_embeddable", "embed", "embedded_lock"]
 
@@ -53,7 +54,7 @@ def embed(text: str, lock_text: str, path: str = "<script>") -> str:
     """*text* with *lock_text* in its lock block."""
     check_embeddable(text, path)
     newline = newline_of(text)
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     new_block = _block_lines(lock_text, newline)
     existing = embedded_lock(text, path)
     if existing is not None:

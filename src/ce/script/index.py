@@ -17,6 +17,7 @@ On the warm path: only ``os`` and a builtin SHA-256.
 from __future__ import annotations
 
 import os
+from stat import S_ISREG
 
 from ce.backends.builtin import BUILTIN_BACKENDS
 from ce.config.channels import resolve_channels
@@ -28,6 +29,8 @@ from ce.paths import CachePaths, sidecar_names
 INDEX_DIRNAME = ".index"
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
+MAX_ENTRY_BYTES = 64 * 1024
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,14 +91,42 @@ def _entry_path(paths: CachePaths, key: str) -> str:
     return os.path.join(paths.envs, INDEX_DIRNAME, key)
 
 
-def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
-    """``(env_name, interpreter argv)`` recorded under *key*, if any."""
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """Up to *limit* bytes of the regular file *path*; ``None`` for anything else (a FIFO never blocks)."""
     try:
-        with open(_entry_path(paths, key), encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
-    except (OSError, UnicodeDecodeError):
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
         return None
-    if len(lines) < 3 or lines[0] != RECIPE or not lines[1] or "/" in lines[1] or not lines[2]:
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
+    """``(env_name, interpreter argv)`` recorded under *key*, if any (a corrupt entry is none)."""
+    data = _read_regular(_entry_path(paths, key), MAX_ENTRY_BYTES)
+    if data is None or len(data) > MAX_ENTRY_BYTES:
+        return None
+    try:
+        lines = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if len(lines) < 3 or lines[0] != RECIPE or not lines[1] or not lines[2]:
+        return None
+    if "/" in lines[1] or "\\" in lines[1] or lines[1].startswith("."):
         return None
     return lines[1], lines[2].split("\0")
 
@@ -107,9 +138,5 @@ def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str
 
 def read_script_bytes(path: str) -> bytes | None:
     """The script's bytes, or ``None`` if it cannot or should not be read here."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SCRIPT_BYTES + 1)
-    except OSError:
-        return None
-    return data if len(data) <= MAX_SCRIPT_BYTES else None
+    data = _read_regular(path, MAX_SCRIPT_BYTES)
+    return data if data is not None and len(data) <= MAX_SCRIPT_BYTES else None

@@ -24,7 +24,6 @@ from ce.fileio import write_atomically
 from ce.keys import env_name_from_parts
 from ce.lockfiles import (
     LockData,
-    LockError,
     content_digest,
     input_digest,
     read_header,
@@ -35,6 +34,7 @@ from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
 from ce.script import embed as embedding
+from ce.script.edit import edit_script
 from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest, needs_python
 
 TYPE_CHECKING = False
@@ -264,10 +264,7 @@ def write_lock(
         if not backend.multi_platform and len(data.platforms) > 1:
             raise UsageError(f"--embed with {format_name} holds one platform; use rattler-lock-v6 or conda-lock")
         lock_text = with_header(digest, backend.dumps(data))
-        text = _read(script)
-        if text is None:
-            raise LockError(f"cannot read {script} to embed the lock")
-        write_atomically(script, embedding.embed(text, lock_text, script))
+        edit_script(script, lambda text: embedding.embed(text, lock_text, script))
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]

@@ -8,7 +8,9 @@ optional ``[tool.conda]`` table), or the legacy conda-execute block
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +21,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from ce.errors import ScriptError
 from ce.script.blocks import Block, find_blocks
 from ce.specs import matchspec_error, normalize_spec, spec_package_name
+from ce.text import BOM, split_lines
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +38,10 @@ LEGACY_MARKERS = ("# conda execute", "# conda execute:")
 LEGACY_SKIPPED = re.compile(r"^ *# *#")
 LEGACY_KEYS = ("env", "channels", "run_with")
 MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+#: Arrays and inline tables nested deeper than this are refused (parsers recurse per level).
+MAX_TOML_DEPTH = 100
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,11 @@ def _fail(path: str, line: int, message: str) -> ScriptError:
 
 def _line_of(block: Block, needle: str) -> int:
     """The file line where *needle* appears in *block* (the opening line if nowhere)."""
-    for offset, line in enumerate(block.lines, start=1):
-        if needle in line:
+    known = block.key_lines.get(needle)
+    if known is not None:
+        return known
+    for offset, text in enumerate(block.lines, start=1):
+        if needle in text:
             return block.start_line + offset
     return block.start_line
 
@@ -95,9 +105,53 @@ def _string_list(path: str, block: Block, value: object, key: str) -> tuple[str,
     return tuple(item.strip() for item in value)
 
 
+def nesting_error(block: Block) -> int | None:
+    """The file line where arrays and inline tables in *block* nest deeper than :data:`MAX_TOML_DEPTH`.
+
+    TOML parsers recurse once per level, so the depth is checked first (strings and
+    comments skipped); ``None`` when the block is shallow enough.
+    """
+    depth = 0
+    quote = ""  # the open string's delimiter: ", ', """ or '''
+    for offset, line in enumerate(block.lines, start=1):
+        text = line[2:] if line.startswith("# ") else ""
+        index, length = 0, len(text)
+        if len(quote) == 1:
+            quote = ""  # single-line strings end with their line (else the parser reports it)
+        while index < length:
+            char = text[index]
+            if quote:
+                if char == "\\" and quote[0] == '"':
+                    index += 2
+                    continue
+                if text.startswith(quote, index):
+                    index += len(quote)
+                    quote = ""
+                    continue
+            elif char in "\"'":
+                quote = char * 3 if text.startswith(char * 3, index) else char
+                index += len(quote)
+                continue
+            elif char == "#":
+                break
+            elif char in "[{":
+                depth += 1
+                if depth > MAX_TOML_DEPTH:
+                    return block.start_line + offset
+            elif char in "]}":
+                depth = max(depth - 1, 0)
+            index += 1
+    return None
+
+
 def _parse_toml(path: str, block: Block) -> dict[str, Any]:
+    deep = nesting_error(block)
+    if deep is not None:
+        raise _fail(path, deep, f"the script metadata nests deeper than {MAX_TOML_DEPTH} levels")
     try:
         return tomllib.loads(block.content)
+    except RecursionError:
+        raise _fail(path, block.start_line + 1, "the script metadata nests too deeply to read") from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         position = TOML_POSITION.search(message)
@@ -193,11 +247,11 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
 
     Lines matching ``^ *# *#`` are skipped, every other line is stripped of
     spaces and ``#`` at both ends (so indentation is lost), and the lines are
-    one YAML document.  A string ``run_with`` is split on whitespace (ce also
-    takes a list); keys other than ``env``, ``channels`` and ``run_with`` are
-    ignored, as conda-execute ignored them.
+    one YAML document (read by the bounded reader).  A string ``run_with`` is
+    split on whitespace (ce also takes a list); keys other than ``env``,
+    ``channels`` and ``run_with`` are ignored, as conda-execute ignored them.
     """
-    import yaml
+    from ce.config import bounded_yaml
 
     kept = [
         (block.start_line + offset, line.strip(" #\n"))
@@ -205,8 +259,11 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
         if not LEGACY_SKIPPED.match(line)
     ]
     try:
-        data = yaml.safe_load("\n".join(text for _line, text in kept)) or {}
-    except yaml.YAMLError as error:
+        data = bounded_yaml.load("\n".join(text for _line, text in kept), MAX_SCRIPT_BYTES, pure=True) or {}
+    except bounded_yaml.YamlLimitError as error:
+        line = kept[min(error.line, len(kept)) - 1][0] if error.line and kept else block.start_line
+        raise _fail(path, line, f"invalid conda execute block: {error.message}") from None
+    except bounded_yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = kept[min(mark.line, len(kept) - 1)][0] if mark is not None and kept else block.start_line
         raise _fail(path, line, f"invalid conda execute block: {getattr(error, 'problem', error)}") from None
@@ -234,7 +291,9 @@ def _from_conda_execute(path: str, block: Block) -> ScriptMetadata:
 
 
 def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
-    """The metadata of a script whose source is *text*."""
+    """The metadata of a script whose source is *text* (a leading BOM is ignored)."""
+    if text.startswith(BOM):
+        text = text[1:]
     blocks, unclosed = find_blocks(text)  # PEP 723: an unclosed block MUST be ignored
     check_single_blocks(blocks, path)
     # ... but an unclosed lock block is most likely a damaged lock: say so (conda-exec warns too)
@@ -243,7 +302,7 @@ def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
     if script_blocks:
         metadata = _from_pep723(path, script_blocks[0])
         return replace(metadata, warnings=metadata.warnings + warnings) if warnings else metadata
-    legacy = _legacy_block(text.splitlines())
+    legacy = _legacy_block(split_lines(text))
     if legacy is not None:
         metadata = _from_conda_execute(path, legacy)
         return replace(metadata, warnings=metadata.warnings + warnings)
@@ -267,12 +326,47 @@ def unclosed_lock_warning(path: str, line: int) -> str:
 
 
 def read_script(path: str) -> str:
-    """The text of the script at *path*, with a clear error when it cannot be read."""
+    """The text of the script at *path* (a leading BOM removed), with a clear error when it cannot be read."""
+    text = read_script_text(path)
+    return text[1:] if text.startswith(BOM) else text
+
+
+def read_script_text(path: str, fd: int | None = None) -> str:
+    """The whole text of the script at *path* (from *fd* when given), BOM included.
+
+    Only a regular file is read: a FIFO or a device is refused without blocking.
+    """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SCRIPT_BYTES + 1)
+        if fd is None:
+            fd = handle_fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+        else:
+            handle_fd = -1
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ScriptError(f"{path}: not a regular file")
+            data = _read_all(fd, MAX_SCRIPT_BYTES + 1)
+        finally:
+            if handle_fd >= 0:
+                os.close(handle_fd)
     except OSError as error:
         raise ScriptError(f"cannot read script {path}: {error.strerror}") from error
+    return decode_script(data, path)
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    chunks = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(1024 * 1024, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def decode_script(data: bytes, path: str) -> str:
+    """*data* as script text, refusing what is too large, binary or not UTF-8."""
     if len(data) > MAX_SCRIPT_BYTES:
         raise ScriptError(f"{path}: larger than {MAX_SCRIPT_BYTES // (1024 * 1024)} MiB; is it really a script?")
     if b"\0" in data[:8192]:
