@@ -25,7 +25,6 @@ from ce.fileio import try_write_atomically
 from ce.keys import sha256_hex
 from ce.paths import CachePaths, sidecar_names
 
-INDEX_DIRNAME = ".index"
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 
@@ -83,11 +82,13 @@ def fingerprint(
 
 
 def _entry_path(paths: CachePaths, key: str) -> str:
-    return os.path.join(paths.envs, INDEX_DIRNAME, key)
+    return os.path.join(paths.index, key)
 
 
 def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
-    """``(env_name, interpreter argv)`` recorded under *key*, if any."""
+    """``(env_name, interpreter argv)`` recorded under *key*, if any (never read through a linked ``.index``)."""
+    if os.path.islink(paths.index):
+        return None
     try:
         with open(_entry_path(paths, key), encoding="utf-8") as handle:
             lines = handle.read().split("\n")
@@ -99,7 +100,12 @@ def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
 
 
 def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str]) -> None:
-    """Remember that *key* runs with *interpreter* from environment *env_name* (best effort)."""
+    """Remember that *key* runs with *interpreter* from environment *env_name* (best effort).
+
+    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
+    """
+    if os.path.islink(paths.index) or os.path.islink(paths.envs):
+        return
     try_write_atomically(_entry_path(paths, key), f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
 
 
