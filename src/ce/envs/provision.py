@@ -215,7 +215,12 @@ def provide(
     cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
     for _attempt in range(MAX_BUILD_ATTEMPTS):
         prefix, report = ensure_environment(spec, options, registry, reporter, cache)
-        cache.ensure()
+        try:
+            cache.ensure()
+        except CacheError:
+            # A complete environment in a cache this user may only read still runs.
+            if cache.lookup(spec.env_name) is None or os.path.islink(cache.paths.locks):
+                raise
         lock = hold_shared(cache.paths.in_use_lock(spec.env_name))
         if cache.lookup(spec.env_name) is None:
             release(lock)
