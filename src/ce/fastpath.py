@@ -16,7 +16,7 @@ from ce.argv import split_argv
 from ce.config.condarc import save_pending
 from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.errors import CeError
-from ce.flock import hold_shared, release
+from ce.flock import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan, find_command, launch, path_environ
 from ce.paths import CachePaths
 from ce.platforms import current_subdir
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 TOUCH_INTERVAL_SECONDS = 3600.0
+#: How long a new run waits for a pending ``--refresh`` of its environment to take over.
+REFRESH_WAIT_SECONDS = 5.0
 
 
 class _Fallback(Exception):
@@ -143,6 +145,7 @@ def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> tuple[b
             return False, None
         if os.path.islink(paths.locks):
             return False, None
+        wait_for_gate(paths.refresh_lock(env_name), REFRESH_WAIT_SECONDS)
         lock = hold_shared(paths.in_use_lock(env_name))
     except OSError:
         return False, None

@@ -118,6 +118,35 @@ def hold_shared(path: str, inheritable: bool = True) -> int | None:
     return fd
 
 
+def wait_for_gate(path: str, max_seconds: float) -> None:
+    """Wait (at most *max_seconds*) while someone holds the gate lock *path* exclusively.
+
+    A process about to replace an environment holds its gate while it waits for the
+    running tools to exit; new runs pause here so a busy tool cannot starve it.
+    Nothing is created: without a gate file this is one failed ``open``.
+    """
+    if sys.platform == "win32":  # pragma: no cover - Windows
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        import time
+
+        deadline = time.monotonic() + max_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.05)
+    finally:
+        os.close(fd)
+
+
 def _lock_exclusive(fd: int, wait: bool) -> bool:
     if sys.platform != "win32":
         try:

@@ -6,6 +6,7 @@ Layout under the cache home (``~/.conda/exec`` or ``$CONDA_EXEC_HOME``)::
     envs/<name>--<hash16>/          complete environments, and nothing else
     envs/.locks/<name>--<hash16>.lock        in-use lock (shared while a tool runs)
     envs/.locks/<name>--<hash16>.build.lock  one builder per key
+    envs/.locks/<name>--<hash16>.refresh.lock  a replacement waiting for running tools
     envs/.index/<key>                        the script index (see ce.script.index)
     envs/.build-<name>--<hash16>-<random>/   an environment being built
     envs/.trash-<name>--<hash16>-<random>/   an environment being removed
@@ -86,6 +87,10 @@ class CachePaths:
     def in_use_lock(self, name: str) -> str:
         """Lock file held shared by every process running from *name*."""
         return os.path.join(self.locks, name + ".lock")
+
+    def refresh_lock(self, name: str) -> str:
+        """Lock file held by a ``--refresh`` waiting to replace *name*: new runs wait briefly for it."""
+        return os.path.join(self.locks, name + ".refresh.lock")
 
     def build_lock(self, name: str) -> str:
         """Lock file held by the one process building *name*."""

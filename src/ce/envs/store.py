@@ -221,9 +221,11 @@ class EnvCache:
             return
         in_use_lock = self.paths.in_use_lock(name)
         fd = try_exclusive(in_use_lock)
+        gate = None
         if fd is None:
             if on_wait is not None:
                 on_wait(f"waiting for running tools to exit before replacing {name}")
+            gate = hold_exclusive(self.paths.refresh_lock(name))  # new runs pause (see flock.wait_for_gate)
             fd = hold_exclusive(in_use_lock)
         trash = None
         try:
@@ -232,6 +234,7 @@ class EnvCache:
             os.rename(build_dir, final)
         finally:
             release(fd)
+            release(gate)
         if trash is not None:
             _remove_tree(trash)
 
@@ -356,7 +359,7 @@ class EnvCache:
         for entry in _list_real_dir(self.paths.locks):
             if not entry.name.endswith(".lock") or is_temporary(entry.name):
                 continue
-            name = entry.name.removesuffix(".lock").removesuffix(".build")
+            name = entry.name.removesuffix(".lock").removesuffix(".build").removesuffix(".refresh")
             if name in names or name in busy:
                 continue
             if entry.is_symlink():
