@@ -7,11 +7,12 @@ Repodata and packages are cached where rattler caches them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -173,19 +174,21 @@ class RattlerSolver:
             requested = None
         cache_dir = Path(package_cache(os.environ))
         hint = " (offline: only cached packages are used)" if request.offline else ""
+        show_progress = request.show_progress and sys.stderr is not None
         try:
             asyncio.run(_check_archives(records, cache_dir, request.offline))
-            asyncio.run(
-                rattler.install(
-                    records,
-                    target_prefix=prefix,
-                    cache_dir=cache_dir,
-                    alternative_target_prefix=final_prefix,
-                    platform=rattler.Platform(request.platform),
-                    show_progress=request.show_progress and sys.stderr is not None,
-                    requested_specs=requested,
+            with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
+                asyncio.run(
+                    rattler.install(
+                        records,
+                        target_prefix=prefix,
+                        cache_dir=cache_dir,
+                        alternative_target_prefix=final_prefix,
+                        platform=rattler.Platform(request.platform),
+                        show_progress=show_progress,
+                        requested_specs=requested,
+                    )
                 )
-            )
         except InstallError:
             raise
         except Exception as error:
@@ -194,6 +197,36 @@ class RattlerSolver:
             if type(error).__name__ != "PanicException":  # pyo3's Rust panic, a BaseException
                 raise
             raise InstallError(f"cannot install the environment: rattler failed: {_first_line(error)}") from error
+
+
+@contextlib.contextmanager
+def _rust_panic_output_held_back() -> Iterator[None]:
+    """Send what Rust writes to fd 2 to a temporary file meanwhile; pass it on unless it is a panic report.
+
+    A Rust panic prints its message and a backtrace straight to fd 2; ce turns
+    the panic into one error line instead.  Anything else written is copied to
+    stderr afterwards.
+    """
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read(1 << 20)
+            if text and b"panicked at" not in text:
+                with contextlib.suppress(OSError):
+                    os.write(2, text)
 
 
 def _unsafe_path(path: object) -> bool:
