@@ -87,6 +87,13 @@ def _locked(path: str, take: Callable[[int], bool]) -> int | None:
         os.close(fd)
 
 
+def _could_create(directory: str) -> bool:
+    """Whether this user could create a file in *directory* (or create *directory* itself)."""
+    if os.path.isdir(directory):
+        return os.access(directory, os.W_OK | os.X_OK)
+    return os.access(os.path.dirname(directory), os.W_OK | os.X_OK)
+
+
 def hold_shared(path: str, inheritable: bool = True) -> int | None:
     """Take a shared lock on *path* (waiting for an exclusive holder); return the fd.
 
@@ -105,7 +112,8 @@ def hold_shared(path: str, inheritable: bool = True) -> int | None:
         fd = _locked(path, take)
     except OSError as error:
         # A cache this user may only read: nobody here can remove the environment either.
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and not os.access(os.path.dirname(path), os.W_OK):
+        directory = os.path.dirname(path)
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT) and not _could_create(directory):
             return None
         raise
     assert fd is not None
