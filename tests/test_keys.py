@@ -66,8 +66,12 @@ def test_channels_normalize_to_urls(tmp_path: object, monkeypatch: pytest.Monkey
     assert normalize_channel("file:///srv/chan") == "file:///srv/chan"
     monkeypatch.chdir(str(tmp_path))
     (tmp_path / "local").mkdir()  # type: ignore[operator]
-    assert normalize_channel("local") == f"file://{tmp_path}/local"
+    # a bare name stays a name even when a directory of that name is in the cwd (issue 13)
+    assert normalize_channel("local") == "https://conda.anaconda.org/local"
     assert normalize_channel("./local") == f"file://{tmp_path}/local"
+    assert normalize_channel("../local") == f"file://{tmp_path.parent}/local"  # type: ignore[attr-defined]
+    assert normalize_channel(".") == f"file://{tmp_path}"
+    assert normalize_channel(str(tmp_path / "local")) == f"file://{tmp_path}/local"  # type: ignore[operator]
     with pytest.raises(UsageError):
         normalize_channel("ftp://x")
     with pytest.raises(UsageError):

@@ -169,7 +169,7 @@ def _add_environment_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="CH",
-        help="channel (name, URL, file:// URL or directory); repeatable, first has priority",
+        help="channel: a name, a URL, or a directory written as a path (./x, /x, ~/x); repeatable, first has priority",
     )
     env.add_argument("--override-channels", action="store_true", help="use only the -c channels")
     env.add_argument(

@@ -16,7 +16,7 @@ from ce.argv import split_argv
 from ce.config.condarc import save_pending
 from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.errors import CeError
-from ce.flock import hold_shared, release
+from ce.flock import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan, find_command, launch, path_environ
 from ce.paths import CachePaths
 from ce.platforms import current_subdir
@@ -30,6 +30,8 @@ TOUCH_INTERVAL_SECONDS = 3600.0
 #: Flags the warm path handles; a script run may also be ``--locked`` (recorded under its own index key).
 _FLAGS = ("--override-channels", "-q", "--quiet", "--offline")
 _SCRIPT_FLAGS = (*_FLAGS, "--locked")
+#: How long a new run waits for a pending ``--refresh`` of its environment to take over.
+REFRESH_WAIT_SECONDS = 5.0
 
 
 class _Fallback(Exception):
@@ -138,24 +140,33 @@ def _tool_target(
     return None
 
 
-def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> int | None:
-    """The in-use lock of a complete, runnable *env_name* (left open for the tool), or ``None``."""
+def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> tuple[bool, int | None]:
+    """Whether *env_name* is complete and runnable, and its in-use lock (left open for the tool).
+
+    The lock is ``None`` where there is none to take (a read-only cache, Windows).
+    ``conda-meta/history`` records the last use by its mtime; a link there is touched itself, never its target.
+    """
     history = paths.history(env_name)
     try:
         if not os.path.isfile(history) or os.path.islink(paths.envs) or os.path.islink(paths.env(env_name)):
-            return None
+            return False, None
+        if os.path.islink(paths.locks):
+            return False, None
+        wait_for_gate(paths.refresh_lock(env_name), REFRESH_WAIT_SECONDS)
         lock = hold_shared(paths.in_use_lock(env_name))
     except OSError:
-        return None
+        return False, None
+    if lock is None and os.name == "nt":  # pragma: no cover - Windows keeps the full path, as before
+        return False, None
     if not os.path.isfile(history) or not os.access(executable, os.X_OK):
         release(lock)
-        return None
+        return False, None
     try:
-        if time.time() - os.stat(history).st_mtime > TOUCH_INTERVAL_SECONDS:
-            os.utime(history)
-    except OSError:
+        if time.time() - os.lstat(history).st_mtime > TOUCH_INTERVAL_SECONDS:
+            os.utime(history, follow_symlinks=False)
+    except (OSError, NotImplementedError):
         pass
-    return lock
+    return True, lock
 
 
 def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
@@ -180,7 +191,8 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     if target is None:
         return
     env_name, executable, process_argv = target
-    if _hold_complete(paths, env_name, executable) is None:
+    complete, _lock = _hold_complete(paths, env_name, executable)
+    if not complete:
         return
     if settings.enabled and bump_run_count(paths, settings.interval):
         _auto_clean(paths, settings.age_days, quiet="-q" in options or "--quiet" in options)

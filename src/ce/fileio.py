@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 #: Temporary files are named ``.ce-write-<random>.tmp``.
 TEMPORARY_PREFIX = ".ce-write-"
 TEMPORARY_SUFFIX = ".tmp"
+#: A temporary file older than this was left by a process that died mid-write.
+STALE_TEMPORARY_SECONDS = 3600.0
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
 
@@ -28,6 +30,35 @@ _O_BINARY = getattr(os, "O_BINARY", 0)
 def is_temporary(name: str) -> bool:
     """Whether the file name *name* is a temporary file of :class:`AtomicFile`."""
     return name.startswith(TEMPORARY_PREFIX) and name.endswith(TEMPORARY_SUFFIX)
+
+
+def remove_stale_temporaries(directory: str, max_age: float = STALE_TEMPORARY_SECONDS) -> int:
+    """Delete the temporary files in *directory* older than *max_age* seconds (a killed writer's); count them.
+
+    Nothing is done in a *directory* that is a symbolic link.
+    """
+    import time
+
+    if os.path.islink(directory):
+        return 0
+    try:
+        with os.scandir(directory) as scan:
+            entries = list(scan)
+    except OSError:
+        return 0
+    cutoff = time.time() - max_age
+    removed = 0
+    for entry in entries:
+        if not is_temporary(entry.name):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if info.st_mtime < cutoff and not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def existing_mode(path: str, default: int) -> int:

@@ -6,6 +6,8 @@ Layout under the cache home (``~/.conda/exec`` or ``$CONDA_EXEC_HOME``)::
     envs/<name>--<hash16>/          complete environments, and nothing else
     envs/.locks/<name>--<hash16>.lock        in-use lock (shared while a tool runs)
     envs/.locks/<name>--<hash16>.build.lock  one builder per key
+    envs/.locks/<name>--<hash16>.refresh.lock  a replacement waiting for running tools
+    envs/.index/<key>                        the script index (see ce.script.index)
     envs/.build-<name>--<hash16>-<random>/   an environment being built
     envs/.trash-<name>--<hash16>-<random>/   an environment being removed
 
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 
 HOME_VARIABLE = "CONDA_EXEC_HOME"
 LOCKS_DIRNAME = ".locks"
+INDEX_DIRNAME = ".index"
+#: Verified lock archives, under rattler's cache root (see ce.envs.fetch).
+VERIFIED_STORE_DIRNAME = "ce-verified"
 BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
 
@@ -57,12 +62,13 @@ def rattler_cache_root(environ: Mapping[str, str] | None = None) -> str:
 class CachePaths:
     """Paths inside one cache home."""
 
-    __slots__ = ("envs", "locks", "root", "run_count")
+    __slots__ = ("envs", "index", "locks", "root", "run_count")
 
     def __init__(self, root: str) -> None:
         self.root = root
         self.envs = os.path.join(root, "envs")
         self.locks = os.path.join(self.envs, LOCKS_DIRNAME)
+        self.index = os.path.join(self.envs, INDEX_DIRNAME)
         self.run_count = os.path.join(root, "run-count")
 
     @classmethod
@@ -81,6 +87,10 @@ class CachePaths:
     def in_use_lock(self, name: str) -> str:
         """Lock file held shared by every process running from *name*."""
         return os.path.join(self.locks, name + ".lock")
+
+    def refresh_lock(self, name: str) -> str:
+        """Lock file held by a ``--refresh`` waiting to replace *name*: new runs wait briefly for it."""
+        return os.path.join(self.locks, name + ".refresh.lock")
 
     def build_lock(self, name: str) -> str:
         """Lock file held by the one process building *name*."""

@@ -289,7 +289,11 @@ def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
 def test_killed_lock_downloads_leave_no_partial_archives_behind(
     tmp_path: Path, channel: Path, ce_home: Path, own_rattler_cache: Path
 ) -> None:
-    """Bullet: a killed lock download leaves ``.fetch-*`` partial archives that nothing removes."""
+    """Bullet: a killed lock download leaves partial archives that nothing removes.
+
+    (Reported as ``.fetch-*``; downloads are now written through ``ce.fileio.AtomicFile``,
+    so a partial archive is a ``.ce-write-*.tmp`` file in the verified store.)
+    """
     url, md5, sha256 = archive_of(channel, "hello-tool-1.0-0")
     _SlowArchive.data = Path(url[len("file://") :]).read_bytes()
     folder = tmp_path / "work"
@@ -306,11 +310,11 @@ def test_killed_lock_downloads_leave_no_partial_archives_behind(
             start_new_session=True,
         )
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not list(own_rattler_cache.rglob(".fetch-*")):
+        while time.monotonic() < deadline and not list(own_rattler_cache.rglob(".ce-write-*")):
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-    partial = list(own_rattler_cache.rglob(".fetch-*"))
+    partial = list(own_rattler_cache.rglob(".ce-write-*"))
     assert partial, "the download never started"
     old = time.time() - 7200
     for path in partial:
@@ -321,7 +325,7 @@ def test_killed_lock_downloads_leave_no_partial_archives_behind(
     )
     assert_ok(run("--locked", "--lock-format", "explicit", "s.sh", cwd=folder), "hello from hello-tool")
     assert_ok(run("--clean", "--all", "-y"))
-    assert list(own_rattler_cache.rglob(".fetch-*")) == []
+    assert list(own_rattler_cache.rglob(".ce-write-*")) == []
     assert md5
 
 
@@ -346,7 +350,7 @@ def test_an_oversized_lock_download_is_one_error(tmp_path: Path, channel: Path, 
         (folder / "s.sh.linux-64.explicit.txt").write_text(lock)
         result = run("--locked", "--lock-format", "explicit", "s.sh", cwd=folder, timeout=60)
     assert_one_error(result, 1, ("sha256", "size", "hello-tool"))
-    assert list(own_rattler_cache.rglob(".fetch-*")) == []
+    assert list(own_rattler_cache.rglob(".ce-write-*")) == []
 
 
 def test_lock_files_and_index_entries_are_pruned_by_cleanup(tmp_path: Path, ce_home: Path, env: dict[str, str]) -> None:

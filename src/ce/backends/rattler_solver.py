@@ -7,14 +7,19 @@ Repodata and packages are cached where rattler caches them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import rattler
 import rattler.exceptions as rattler_errors
+from rattler.package_streaming import PackageArchive
 
 from ce.backends.rattler_compat import build_string, subdir
 from ce.backends.rattler_network import deadline_secs, explain, format_secs, make_client
@@ -60,9 +65,15 @@ def _noarch_kind(noarch: Any) -> str | None:
 
 
 def to_record(package: LockedPackage) -> Any:
-    """A :class:`LockedPackage` (from a lock) as the ``RepoDataRecord`` rattler installs."""
+    """A :class:`LockedPackage` (from a lock) as the ``RepoDataRecord`` rattler installs.
+
+    A locked package must carry its sha256: rattler's package cache tells two
+    builds with the same name-version-build apart only by it.
+    """
     if package.native is not None:
         return package.native
+    if not package.sha256:
+        raise InstallError(f"lock entry {package.filename} has no verified sha256; refusing to install it")
     try:
         record = rattler.PackageRecord(
             name=package.name,
@@ -195,20 +206,125 @@ class RattlerSolver:
             requested = [rattler.MatchSpec(spec)._match_spec for spec in request.specs]
         except Exception:
             requested = None
+        cache_dir = Path(package_cache(os.environ))
+        hint = " (offline: only cached packages are used)" if request.offline else ""
+        show_progress = request.show_progress and sys.stderr is not None
         try:
-            asyncio.run(
-                rattler.install(
-                    records,
-                    target_prefix=prefix,
-                    cache_dir=Path(package_cache(os.environ)),
-                    alternative_target_prefix=final_prefix,
-                    platform=subdir(request.platform),
-                    show_progress=request.show_progress,
-                    requested_specs=requested,
-                    client=client,
+            asyncio.run(_check_archives(records, cache_dir, request.offline))
+            with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
+                asyncio.run(
+                    rattler.install(
+                        records,
+                        target_prefix=prefix,
+                        cache_dir=cache_dir,
+                        alternative_target_prefix=final_prefix,
+                        platform=subdir(request.platform),
+                        show_progress=show_progress,
+                        requested_specs=requested,
+                        client=client,
+                    )
                 )
-            )
+        except InstallError:
+            raise
         except Exception as error:
-            hint = " (offline: only cached packages are used)" if request.offline else ""
             doing = f"cannot install the environment{hint}"
             raise InstallError(explain(error, doing=doing, settings=settings, environ=os.environ)) from error
+        except BaseException as error:
+            if type(error).__name__ != "PanicException":  # pyo3's Rust panic, a BaseException
+                raise
+            raise InstallError(f"cannot install the environment: rattler failed: {_first_line(error)}") from error
+
+
+@contextlib.contextmanager
+def _rust_panic_output_held_back() -> Iterator[None]:
+    """Send what Rust writes to fd 2 to a temporary file meanwhile; pass it on unless it is a panic report.
+
+    A Rust panic prints its message and a backtrace straight to fd 2; ce turns
+    the panic into one error line instead.  Anything else written is copied to
+    stderr afterwards.
+    """
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, AttributeError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            text = held.read(1 << 20)
+            if text and b"panicked at" not in text:
+                with contextlib.suppress(OSError):
+                    os.write(2, text)
+
+
+def _unsafe_path(path: object) -> bool:
+    """Whether a ``paths.json`` entry would leave the prefix (absolute, a drive, or a ``..`` part)."""
+    if not isinstance(path, str) or not path or "\0" in path:
+        return True
+    normalized = path.replace("\\", "/")
+    return normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":") or ".." in normalized.split("/")
+
+
+def _check_metadata(record: Any, files: dict[str, bytes | None]) -> None:
+    """Refuse an archive whose ``info/`` contradicts its record or names paths outside the prefix."""
+    label = record.file_name
+    try:
+        index = json.loads(files.get("info/index.json") or b"null")
+        paths = json.loads(files.get("info/paths.json") or b'{"paths": []}')
+    except ValueError as error:
+        raise InstallError(f"package {label} is broken: unreadable metadata ({error})") from error
+    if not isinstance(index, dict) or not isinstance(paths, dict) or not isinstance(paths.get("paths"), list):
+        raise InstallError(f"package {label} is broken: missing or malformed info/index.json or info/paths.json")
+    expected = (record.name.normalized, str(record.version), str(record.build))
+    found = (str(index.get("name", "")).lower(), str(index.get("version", "")), str(index.get("build", "")))
+    if found != expected:
+        raise InstallError(
+            f"package archive {label} is {'-'.join(found)}, not {'-'.join(expected)} as the channel says; "
+            "nothing was installed"
+        )
+    for entry in paths["paths"]:
+        path = entry.get("_path") if isinstance(entry, dict) else None
+        if _unsafe_path(path):
+            raise InstallError(f"package {label} is broken: it installs {str(path)[:200]!r} outside the environment")
+
+
+def _cached_metadata(record: Any, cache_dir: Path) -> dict[str, bytes | None] | None:
+    """``info/`` of *record* from rattler's extracted cache entry, when that entry is this very archive."""
+    entry = cache_dir / f"{record.name.normalized}-{record.version}-{record.build}"
+    try:
+        lock = (cache_dir / f"{entry.name}.lock").read_bytes()
+        if record.sha256 is None or lock[8:40] != bytes(record.sha256):
+            return None
+        return {name: (entry / name).read_bytes() for name in ("info/index.json", "info/paths.json")}
+    except OSError:
+        return None
+
+
+async def _check_archive(record: Any, cache_dir: Path, offline: bool) -> None:
+    files = _cached_metadata(record, cache_dir)
+    if files is None:
+        url = urlsplit(record.url)
+        try:
+            if url.scheme == "file":
+                archive = await PackageArchive.from_path(unquote(url.path))
+            elif url.scheme in ("http", "https") and not offline and record.file_name.endswith(".conda"):
+                archive = await PackageArchive.from_url(rattler.Client(), record.url, sparse="require")
+            else:
+                return  # read whole by the installer anyway; rattler's own checks apply
+            files = await archive.read_files(["info/index.json", "info/paths.json"])
+        except Exception:
+            return  # unreadable here: the installer reports it
+    _check_metadata(record, files)
+
+
+async def _check_archives(records: Sequence[Any], cache_dir: Path, offline: bool) -> None:
+    """Refuse, before anything is linked, archives rattler would link outside the prefix or panic on."""
+    await asyncio.gather(*(_check_archive(record, cache_dir, offline) for record in records))

@@ -27,10 +27,21 @@ URL_SCHEMES = ("http", "https", "file", "s3", "gcs", "oci")
 
 
 def is_local_channel(channel: str) -> bool:
-    """Whether *channel* names a directory rather than a channel name or URL."""
+    """Whether *channel* is written as a path (``./x``, ``../x``, ``/x``, ``~/x``) rather than a name or URL.
+
+    Only how it is written counts: a bare name is a name even when a directory
+    of that name exists in the working directory (a cloned repository with a
+    ``conda-forge/`` folder must not replace the channel).
+    """
     if "://" in channel:
         return False
-    return channel.startswith(("/", ".", "~")) or os.path.isabs(channel) or os.path.isdir(channel)
+    separators = ("/", os.sep)
+    return (
+        channel in (".", "..", "~")
+        or channel.startswith(tuple(f"{start}{sep}" for start in (".", "..", "~") for sep in separators))
+        or channel.startswith(separators)
+        or os.path.isabs(channel)
+    )
 
 
 def normalize_channel(

@@ -6,6 +6,9 @@ itself (:mod:`ce.envs.store`) is imported only when it is due.
 
 from __future__ import annotations
 
+import os
+import stat
+
 from ce.fileio import write_atomically
 from ce.paths import CachePaths
 
@@ -13,6 +16,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 DEFAULT_INTERVAL = 50
 DEFAULT_AGE_DAYS = 30.0
 
@@ -42,18 +47,31 @@ class CleanSettings:
         return value
 
 
+def _read_count(path: str) -> int:
+    """The counter in *path*; 0 unless it is a regular file holding a number (a FIFO never blocks)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_NOFOLLOW)
+    except OSError:
+        return 0
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return 0
+        return int(os.read(fd, 32) or b"0")
+    except (OSError, ValueError):
+        return 0
+    finally:
+        os.close(fd)
+
+
 def bump_run_count(paths: CachePaths, interval: int) -> bool:
     """Count this run; return True (and restart the count) when cleanup is due.
 
     Best effort: a lost increment under concurrency only delays cleanup.
     """
-    try:
-        with open(paths.run_count, "rb") as handle:
-            count = int(handle.read(32) or b"0")
-    except (OSError, ValueError):
-        count = 0
-    count += 1
+    count = _read_count(paths.run_count) + 1
     due = count >= interval
+    if os.path.islink(paths.locks) or os.path.islink(paths.envs):
+        return False  # the temporary file would be written through the link
     try:
         # The temporary file lives under envs/, where cleanup may sweep it if a kill leaves it.
         write_atomically(paths.run_count, "0" if due else str(count), 0o600, temporary_dir=paths.locks)

@@ -34,13 +34,26 @@ PARALLEL_THRESHOLD = 200
 
 
 def _count_python_sources(directory: str, enough: int) -> int:
-    """How many ``.py`` files are under *directory*, counting no further than *enough*."""
+    """How many ``.py`` files are under *directory*, counting no further than *enough*.
+
+    On the way, every ``__pycache__`` that is a symbolic link (a package may ship
+    one pointing anywhere) is removed: the compiler would write through it.
+    """
     count = 0
-    for _root, _dirs, files in os.walk(directory):
-        count += sum(1 for name in files if name.endswith(".py"))
-        if count >= enough:
-            break
+    for root, dirs, files in os.walk(directory):
+        if "__pycache__" in dirs or "__pycache__" in files:
+            cache = os.path.join(root, "__pycache__")
+            if os.path.islink(cache):
+                os.unlink(cache)  # the link itself, inside the build directory
+        if count < enough:
+            count += sum(1 for name in files if name.endswith(".py"))
     return count
+
+
+def _inside(path: str, prefix: str) -> bool:
+    """Whether *path*, with every link resolved, is still under *prefix*."""
+    real_prefix = os.path.realpath(prefix)
+    return os.path.commonpath([os.path.realpath(path), real_prefix]) == real_prefix
 
 
 def compile_site_packages(prefix: str) -> None:
@@ -48,7 +61,11 @@ def compile_site_packages(prefix: str) -> None:
     python = python_in(prefix)
     if not os.path.exists(python):
         return
-    counts = {path: _count_python_sources(path, PARALLEL_THRESHOLD) for path in _site_packages(prefix)}
+    counts = {
+        path: _count_python_sources(path, PARALLEL_THRESHOLD)
+        for path in _site_packages(prefix)
+        if _inside(path, prefix)
+    }
     targets = [path for path, count in counts.items() if count]
     if not targets:
         return

@@ -6,7 +6,10 @@ matched the lock, so a stored archive is trusted by its path and a warm
 install from a lock costs one stat per package.  The file keeps its original
 name: a package cache (conda's, rattler's) names what it extracts after the
 URL's last part, and conda cannot read a ``.conda`` archive under another
-name.
+name.  Its sha256 is always passed on (computed when the lock has only an
+md5): a package cache tells builds apart by it, never by
+name-version-build alone.  Temporary files of killed downloads are removed
+once stale, here and by ``--clean``.
 
 The backend installs from the verified copy (a ``file://`` URL into the
 store); :func:`record_lock_urls` then puts the lock's own URL back into
@@ -27,11 +30,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ce.errors import InstallError
-from ce.fileio import AtomicFile, write_atomically
-from ce.paths import rattler_cache_root
+from ce.fileio import STALE_TEMPORARY_SECONDS, AtomicFile, remove_stale_temporaries, write_atomically
+from ce.lockfiles import checked_hash
+from ce.paths import VERIFIED_STORE_DIRNAME, rattler_cache_root
 from ce.records import LockedPackage, PypiPackage
 
-STORE_DIRNAME = "ce-verified"
 CHUNK = 1 << 20
 TIMEOUT_SECONDS = 60
 
@@ -47,44 +50,69 @@ def _open(url: str, offline: bool):  # type: ignore[no-untyped-def]
     raise InstallError(f"cannot fetch {url}: unsupported URL scheme {parts.scheme!r}")
 
 
-def _key(package: LockedPackage) -> tuple[str, str]:
-    if package.sha256:
-        return "sha256", package.sha256.lower()
-    if package.md5:
-        return "md5", package.md5.lower()
-    raise InstallError(f"lock entry {package.filename} has no sha256 or md5: refusing to install it unverified")
+def _expected(package: LockedPackage) -> dict[str, str]:
+    """The hashes the lock records for *package* (validated as hex), by algorithm."""
+    expected: dict[str, str] = {}
+    for algorithm, value in (("sha256", package.sha256), ("md5", package.md5)):
+        checked = checked_hash(value, algorithm, f"lock entry {package.filename}")
+        if checked is not None:
+            expected[algorithm] = checked
+    if not expected:
+        raise InstallError(f"lock entry {package.filename} has no sha256 or md5: refusing to install it unverified")
+    return expected
 
 
-def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -> Path:
-    """The archive of *package*, fetched if needed, whose hash matches the lock."""
-    algorithm, expected = _key(package)
-    target = store / expected / package.filename
-    label = f"{package.name} {package.version} ({package.filename})"
-    return _fetch_into(package.url, algorithm, expected, target, label, offline)
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _fetch_into(url: str, algorithm: str, expected: str, target: Path, label: str, offline: bool) -> Path:
-    """*target*, fetched from *url* unless present, written only if its *algorithm* hash is *expected*."""
-    if target.is_file():
-        return target
+def _fetch_into(url: str, expected: dict[str, str], target: Path, label: str, offline: bool) -> str:
+    """Fetch *url* into *target* unless it is there; it is written only if every *expected* hash matches.
+
+    Returns the archive's sha256 (computed while streaming, whatever the lock records).
+    """
+    if target.is_file() and not target.is_symlink():
+        return expected.get("sha256") or _sha256_of(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.new(algorithm)
+    remove_stale_temporaries(str(target.parent), STALE_TEMPORARY_SECONDS)
+    digests = {name: hashlib.new(name) for name in ("sha256", "md5")}
     with AtomicFile(str(target)) as output:
         try:
             source = _open(url, offline)
         except OSError as error:
             raise InstallError(f"cannot fetch {url}: {error}") from error
-        with source:
-            while chunk := source.read(CHUNK):
-                digest.update(chunk)
-                output.write(chunk)
-        actual = digest.hexdigest()
-        if actual != expected:
-            raise InstallError(
-                f"{label}: {algorithm} mismatch, the lock says {expected} but the file has {actual}; "
-                "nothing was installed"
-            )
-    return target
+        try:
+            with source:
+                while chunk := source.read(CHUNK):
+                    for digest in digests.values():
+                        digest.update(chunk)
+                    output.write(chunk)
+        except OSError as error:
+            raise InstallError(f"cannot fetch {url}: {error}") from error
+        for name, value in expected.items():
+            actual = digests[name].hexdigest()
+            if actual != value:
+                raise InstallError(
+                    f"{label}: {name} mismatch, the lock says {value} but the file has {actual}; nothing was installed"
+                )
+    return digests["sha256"].hexdigest()
+
+
+def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -> tuple[Path, str]:
+    """The archive of *package*, fetched if needed, whose hashes match the lock, and its sha256.
+
+    The sha256 is computed even when the lock records only an md5, so the
+    installer can tell this archive from another build of the same
+    name-version-build in its package cache.
+    """
+    expected = _expected(package)
+    target = store / (expected.get("sha256") or expected["md5"]) / package.filename
+    label = f"{package.name} {package.version} ({package.filename})"
+    return target, _fetch_into(package.url, expected, target, label, offline)
 
 
 def fetch_pypi_verified(packages: Sequence[PypiPackage], offline: bool = False) -> list[Path]:
@@ -93,7 +121,7 @@ def fetch_pypi_verified(packages: Sequence[PypiPackage], offline: bool = False) 
     They are kept as ``<store>/pypi/<sha256>/<file name>``: installers need the
     archive's own file name (a wheel's name carries its tags).
     """
-    store = Path(rattler_cache_root(), STORE_DIRNAME, "pypi")
+    store = Path(rattler_cache_root(), VERIFIED_STORE_DIRNAME, "pypi")
 
     def one(package: PypiPackage) -> Path:
         digest = (package.sha256 or "").lower()
@@ -103,18 +131,23 @@ def fetch_pypi_verified(packages: Sequence[PypiPackage], offline: bool = False) 
         if not filename or filename in (".", "..") or "/" in filename or "\\" in filename:
             raise InstallError(f"PyPI package {package}: cannot tell the archive's file name from {package.url}")
         label = f"PyPI package {package.name} {package.version} ({filename})"
-        return _fetch_into(package.url, "sha256", digest, store / digest / filename, label, offline)
+        target = store / digest / filename
+        _fetch_into(package.url, {"sha256": digest}, target, label, offline)
+        return target
 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
         return list(pool.map(one, packages))
 
 
 def verified_packages(packages: Sequence[LockedPackage], offline: bool = False) -> list[LockedPackage]:
-    """*packages* with URLs pointing at verified local copies (fetched in parallel)."""
-    store = Path(rattler_cache_root(), STORE_DIRNAME)
+    """*packages* with URLs pointing at verified local copies (fetched in parallel), each with its sha256."""
+    store = Path(rattler_cache_root(), VERIFIED_STORE_DIRNAME)
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
-        paths = list(pool.map(lambda package: fetch_verified(package, store, offline), packages))
-    return [replace(package, url=path.as_uri()) for package, path in zip(packages, paths, strict=True)]
+        fetched = list(pool.map(lambda package: fetch_verified(package, store, offline), packages))
+    return [
+        replace(package, url=path.as_uri(), sha256=sha256)
+        for package, (path, sha256) in zip(packages, fetched, strict=True)
+    ]
 
 
 def record_lock_urls(prefix: str, packages: Sequence[LockedPackage]) -> None:

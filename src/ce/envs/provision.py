@@ -27,7 +27,7 @@ from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, 
 from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
-from ce.flock import hold_shared, release
+from ce.flock import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan
 from ce.paths import CachePaths
 from ce.records import LockedPackage, PypiPackage, SolveRequest
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 #: How often a run rebuilds an environment that a concurrent cleanup removed under it.
 MAX_BUILD_ATTEMPTS = 5
+#: How long a run waits for a pending ``--refresh`` of its environment to take over (as the warm path).
+REFRESH_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -230,7 +232,14 @@ def provide(
     cache = EnvCache(CachePaths.from_environ(dict(options.environ)))
     for _attempt in range(MAX_BUILD_ATTEMPTS):
         prefix, report = ensure_environment(spec, options, registry, reporter, cache)
-        cache.ensure()
+        try:
+            cache.ensure()
+        except CacheError:
+            # A complete environment in a cache this user may only read still runs.
+            if cache.lookup(spec.env_name) is None or os.path.islink(cache.paths.locks):
+                raise
+        if not options.refresh:
+            wait_for_gate(cache.paths.refresh_lock(spec.env_name), REFRESH_WAIT_SECONDS)
         lock = hold_shared(cache.paths.in_use_lock(spec.env_name))
         if cache.lookup(spec.env_name) is None:
             release(lock)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import stat
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,9 @@ from typing import Any
 
 from ce import __version__
 from ce.errors import CacheError
-from ce.fileio import is_temporary
-from ce.flock import hold_exclusive, release, try_exclusive
-from ce.paths import BUILD_PREFIX, TRASH_PREFIX, CachePaths
+from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries
+from ce.flock import hold_exclusive, release, remove_if_free, try_exclusive
+from ce.paths import BUILD_PREFIX, TRASH_PREFIX, VERIFIED_STORE_DIRNAME, CachePaths, rattler_cache_root
 
 METADATA_FILE = "ce-env.json"
 #: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
@@ -31,8 +32,6 @@ SHARED_BYTES_KEY = "shared_bytes"
 #: Sizes measured on demand (environments recorded without them), per prefix, for this process.
 _MEASURED: dict[str, tuple[int, int]] = {}
 SECONDS_PER_DAY = 86400.0
-#: A temporary file older than this was left by a process that died mid-write.
-STALE_TEMPORARY_SECONDS = 3600.0
 
 
 #: An environment record larger than this is ignored (a real one is well under 10 KB).
@@ -206,21 +205,43 @@ def tree_size(path: str) -> int:
 
 
 def _remove_tree(path: str) -> None:
-    """Remove *path* without ever following a symlink out of it."""
+    """Remove *path* without ever following a symlink out of it (best effort).
+
+    Directories without read or search permission (which ce itself may have
+    created from a package's modes) are made accessible and the removal
+    retried; entries that vanish meanwhile (a concurrent sweep) are fine.
+    """
     if os.path.islink(path):
-        os.unlink(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
         return
 
-    def make_writable_and_retry(function: Callable[..., Any], failed: str, _info: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(failed), stat.S_IRWXU)
-            function(failed)
-        except OSError:
-            pass
+    def make_accessible(_function: Callable[..., Any], failed: str, _info: Any) -> None:
+        for target in (failed, os.path.dirname(failed)):
+            with contextlib.suppress(OSError):
+                if stat.S_ISDIR(os.lstat(target).st_mode):  # never chmod through a link
+                    os.chmod(target, stat.S_IRWXU)
 
     import shutil  # only when removing: shutil (with tempfile) is a few ms of every cold run otherwise
 
-    shutil.rmtree(path, onerror=make_writable_and_retry)
+    for _attempt in range(4):
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=make_accessible)
+        else:  # pragma: no cover - Python < 3.12
+            shutil.rmtree(path, onerror=make_accessible)
+        if not os.path.lexists(path):
+            return
+
+
+def _list_real_dir(path: str) -> list[os.DirEntry[str]]:
+    """The entries of directory *path*; none when it is missing, unreadable or a symbolic link."""
+    if os.path.islink(path):
+        return []
+    try:
+        with os.scandir(path) as entries:
+            return list(entries)
+    except OSError:
+        return []
 
 
 def make_private_dir(parent: str, prefix: str) -> str:
@@ -317,16 +338,22 @@ class EnvCache:
             return
         in_use_lock = self.paths.in_use_lock(name)
         fd = try_exclusive(in_use_lock)
+        gate = None
         if fd is None:
             if on_wait is not None:
                 on_wait(f"waiting for running tools to exit before replacing {name}")
+            gate = hold_exclusive(self.paths.refresh_lock(name))  # new runs pause (see flock.wait_for_gate)
             fd = hold_exclusive(in_use_lock)
+        trash = None
         try:
-            trash = self._move_to_trash(name, final)
+            if os.path.lexists(final):  # a cleanup may have removed it while this waited for the lock
+                trash = self._move_to_trash(name, final)
             os.rename(build_dir, final)
         finally:
             release(fd)
-        _remove_tree(trash)
+            release(gate)
+        if trash is not None:
+            _remove_tree(trash)
 
     def _move_to_trash(self, name: str, prefix: str) -> str:
         """Make environment *name* disappear at once: move *prefix* into a new ``.trash-<name>.<random>``.
@@ -371,7 +398,7 @@ class EnvCache:
                 continue
             history = os.path.join(entry.path, "conda-meta", "history")
             try:
-                last_used = os.stat(history).st_mtime
+                last_used = os.stat(history, follow_symlinks=False).st_mtime
             except OSError:
                 continue
             found.append(EnvEntry(entry.name, entry.path, last_used, self._metadata(entry.path)))
@@ -429,22 +456,52 @@ class EnvCache:
                 release(lock)
         return removed
 
-    def _sweep_temporary_files(self) -> int:
-        """Temporary files of atomic writes (counter, script index) left by killed processes."""
+    def _prune_locks_and_index(self) -> int:
+        """Lock files and script-index entries of environments that no longer exist.
+
+        A lock file is deleted only while nobody holds it (see :func:`ce.flock.remove_if_free`);
+        nothing is done inside a ``.locks`` or ``.index`` that is a symbolic link.
+        """
+        names = {entry.name for entry in self._scan()}
+        busy = {
+            entry_name[len(prefix) :].rpartition(".")[0]
+            for entry_name in names
+            for prefix in (BUILD_PREFIX, TRASH_PREFIX)
+            if entry_name.startswith(prefix)
+        }
         removed = 0
-        cutoff = time.time() - STALE_TEMPORARY_SECONDS
-        for directory in (self.paths.locks, os.path.join(self.paths.envs, ".index")):
-            try:
-                entries = list(os.scandir(directory))
-            except OSError:
+        for entry in _list_real_dir(self.paths.locks):
+            if not entry.name.endswith(".lock") or is_temporary(entry.name):
                 continue
-            for entry in entries:
-                if is_temporary(entry.name) and entry.is_file(follow_symlinks=False):
-                    with contextlib.suppress(OSError):
-                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(entry.path)
-                            removed += 1
+            name = entry.name.removesuffix(".lock").removesuffix(".build").removesuffix(".refresh")
+            if name in names or name in busy:
+                continue
+            if entry.is_symlink():
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+            elif remove_if_free(entry.path):
+                removed += 1
+        for entry in _list_real_dir(self.paths.index):
+            if is_temporary(entry.name) or not (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
+                continue
+            lines: list[bytes] = []
+            if not entry.is_symlink():
+                try:
+                    with open(entry.path, "rb") as handle:
+                        lines = handle.read(4096).split(b"\n")
+                except OSError:
+                    continue
+            env_name = lines[1].decode("utf-8", "replace") if len(lines) > 1 else ""
+            if not env_name or "/" in env_name or self.lookup(env_name) is None:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
         return removed
+
+    def _sweep_temporary_files(self) -> int:
+        """Temporary files of atomic writes (counter, script index, lock downloads) left by killed processes."""
+        directories = [self.paths.locks, self.paths.index, os.path.join(rattler_cache_root(), VERIFIED_STORE_DIRNAME)]
+        return sum(remove_stale_temporaries(directory, STALE_TEMPORARY_SECONDS) for directory in directories)
 
     def clean(self, older_than_days: float | None, package: str | None = None) -> CleanResult:
         """Remove the selected environments (see :meth:`select`), skipping those in use; sweep leftovers."""
@@ -457,6 +514,7 @@ class EnvCache:
         for entry in selected:
             (removed if self.remove(entry) else in_use).append(entry)
         self.sweep()
+        self._prune_locks_and_index()
         return CleanResult(removed, in_use)
 
     def auto_clean(self, age_days: float) -> CleanResult:

@@ -26,7 +26,6 @@ from ce.fileio import try_write_atomically
 from ce.keys import sha256_hex
 from ce.paths import CachePaths, sidecar_names
 
-INDEX_DIRNAME = ".index"
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_ENTRY_BYTES = 64 * 1024
@@ -88,7 +87,7 @@ def fingerprint(
 
 
 def _entry_path(paths: CachePaths, key: str) -> str:
-    return os.path.join(paths.envs, INDEX_DIRNAME, key)
+    return os.path.join(paths.index, key)
 
 
 def _read_regular(path: str, limit: int) -> bytes | None:
@@ -116,7 +115,12 @@ def _read_regular(path: str, limit: int) -> bytes | None:
 
 
 def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
-    """``(env_name, interpreter argv)`` recorded under *key*, if any (a corrupt entry is none)."""
+    """``(env_name, interpreter argv)`` recorded under *key*, if any.
+
+    A corrupt entry is none, and a linked ``.index`` is never read through.
+    """
+    if os.path.islink(paths.index):
+        return None
     data = _read_regular(_entry_path(paths, key), MAX_ENTRY_BYTES)
     if data is None or len(data) > MAX_ENTRY_BYTES:
         return None
@@ -132,7 +136,12 @@ def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
 
 
 def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str]) -> None:
-    """Remember that *key* runs with *interpreter* from environment *env_name* (best effort)."""
+    """Remember that *key* runs with *interpreter* from environment *env_name* (best effort).
+
+    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
+    """
+    if os.path.islink(paths.index) or os.path.islink(paths.envs):
+        return
     try_write_atomically(_entry_path(paths, key), f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
 
 
