@@ -154,6 +154,8 @@ class _Behaviour:
         self.credentials: str | None = None  # "user:password" required when set
         self.released = threading.Event()
         self.requests: list[str] = []
+        self.archive: str | None = None  # "stall", "drop" or "endless": how package archives are served
+        self.trickle: float = 0.0  # seconds over which repodata.json is sent
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -183,8 +185,52 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Serve the channel unless the behaviour says otherwise."""
-        if self._gate():
+        if self.path.startswith("/redirect/"):
+            self.behaviour.requests.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/redirect") :])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if not self._gate():
+            return
+        path = Path(self.translate_path(self.path))
+        archive = path.name.endswith((".conda", ".tar.bz2")) and path.is_file()
+        if archive and self.behaviour.archive and "Range" not in self.headers:
+            self._misbehave(path.read_bytes(), self.behaviour.archive)
+        elif path.name == "repodata.json" and self.behaviour.trickle and path.is_file():
+            self._trickle(path.read_bytes(), self.behaviour.trickle)
+        else:
             super().do_GET()
+
+    def _misbehave(self, data: bytes, how: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if how != "endless":
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 3])
+        self.wfile.flush()
+        if how == "stall":
+            self.behaviour.released.wait(30)
+        elif how == "endless":  # the archive, then zeros until the client hangs up (at most 64 MB)
+            self.wfile.write(data[len(data) // 3 :])
+            zeros = bytes(1 << 16)
+            for _ in range(1024):
+                self.wfile.write(zeros)
+        self.close_connection = True  # "drop": hang up mid-body
+
+    def _trickle(self, data: bytes, seconds: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        pieces = 10
+        step = len(data) // pieces + 1
+        for start in range(0, len(data), step):
+            self.wfile.write(data[start : start + step])
+            self.wfile.flush()
+            time.sleep(seconds / pieces)
 
     def do_HEAD(self) -> None:
         """As GET."""
@@ -338,3 +384,54 @@ def test_credentials_in_the_channel_url(server: str, behaviour: _Behaviour, net_
     assert "401 Unauthorized" in line and "wrong-secret" not in line
     code, stderr, _took = _run(server.replace("http://", "http://ce-user:ce-secret@"), net_env)
     assert code == 0, stderr
+
+
+# --- package downloads through rattler's installer --------------------------------------------------
+
+
+def _assert_no_partial_packages(env: dict[str, str]) -> None:
+    _assert_no_partial_files(env)
+    pkgs = Path(env["RATTLER_CACHE_DIR"]) / "pkgs"
+    if pkgs.exists():  # nothing extracted for hello-tool unless complete
+        assert [p.name for p in pkgs.iterdir() if p.name.startswith(".hello-tool")] == []
+
+
+def test_a_stalled_package_download_times_out(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    behaviour.archive = "stall"
+    net_env["CONDA_REMOTE_READ_TIMEOUT_SECS"] = "2"
+    code, stderr, took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "timed out after 2 s downloading hello-tool-1.0-0.conda" in line, line
+    assert "remote_read_timeout_secs" in line
+    assert took < 30
+    _assert_no_partial_packages(net_env)
+
+
+def test_a_package_download_dropped_mid_body(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    behaviour.archive = "drop"
+    code, stderr, took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "the connection dropped mid-transfer" in line and "hello-tool-1.0-0.conda" in line, line
+    assert took < 45
+    _assert_no_partial_packages(net_env)
+
+
+def test_a_package_larger_than_its_record_is_cut_off(
+    server: str, behaviour: _Behaviour, net_env: dict[str, str]
+) -> None:
+    behaviour.archive = "endless"
+    code, stderr, took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "hello-tool-1.0-0.conda is larger than its recorded size" in line, line
+    assert took < 45
+    _assert_no_partial_packages(net_env)
+
+
+def test_a_redirected_channel_is_followed(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    code, stderr, _took = _run(server + "/redirect", net_env, timeout=60)
+    assert code == 0, stderr
+    assert any(path.startswith("/redirect/") and path.endswith(".conda") for path in behaviour.requests)
+    _assert_no_partial_packages(net_env)

@@ -13,16 +13,24 @@ line is the same for a DNS failure, a refused connection and a timeout;
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
 import re
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ce.config.settings import CondaSettings
 
+T = TypeVar("T")
+
 _URL = re.compile(r"for url \(([^)\s]+)\)")
+_FETCHING = re.compile(r"^failed to fetch (\S+)")
 _CHANNEL = re.compile(r"in channel '([^']+)'")
 _STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3}) ([^)]*)\)")
 _RETRIES = re.compile(r"Request failed after (\d+) retries")
@@ -142,7 +150,8 @@ def explain(
     found = _URL.search(text)
     url = found.group(1) if found else None
     shown = redact(url) if url else None
-    where = f" ({shown})" if shown else ""
+    fetching = _FETCHING.search(text)
+    where = f" ({shown})" if shown else f" ({fetching.group(1)})" if fetching else ""
     host = (urlsplit(url).hostname or url) if url else "the server"
     kind = classify(text)
     offline = "; or use --offline to run from the caches"
@@ -198,3 +207,117 @@ def explain(
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
     cause = _cause(text)
     return f"{doing}: {first}" + (f": {cause}" if cause and cause != first else "")
+
+
+# --- bounded transfers: a stall or an oversized body cancels the awaited rattler call -----------------
+
+#: The most a download may exceed the size its record states, and the bound when it states none.
+SIZE_MARGIN = 1 << 20
+UNSTATED_SIZE_BOUND = 4 << 30
+
+
+def size_cap(size: int | None) -> int:
+    """The most bytes a download whose record states *size* may bring (a sane bound when none)."""
+    if size is None or size <= 0:
+        return UNSTATED_SIZE_BOUND
+    return size + max(SIZE_MARGIN, size // 20)
+
+
+class TransferAborted(Exception):
+    """A transfer ce cancelled: it stalled or brought more than its record states (the reason is one line)."""
+
+
+class Watch:
+    """Runs one awaitable and cancels it when a transfer stalls or grows past its cap.
+
+    ``await Watch(stall_secs).run(coroutine)``.  Transfers report through
+    :meth:`started`, :meth:`progress` and :meth:`finished` (from any thread,
+    rattler calls back from its own); a transfer that brings no byte for
+    *stall_secs* ends the call with :class:`TransferAborted` ("timed out
+    after N s downloading <file>"), and so does one that brings more than
+    :func:`size_cap` of its size ("<file> is larger than its recorded size").
+    """
+
+    def __init__(self, stall_secs: float) -> None:
+        self.stall_secs = stall_secs
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+        self._active: dict[object, list[Any]] = {}  # key -> [file name, cap, bytes, last activity]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Future[Any] | None = None
+
+    def started(self, key: object, file_name: str, size: int | None) -> None:
+        """A transfer of *file_name* (recorded *size*, if known) begins."""
+        with self._lock:
+            self._active[key] = [file_name, size_cap(size), 0, time.monotonic()]
+
+    def progress(self, key: object, done: int) -> None:
+        """*done* bytes of transfer *key* have arrived."""
+        with self._lock:
+            entry = self._active.get(key)
+            if entry is None:
+                return
+            if done != entry[2]:
+                entry[2], entry[3] = done, time.monotonic()
+            too_large = done > entry[1]
+        if too_large:
+            self.abort(f"{entry[0]} is larger than its recorded size: the server sent more than {entry[1]} bytes")
+
+    def finished(self, key: object) -> None:
+        """Transfer *key* is complete."""
+        with self._lock:
+            self._active.pop(key, None)
+
+    def abort(self, reason: str) -> None:
+        """Cancel the call with *reason* (the first reason wins); safe from any thread."""
+        with self._lock:
+            if self.reason is not None:
+                return
+            self.reason = reason
+        if self._loop is not None and self._task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the call is over anyway
+                self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def _stalled(self) -> str | None:
+        now = time.monotonic()
+        with self._lock:
+            for file_name, _cap, _done, last in self._active.values():
+                if now - last > self.stall_secs:
+                    return f"timed out after {format_secs(self.stall_secs)} s downloading {file_name}"
+        return None
+
+    async def _watchdog(self) -> None:
+        pause = max(0.05, min(0.5, self.stall_secs / 8))
+        while True:
+            await asyncio.sleep(pause)
+            reason = self._stalled()
+            if reason is not None:
+                self.abort(reason)
+                return
+
+    async def run(self, awaitable: Awaitable[T]) -> T:
+        """The result of *awaitable*, or :class:`TransferAborted` when a transfer stalled or grew too large."""
+        self._loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(awaitable)
+        self._task = task
+        watchdog = asyncio.ensure_future(self._watchdog()) if self.stall_secs > 0 else None
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if self.reason is None or not task.cancelled():
+                raise
+            raise TransferAborted(self.reason) from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
+            if not task.done():
+                task.cancel()
+
+
+def abort_hint(reason: str) -> str:
+    """What to do after a :class:`TransferAborted` with *reason*."""
+    if reason.startswith("timed out"):
+        return "raise remote_read_timeout_secs in condarc, or check the network or proxy_servers"
+    return "the channel's or lock's record does not match the server's file; nothing was kept"

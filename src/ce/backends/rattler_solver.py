@@ -22,12 +22,22 @@ import rattler.exceptions as rattler_errors
 from rattler.package_streaming import PackageArchive
 
 from ce.backends.rattler_compat import build_string, subdir
-from ce.backends.rattler_network import deadline_secs, explain, format_secs, make_client
+from ce.backends.rattler_network import (
+    TransferAborted,
+    Watch,
+    abort_hint,
+    deadline_secs,
+    explain,
+    format_secs,
+    make_client,
+    redact,
+)
 from ce.config.condarc import load as load_settings
 from ce.config.condarc import package_cache
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
 from ce.paths import rattler_cache_root
 from ce.records import LockedPackage, SolveRequest
+from ce.status import Status, human_bytes
 
 
 def _first_line(error: BaseException) -> str:
@@ -40,6 +50,12 @@ def _summarize_solver_error(error: BaseException) -> str:
     lines = [line.strip(" │├└─•") for line in str(error).splitlines()]
     meaningful = [line.strip() for line in lines if line.strip() and not line.startswith("Cannot solve the request")]
     return "; ".join(dict.fromkeys(meaningful[:6])) or _first_line(error)
+
+
+def _channel_names(channels: Sequence[str]) -> str:
+    """The channels as a status line names them: the last part of each URL, credentials never shown."""
+    names = [redact(url).rstrip("/").rsplit("/", 1)[-1] or redact(url) for url in channels]
+    return ", ".join(names)
 
 
 def virtual_packages_for(request: SolveRequest) -> list[Any]:
@@ -165,40 +181,49 @@ class RattlerSolver:
         except Exception as error:
             raise UsageError(f"invalid package spec: {_first_line(error)}") from error
         deadline = deadline_secs(settings)
-        try:
-            solving = rattler.solve(
-                sources=channels,
-                specs=specs,
-                gateway=gateway,
-                platforms=[subdir(request.platform), subdir("noarch")],
-                virtual_packages=virtual_packages_for(request),
-            )
-            records = await asyncio.wait_for(solving, deadline) if deadline > 0 else await solving
-        except asyncio.TimeoutError as error:
-            where = ", ".join(request.channels)
-            raise ChannelError(
-                f"cannot read channel repodata: timed out after {format_secs(deadline)} s ({where}): "
-                "raise remote_read_timeout_secs in condarc, or check the network or proxy_servers; "
-                "or use --offline to run from the caches"
-            ) from error
-        except rattler_errors.SolverError as error:
-            raise SolveError(f"cannot solve {', '.join(request.specs)}: {_summarize_solver_error(error)}") from error
-        except (rattler_errors.FetchRepoDataError, rattler_errors.GatewayError) as error:
-            doing = "cannot read channel repodata" + (
-                " (offline: only cached repodata is used)" if request.offline else ""
-            )
-            raise ChannelError(
-                explain(error, doing=doing, settings=settings, environ=os.environ, deadline=deadline)
-            ) from error
-        except rattler_errors.InvalidChannelError as error:
-            raise UsageError(f"invalid channel: {_first_line(error)}") from error
+        platforms = [subdir(request.platform), subdir("noarch")]
+        with Status(request.show_progress) as status:
+            try:
+                status.show(f"fetching repodata from {_channel_names(request.channels)}")
+                querying = gateway.query(channels, platforms, specs, recursive=True)
+                await asyncio.wait_for(querying, deadline) if deadline > 0 else await querying
+                status.show(f"solving {', '.join(request.specs)}")
+                solving = rattler.solve(
+                    sources=channels,
+                    specs=specs,
+                    gateway=gateway,
+                    platforms=platforms,
+                    virtual_packages=virtual_packages_for(request),
+                )
+                records = await asyncio.wait_for(solving, deadline) if deadline > 0 else await solving
+            except asyncio.TimeoutError as error:
+                where = ", ".join(redact(url) for url in request.channels)
+                raise ChannelError(
+                    f"cannot read channel repodata: timed out after {format_secs(deadline)} s ({where}): "
+                    "raise remote_read_timeout_secs in condarc, or check the network or proxy_servers; "
+                    "or use --offline to run from the caches"
+                ) from error
+            except rattler_errors.SolverError as error:
+                summary = _summarize_solver_error(error)
+                raise SolveError(f"cannot solve {', '.join(request.specs)}: {summary}") from error
+            except (rattler_errors.FetchRepoDataError, rattler_errors.GatewayError) as error:
+                doing = "cannot read channel repodata" + (
+                    " (offline: only cached repodata is used)" if request.offline else ""
+                )
+                raise ChannelError(
+                    explain(error, doing=doing, settings=settings, environ=os.environ, deadline=deadline)
+                ) from error
+            except rattler_errors.InvalidChannelError as error:
+                raise UsageError(f"invalid channel: {_first_line(error)}") from error
         return [to_locked(record) for record in records]
 
     def install(self, packages: Sequence[LockedPackage], prefix: str, final_prefix: str, request: SolveRequest) -> None:
         """Download (verifying hashes), extract and link *packages* into *prefix*.
 
         Files are relocated for *final_prefix*, where the environment is renamed
-        once complete.
+        once complete.  A download that brings no byte for
+        ``remote_read_timeout_secs``, or more than its record's size, cancels
+        the install; rattler's partial extraction directories are removed.
         """
         records = [to_record(package) for package in packages]
         settings, client = self._network()
@@ -208,31 +233,176 @@ class RattlerSolver:
             requested = None
         cache_dir = Path(package_cache(os.environ))
         hint = " (offline: only cached packages are used)" if request.offline else ""
+        doing = f"cannot install the environment{hint}"
         show_progress = request.show_progress and sys.stderr is not None
-        try:
-            asyncio.run(_check_archives(records, cache_dir, request.offline))
-            with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
-                asyncio.run(
-                    rattler.install(
-                        records,
-                        target_prefix=prefix,
-                        cache_dir=cache_dir,
-                        alternative_target_prefix=final_prefix,
-                        platform=subdir(request.platform),
-                        show_progress=show_progress,
-                        requested_specs=requested,
-                        client=client,
+        stall = deadline_secs(settings)
+        before = _partial_entries(cache_dir, records)
+        with Status(show_progress) as status:
+            watch = Watch(stall)
+            reporter = _InstallReporter(records, watch, status)
+            try:
+                status.show("checking packages")
+                asyncio.run(_check_archives(records, cache_dir, request.offline, client, stall))
+                status.show("downloading and linking")
+                with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
+                    asyncio.run(
+                        watch.run(
+                            rattler.install(
+                                records,
+                                target_prefix=prefix,
+                                cache_dir=cache_dir,
+                                alternative_target_prefix=final_prefix,
+                                platform=subdir(request.platform),
+                                show_progress=False,
+                                requested_specs=requested,
+                                client=client,
+                                reporter=reporter,
+                            )
+                        )
                     )
-                )
-        except InstallError:
-            raise
-        except Exception as error:
-            doing = f"cannot install the environment{hint}"
-            raise InstallError(explain(error, doing=doing, settings=settings, environ=os.environ)) from error
-        except BaseException as error:
-            if type(error).__name__ != "PanicException":  # pyo3's Rust panic, a BaseException
+            except InstallError:
+                _remove_partial_entries(cache_dir, records, before)
                 raise
-            raise InstallError(f"cannot install the environment: rattler failed: {_first_line(error)}") from error
+            except TransferAborted as error:
+                _remove_partial_entries(cache_dir, records, before)
+                raise InstallError(f"{doing}: {error}: {abort_hint(str(error))}") from error
+            except Exception as error:
+                _remove_partial_entries(cache_dir, records, before)
+                raise InstallError(explain(error, doing=doing, settings=settings, environ=os.environ)) from error
+            except BaseException as error:
+                _remove_partial_entries(cache_dir, records, before)
+                if type(error).__name__ != "PanicException":  # pyo3's Rust panic, a BaseException
+                    raise
+                raise InstallError(f"cannot install the environment: rattler failed: {_first_line(error)}") from error
+
+
+def _partial_names(records: Sequence[Any]) -> list[str]:
+    """The prefixes of rattler's temporary extraction directories for *records*: ``.<name>-<version>-<build>``."""
+    return [f".{record.name.normalized}-{record.version}-{record.build}" for record in records]
+
+
+def _partial_entries(cache_dir: Path, records: Sequence[Any]) -> set[str]:
+    """rattler's temporary extraction directories for *records* in *cache_dir* now (another run's, if any)."""
+    prefixes = tuple(_partial_names(records))
+    try:
+        return {entry.name for entry in os.scandir(cache_dir) if entry.name.startswith(prefixes)}
+    except OSError:
+        return set()
+
+
+def _remove_partial_entries(cache_dir: Path, records: Sequence[Any], before: set[str]) -> None:
+    """Remove the temporary extraction directories this install left in *cache_dir* (a cancelled one keeps them)."""
+    import shutil
+
+    for name in _partial_entries(cache_dir, records) - before:
+        path = cache_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+class _InstallReporter:
+    """rattler's ``InstallerReporter``: feeds download progress to a :class:`Watch` and the status line."""
+
+    def __init__(self, records: Sequence[Any], watch: Watch, status: Status) -> None:
+        self._by_name = {record.name.normalized: record for record in records}
+        self._watch = watch
+        self._status = status
+        self._names: dict[int, str] = {}
+        self._downloads: dict[int, str] = {}
+        self._bytes: dict[int, int] = {}
+        self._counter = 0
+        self._done = 0
+        self._linked = 0
+        self._total = len(records)
+
+    def _token(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+        """A package enters the package cache."""
+        token = self._token()
+        self._names[token] = str(package_name)
+        return token
+
+    def on_download_start(self, cache_entry: int) -> int:
+        """A download begins: watch it."""
+        token = self._token()
+        name = self._names.get(cache_entry, "")
+        record = self._by_name.get(name)
+        file_name = record.file_name if record is not None else name or "a package"
+        size = int(record.size) if record is not None and record.size else None
+        self._downloads[token] = file_name
+        self._watch.started(token, file_name, size)
+        self._status.show("downloading packages")
+        return token
+
+    def on_download_progress(self, download_idx: int, progress: int, total: int | None) -> None:
+        """Bytes arrived."""
+        self._watch.progress(download_idx, progress)
+        self._bytes[download_idx] = progress
+        self._status.detail(f"{self._done}/{len(self._downloads)} done, {human_bytes(sum(self._bytes.values()))}")
+
+    def on_download_completed(self, download_idx: int) -> None:
+        """A download is complete."""
+        self._watch.finished(download_idx)
+        self._done += 1
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        """A package is linked into the prefix."""
+        self._status.show("linking")
+        self._status.detail(f"{self._linked}/{self._total} {package_name}")
+        return self._token()
+
+    def on_link_complete(self, index: int) -> None:
+        """A package is linked."""
+        self._linked += 1
+
+    def on_transaction_start(self, total_operations: int) -> None:
+        """Unused."""
+
+    def on_transaction_operation_start(self, operation: int) -> None:
+        """Unused."""
+
+    def on_validate_start(self, cache_entry: int) -> int:
+        """Unused."""
+        return 0
+
+    def on_validate_complete(self, validate_idx: int) -> None:
+        """Unused."""
+
+    def on_populate_cache_complete(self, cache_entry: int) -> None:
+        """Unused."""
+
+    def on_unlink_start(self, operation: int, package_name: str) -> int:
+        """Unused."""
+        return 0
+
+    def on_unlink_complete(self, index: int) -> None:
+        """Unused."""
+
+    def on_transaction_operation_complete(self, operation: int) -> None:
+        """Unused."""
+
+    def on_transaction_complete(self) -> None:
+        """Unused."""
+
+    def on_post_link_start(self, package_name: str, script_path: str) -> int:
+        """Unused."""
+        return 0
+
+    def on_post_link_complete(self, index: int, success: bool) -> None:
+        """Unused."""
+
+    def on_pre_unlink_start(self, package_name: str, script_path: str) -> int:
+        """Unused."""
+        return 0
+
+    def on_pre_unlink_complete(self, index: int, success: bool) -> None:
+        """Unused."""
 
 
 @contextlib.contextmanager
@@ -308,23 +478,32 @@ def _cached_metadata(record: Any, cache_dir: Path) -> dict[str, bytes | None] | 
         return None
 
 
-async def _check_archive(record: Any, cache_dir: Path, offline: bool) -> None:
+async def _check_archive(record: Any, cache_dir: Path, offline: bool, client: Any, stall: float) -> None:
     files = _cached_metadata(record, cache_dir)
     if files is None:
         url = urlsplit(record.url)
         try:
             if url.scheme == "file":
                 archive = await PackageArchive.from_path(unquote(url.path))
+                files = await archive.read_files(["info/index.json", "info/paths.json"])
             elif url.scheme in ("http", "https") and not offline and record.file_name.endswith(".conda"):
-                archive = await PackageArchive.from_url(rattler.Client(), record.url, sparse="require")
+                reading = _read_remote_metadata(client, record.url)
+                files = await asyncio.wait_for(reading, stall) if stall > 0 else await reading
             else:
                 return  # read whole by the installer anyway; rattler's own checks apply
-            files = await archive.read_files(["info/index.json", "info/paths.json"])
+        except asyncio.TimeoutError as error:
+            raise TransferAborted(f"timed out after {format_secs(stall)} s downloading {record.file_name}") from error
         except Exception:
             return  # unreadable here: the installer reports it
     _check_metadata(record, files)
 
 
-async def _check_archives(records: Sequence[Any], cache_dir: Path, offline: bool) -> None:
+async def _read_remote_metadata(client: Any, url: str) -> dict[str, bytes | None]:
+    archive = await PackageArchive.from_url(client, url, sparse="require")
+    files: dict[str, bytes | None] = await archive.read_files(["info/index.json", "info/paths.json"])
+    return files
+
+
+async def _check_archives(records: Sequence[Any], cache_dir: Path, offline: bool, client: Any, stall: float) -> None:
     """Refuse, before anything is linked, archives rattler would link outside the prefix or panic on."""
-    await asyncio.gather(*(_check_archive(record, cache_dir, offline) for record in records))
+    await asyncio.gather(*(_check_archive(record, cache_dir, offline, client, stall) for record in records))
