@@ -435,3 +435,88 @@ def test_a_redirected_channel_is_followed(server: str, behaviour: _Behaviour, ne
     assert code == 0, stderr
     assert any(path.startswith("/redirect/") and path.endswith(".conda") for path in behaviour.requests)
     _assert_no_partial_packages(net_env)
+
+
+# --- lock archives through the same client ----------------------------------------------------------
+
+
+def _locked_run(server: str, channel: Path, env: dict[str, str], tmp_path: Path, url_base: str | None = None) -> Any:
+    """Run a script whose explicit lock points hello-tool at *server* (or *url_base*)."""
+    from hostile.support import HELLO_SCRIPT, archive_of, explicit_lock, lock_digest
+
+    _url, _md5, sha256 = archive_of(channel, "hello-tool-1.0-0")
+    folder = tmp_path / "work"
+    folder.mkdir(exist_ok=True)
+    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    base = url_base or server
+    lock = explicit_lock(lock_digest(["hello-tool"]), [f"{base}/noarch/hello-tool-1.0-0.conda#sha256:{sha256}"])
+    (folder / "s.sh.linux-64.explicit.txt").write_text(lock)
+    started = time.monotonic()
+    result = run_ce("--locked", "--lock-format", "explicit", "s.sh", cwd=folder, env=env, timeout=60)
+    return result.returncode, result.stderr.strip(), time.monotonic() - started, result.stdout
+
+
+def _archive_gets(behaviour: _Behaviour) -> int:
+    return sum(1 for path in behaviour.requests if path.endswith("hello-tool-1.0-0.conda"))
+
+
+def test_a_lock_archive_behind_basic_auth(
+    server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    behaviour.credentials = "ce-user:ce-secret"
+    code, stderr, _took, _out = _locked_run(server, channel, net_env, tmp_path)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "cannot fetch a locked archive" in line and "401 Unauthorized" in line and "RATTLER_AUTH_FILE" in line
+    _assert_no_partial_files(net_env)
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": "ce-user", "password": "ce-secret"}}}))
+    behaviour.requests.clear()
+    code, stderr, _took, out = _locked_run(server, channel, dict(net_env, RATTLER_AUTH_FILE=str(auth)), tmp_path)
+    assert code == 0, stderr
+    assert "hello from hello-tool" in out
+    assert _archive_gets(behaviour) == 1  # downloaded once, then installed from the verified copy
+
+
+def test_a_lock_archive_with_credentials_in_its_url(
+    server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    behaviour.credentials = "ce-user:ce-secret"
+    with_credentials = server.replace("http://", "http://ce-user:ce-secret@")
+    code, stderr, _took, out = _locked_run(server, channel, net_env, tmp_path, url_base=with_credentials)
+    assert code == 0, stderr
+    assert "hello from hello-tool" in out
+
+
+def test_a_lock_archive_is_retried_after_a_server_error(
+    server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    behaviour.failures = [500]
+    code, stderr, _took, out = _locked_run(server, channel, net_env, tmp_path)
+    assert code == 0, stderr
+    assert behaviour.failures == [] and "hello from hello-tool" in out
+    _assert_no_partial_files(net_env)
+
+
+def test_a_stalled_lock_archive_times_out(
+    server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    behaviour.archive = "stall"
+    net_env["CONDA_REMOTE_READ_TIMEOUT_SECS"] = "2"
+    code, stderr, took, _out = _locked_run(server, channel, net_env, tmp_path)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "timed out after 2 s downloading hello-tool-1.0-0.conda" in line, line
+    assert took < 30
+    _assert_no_partial_files(net_env)
+
+
+def test_an_endless_lock_archive_is_cut_off(
+    server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    behaviour.archive = "endless"  # an explicit lock records no size: the sane bound, then the hash, apply
+    code, stderr, took, _out = _locked_run(server, channel, net_env, tmp_path)
+    assert code == 1
+    assert "sha256 mismatch" in _one_line(stderr)
+    assert took < 45
+    _assert_no_partial_files(net_env)

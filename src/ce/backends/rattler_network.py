@@ -303,8 +303,9 @@ class Watch:
         watchdog = asyncio.ensure_future(self._watchdog()) if self.stall_secs > 0 else None
         try:
             return await task
-        except asyncio.CancelledError:
-            if self.reason is None or not task.cancelled():
+        except (asyncio.CancelledError, Exception):
+            # cancelled by abort(), or failed because a writer refused more bytes after abort()
+            if self.reason is None or not task.done():
                 raise
             raise TransferAborted(self.reason) from None
         finally:

@@ -19,35 +19,72 @@ as conda and rattler do, never ce's private store.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
-import urllib.request
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ce.backends.rattler_network import (
+    TransferAborted,
+    Watch,
+    abort_hint,
+    deadline_secs,
+    explain,
+    redact,
+    size_cap,
+)
 from ce.errors import InstallError
 from ce.fileio import STALE_TEMPORARY_SECONDS, AtomicFile, remove_stale_temporaries, write_atomically
 from ce.lockfiles import checked_hash
 from ce.paths import VERIFIED_STORE_DIRNAME, rattler_cache_root
 from ce.records import LockedPackage, PypiPackage
+from ce.status import Status, human_bytes
 
 CHUNK = 1 << 20
-TIMEOUT_SECONDS = 60
+#: How many archives are downloaded at once.
+PARALLEL_DOWNLOADS = 8
 
 
-def _open(url: str, offline: bool):  # type: ignore[no-untyped-def]
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return open(unquote(parts.path), "rb")
-    if parts.scheme in ("http", "https"):
-        if offline:
-            raise InstallError(f"{url} is not in the package cache and --offline forbids downloading it")
-        return urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)
-    raise InstallError(f"cannot fetch {url}: unsupported URL scheme {parts.scheme!r}")
+class _Job:
+    """One archive to fetch: where from, where to, which hashes, how big at most."""
+
+    __slots__ = ("expected", "label", "size", "target", "url")
+
+    def __init__(self, url: str, expected: dict[str, str], target: Path, label: str, size: int | None) -> None:
+        self.url, self.expected, self.target, self.label, self.size = url, expected, target, label, size
+
+
+class _Sink:
+    """The writer rattler streams an archive into: hashes, counts, caps and writes each chunk."""
+
+    def __init__(self, output: AtomicFile, watch: Watch, job: _Job, counted: list[int]) -> None:
+        self.output = output
+        self.watch = watch
+        self.job = job
+        self.digests = {name: hashlib.new(name) for name in ("sha256", "md5")}
+        self.done = 0
+        self.cap = size_cap(job.size)
+        self.counted = counted
+
+    def write(self, chunk: bytes) -> None:
+        """Take the next *chunk* of the body; refuse it (aborting the transfer) past the cap."""
+        self.done += len(chunk)
+        self.counted[0] += len(chunk)
+        self.watch.progress(self.job, self.done)  # aborts the transfer when past the cap
+        if self.done > self.cap:
+            raise OSError(f"{self.job.target.name} is larger than its recorded size")
+        for digest in self.digests.values():
+            digest.update(chunk)
+        self.output.write(chunk)
+
+
+def _open_file(url: str):  # type: ignore[no-untyped-def]
+    return open(unquote(urlsplit(url).path), "rb")
 
 
 def _expected(package: LockedPackage) -> dict[str, str]:
@@ -70,36 +107,110 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fetch_into(url: str, expected: dict[str, str], target: Path, label: str, offline: bool) -> str:
-    """Fetch *url* into *target* unless it is there; it is written only if every *expected* hash matches.
+def _check_digests(job: _Job, digests: dict[str, Any]) -> str:
+    for name, value in job.expected.items():
+        actual = digests[name].hexdigest()
+        if actual != value:
+            raise InstallError(
+                f"{job.label}: {name} mismatch, the lock says {value} but the file has {actual}; nothing was installed"
+            )
+    return str(digests["sha256"].hexdigest())
 
-    Returns the archive's sha256 (computed while streaming, whatever the lock records).
-    """
-    if target.is_file() and not target.is_symlink():
-        return expected.get("sha256") or _sha256_of(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(str(target.parent), STALE_TEMPORARY_SECONDS)
+
+def _read_local(job: _Job) -> str:
+    """Copy a ``file://`` archive into the store, verified; its sha256."""
     digests = {name: hashlib.new(name) for name in ("sha256", "md5")}
-    with AtomicFile(str(target)) as output:
+    with AtomicFile(str(job.target)) as output:
         try:
-            source = _open(url, offline)
-        except OSError as error:
-            raise InstallError(f"cannot fetch {url}: {error}") from error
-        try:
-            with source:
+            with _open_file(job.url) as source:
                 while chunk := source.read(CHUNK):
                     for digest in digests.values():
                         digest.update(chunk)
                     output.write(chunk)
         except OSError as error:
-            raise InstallError(f"cannot fetch {url}: {error}") from error
-        for name, value in expected.items():
-            actual = digests[name].hexdigest()
-            if actual != value:
+            raise InstallError(f"cannot fetch {job.url}: {error}") from error
+        return _check_digests(job, digests)
+
+
+class _Downloader:
+    """Archives fetched over http(s) through rattler's client (ce's one HTTP stack), verified while streaming."""
+
+    def __init__(self, status: Status) -> None:
+        from ce.backends.rattler_network import make_client
+        from ce.config.condarc import load
+
+        self.settings = load(os.environ)
+        self.client: Any = make_client(self.settings)
+        self.watch = Watch(deadline_secs(self.settings))
+        self.status = status
+        self.counted = [0]
+        self.finished = 0
+        self.total = 0
+
+    async def _one(self, job: _Job, gate: asyncio.Semaphore) -> str:
+        from rattler.package_streaming import download_to_writer
+
+        async with gate:
+            with AtomicFile(str(job.target)) as output:
+                sink = _Sink(output, self.watch, job, self.counted)
+                self.watch.started(job, job.target.name, job.size)
+                await download_to_writer(self.client, job.url, sink)
+                self.watch.finished(job)
+                sha256 = _check_digests(job, sink.digests)
+        self.finished += 1
+        self.status.detail(f"{self.finished}/{self.total}, {human_bytes(self.counted[0])}")
+        return sha256
+
+    async def _all(self, jobs: Sequence[_Job]) -> list[str]:
+        gate = asyncio.Semaphore(PARALLEL_DOWNLOADS)
+        return list(await asyncio.gather(*(self._one(job, gate) for job in jobs)))
+
+    def fetch(self, jobs: Sequence[_Job]) -> list[str]:
+        """The sha256 of each job's archive, downloaded into its target; one line on failure."""
+        if not jobs:
+            return []
+        self.total = len(jobs)
+        self.status.show(f"downloading {len(jobs)} archive{'s' if len(jobs) != 1 else ''}")
+        try:
+            return asyncio.run(self.watch.run(self._all(jobs)))
+        except InstallError:
+            raise
+        except TransferAborted as error:
+            raise InstallError(f"cannot fetch a locked archive: {error}: {abort_hint(str(error))}") from error
+        except Exception as error:
+            raise InstallError(
+                explain(error, doing="cannot fetch a locked archive", settings=self.settings, environ=os.environ)
+            ) from error
+
+
+def _fetch_jobs(jobs: Sequence[_Job], offline: bool, show_progress: bool) -> list[str]:
+    """The sha256 of each job's archive, fetched into its target unless there already (each at most once)."""
+    results: dict[Path, str] = {}
+    remote: list[_Job] = []
+    for job in jobs:
+        if job.target in results or any(other.target == job.target for other in remote):
+            continue
+        if job.target.is_file() and not job.target.is_symlink():
+            results[job.target] = job.expected.get("sha256") or _sha256_of(job.target)
+            continue
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(str(job.target.parent), STALE_TEMPORARY_SECONDS)
+        scheme = urlsplit(job.url).scheme
+        if scheme == "file":
+            results[job.target] = _read_local(job)
+        elif scheme in ("http", "https"):
+            if offline:
                 raise InstallError(
-                    f"{label}: {name} mismatch, the lock says {value} but the file has {actual}; nothing was installed"
+                    f"{redact(job.url)} is not in the package cache and --offline forbids downloading it"
                 )
-    return digests["sha256"].hexdigest()
+            remote.append(job)
+        else:
+            raise InstallError(f"cannot fetch {redact(job.url)}: unsupported URL scheme {scheme!r}")
+    if remote:
+        with Status(show_progress) as status:
+            fetched = _Downloader(status).fetch(remote)
+        results.update(zip((job.target for job in remote), fetched, strict=True))
+    return [results[job.target] for job in jobs]
 
 
 def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -> tuple[Path, str]:
@@ -109,21 +220,28 @@ def fetch_verified(package: LockedPackage, store: Path, offline: bool = False) -
     installer can tell this archive from another build of the same
     name-version-build in its package cache.
     """
+    job = _lock_job(package, store)
+    return job.target, _fetch_jobs([job], offline, False)[0]
+
+
+def _lock_job(package: LockedPackage, store: Path) -> _Job:
     expected = _expected(package)
     target = store / (expected.get("sha256") or expected["md5"]) / package.filename
     label = f"{package.name} {package.version} ({package.filename})"
-    return target, _fetch_into(package.url, expected, target, label, offline)
+    return _Job(package.url, expected, target, label, package.size)
 
 
-def fetch_pypi_verified(packages: Sequence[PypiPackage], offline: bool = False) -> list[Path]:
-    """Local copies of locked PyPI archives, fetched in parallel, each matching its sha256.
+def fetch_pypi_verified(
+    packages: Sequence[PypiPackage], offline: bool = False, show_progress: bool = False
+) -> list[Path]:
+    """Local copies of locked PyPI archives, fetched concurrently, each matching its sha256.
 
     They are kept as ``<store>/pypi/<sha256>/<file name>``: installers need the
     archive's own file name (a wheel's name carries its tags).
     """
     store = Path(rattler_cache_root(), VERIFIED_STORE_DIRNAME, "pypi")
-
-    def one(package: PypiPackage) -> Path:
+    jobs = []
+    for package in packages:
         digest = (package.sha256 or "").lower()
         if len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
             raise InstallError(f"PyPI package {package} has no valid sha256 in the lock: refusing to install it")
@@ -131,22 +249,27 @@ def fetch_pypi_verified(packages: Sequence[PypiPackage], offline: bool = False) 
         if not filename or filename in (".", "..") or "/" in filename or "\\" in filename:
             raise InstallError(f"PyPI package {package}: cannot tell the archive's file name from {package.url}")
         label = f"PyPI package {package.name} {package.version} ({filename})"
-        target = store / digest / filename
-        _fetch_into(package.url, {"sha256": digest}, target, label, offline)
-        return target
-
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
-        return list(pool.map(one, packages))
+        jobs.append(_Job(package.url, {"sha256": digest}, store / digest / filename, label, None))
+    _fetch_jobs(jobs, offline, show_progress)
+    return [job.target for job in jobs]
 
 
-def verified_packages(packages: Sequence[LockedPackage], offline: bool = False) -> list[LockedPackage]:
-    """*packages* with URLs pointing at verified local copies (fetched in parallel), each with its sha256."""
+def verified_packages(
+    packages: Sequence[LockedPackage], offline: bool = False, show_progress: bool = False
+) -> list[LockedPackage]:
+    """*packages* with URLs pointing at verified local copies (fetched concurrently), each with its sha256.
+
+    http(s) archives come through rattler's client (authentication storage,
+    ``.netrc``, ``user:password@`` URLs, proxies, TLS settings, retries), each
+    capped at the size the lock records and hashed while it streams;
+    ``file://`` archives are plain file reads.
+    """
     store = Path(rattler_cache_root(), VERIFIED_STORE_DIRNAME)
-    with ThreadPoolExecutor(max_workers=min(8, max(1, len(packages)))) as pool:
-        fetched = list(pool.map(lambda package: fetch_verified(package, store, offline), packages))
+    jobs = [_lock_job(package, store) for package in packages]
+    sha256s = _fetch_jobs(jobs, offline, show_progress)
     return [
-        replace(package, url=path.as_uri(), sha256=sha256)
-        for package, (path, sha256) in zip(packages, fetched, strict=True)
+        replace(package, url=job.target.as_uri(), sha256=sha256)
+        for package, job, sha256 in zip(packages, jobs, sha256s, strict=True)
     ]
 
 

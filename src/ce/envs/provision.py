@@ -133,7 +133,7 @@ def _packages_to_install(spec: EnvironmentSpec, solver: SolverBackend, options: 
     from ce.envs.fetch import verified_packages
     from ce.lockfiles import install_order
 
-    return install_order(verified_packages(spec.locked, options.offline))
+    return install_order(verified_packages(spec.locked, options.offline, options.show_progress))
 
 
 def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], BackendRegistry]) -> Callable[..., None]:
