@@ -520,3 +520,36 @@ def test_an_endless_lock_archive_is_cut_off(
     assert "sha256 mismatch" in _one_line(stderr)
     assert took < 45
     _assert_no_partial_files(net_env)
+
+
+# --- status while repodata trickles in ---------------------------------------------------------------
+
+
+def test_a_slow_repodata_fetch_shows_a_status_line_on_a_terminal(
+    server: str, behaviour: _Behaviour, net_env: dict[str, str]
+) -> None:
+    from helpers import run_on_terminal
+
+    behaviour.trickle = 2.0
+    port = server.rsplit(":", 1)[1]
+    args = ["-c", server, "--override-channels", "--from", "hello-tool", "hello"]
+    code, stdout, shown = run_on_terminal(args, net_env)
+    assert code == 0 and "hello from hello-tool" in stdout, shown
+    assert f"fetching repodata from 127.0.0.1:{port}" in shown
+    assert f"fetching repodata from 127.0.0.1:{port} · 1 s" in shown  # redrawn while the fetch goes on
+    assert shown.rstrip().splitlines()[-1].split("\x1b[K")[-1].startswith("ce: created hello-tool--")
+
+
+def test_a_slow_repodata_fetch_shows_nothing_on_a_pipe_or_with_quiet(
+    server: str, behaviour: _Behaviour, net_env: dict[str, str]
+) -> None:
+    from helpers import run_on_terminal
+
+    behaviour.trickle = 1.0
+    code, stderr, _took = _run(server, net_env)
+    assert code == 0, stderr
+    assert [line for line in stderr.splitlines() if not line.startswith("ce: created hello-tool--")] == []
+    assert "\x1b[" not in stderr and "\r" not in stderr
+    args = ["-q", "-c", server, "--override-channels", "--from", "hello-tool", "hello"]
+    code, _stdout, shown = run_on_terminal(args, dict(net_env, RATTLER_CACHE_DIR=net_env["RATTLER_CACHE_DIR"] + "-q"))
+    assert code == 0 and shown == ""
