@@ -353,13 +353,13 @@ class _InstallReporter:
 
     def on_link_start(self, operation: int, package_name: str) -> int:
         """A package is linked into the prefix."""
+        self._linked += 1
         self._status.show("linking")
         self._status.detail(f"{self._linked}/{self._total} {package_name}")
         return self._token()
 
     def on_link_complete(self, index: int) -> None:
-        """A package is linked."""
-        self._linked += 1
+        """Unused."""
 
     def on_transaction_start(self, total_operations: int) -> None:
         """Unused."""
