@@ -154,7 +154,8 @@ class _Behaviour:
         self.credentials: str | None = None  # "user:password" required when set
         self.released = threading.Event()
         self.requests: list[str] = []
-        self.archive: str | None = None  # "stall", "drop" or "endless": how package archives are served
+        # "stall", "trickle", "drop" or "endless": how package archives are served
+        self.archive: str | None = None
         self.trickle: float = 0.0  # seconds over which repodata.json is sent
 
 
@@ -213,6 +214,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.flush()
         if how == "stall":
             self.behaviour.released.wait(30)
+        elif how == "trickle":  # one byte every half second, for at most 30 s
+            for index in range(len(data) // 3, min(len(data), len(data) // 3 + 60)):
+                if self.behaviour.released.wait(0.5):
+                    break
+                self.wfile.write(data[index : index + 1])
+                self.wfile.flush()
         elif how == "endless":  # the archive, then zeros until the client hangs up (at most 64 MB)
             self.wfile.write(data[len(data) // 3 :])
             zeros = bytes(1 << 16)
@@ -408,6 +415,17 @@ def test_a_stalled_package_download_times_out(server: str, behaviour: _Behaviour
     _assert_no_partial_packages(net_env)
 
 
+def test_a_trickling_package_download_times_out(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
+    behaviour.archive = "trickle"  # a byte every half second never stalls the socket, but it is no progress
+    net_env["CONDA_REMOTE_READ_TIMEOUT_SECS"] = "2"
+    code, stderr, took = _run(server, net_env, timeout=60)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "timed out after 2 s downloading hello-tool-1.0-0.conda" in line, line
+    assert took < 30
+    _assert_no_partial_packages(net_env)
+
+
 def test_a_package_download_dropped_mid_body(server: str, behaviour: _Behaviour, net_env: dict[str, str]) -> None:
     behaviour.archive = "drop"
     code, stderr, took = _run(server, net_env, timeout=60)
@@ -488,6 +506,41 @@ def test_a_lock_archive_with_credentials_in_its_url(
     assert "hello from hello-tool" in out
 
 
+def test_credentials_never_reach_a_lock_file_or_conda_meta(
+    server: str, behaviour: _Behaviour, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    from hostile.support import HELLO_SCRIPT
+
+    behaviour.credentials = "ce-user:ce-secret"
+    with_credentials = server.replace("http://", "http://ce-user:ce-secret@")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    for format_name in ("rattler-lock-v6", "conda-lock", "explicit"):
+        result = run_ce(
+            "-c",
+            with_credentials,
+            "--override-channels",
+            "--lock",
+            "--lock-format",
+            format_name,
+            "s.sh",
+            cwd=folder,
+            env=net_env,
+            timeout=90,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "hello from hello-tool" in result.stdout
+    written = [path for path in folder.iterdir() if path.name != "s.sh"]
+    assert len(written) == 3
+    for path in written:
+        text = path.read_text()
+        assert "ce-secret" not in text and "ce-user" not in text, path.name
+        assert server.split("://", 1)[1] in text  # the URL itself is kept
+    metas = list(Path(net_env["CONDA_EXEC_HOME"]).glob("envs/*/conda-meta/*.json"))
+    assert metas and not [meta for meta in metas if "ce-secret" in meta.read_text()]
+
+
 def test_a_lock_archive_is_retried_after_a_server_error(
     server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -502,6 +555,19 @@ def test_a_stalled_lock_archive_times_out(
     server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
 ) -> None:
     behaviour.archive = "stall"
+    net_env["CONDA_REMOTE_READ_TIMEOUT_SECS"] = "2"
+    code, stderr, took, _out = _locked_run(server, channel, net_env, tmp_path)
+    assert code == 1
+    line = _one_line(stderr)
+    assert "timed out after 2 s downloading hello-tool-1.0-0.conda" in line, line
+    assert took < 30
+    _assert_no_partial_files(net_env)
+
+
+def test_a_trickling_lock_archive_times_out(
+    server: str, behaviour: _Behaviour, channel: Path, net_env: dict[str, str], tmp_path: Path
+) -> None:
+    behaviour.archive = "trickle"
     net_env["CONDA_REMOTE_READ_TIMEOUT_SECS"] = "2"
     code, stderr, took, _out = _locked_run(server, channel, net_env, tmp_path)
     assert code == 1

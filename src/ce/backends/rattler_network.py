@@ -23,9 +23,10 @@ import threading
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ce.config.settings import CondaSettings
+from ce.urls import without_credentials
 
 T = TypeVar("T")
 
@@ -61,14 +62,7 @@ def classify(text: str) -> str:
 
 def redact(url: str) -> str:
     """*url* without the ``user:password@`` part, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return without_credentials(url)
 
 
 def proxy_for(url: str, settings: CondaSettings, environ: Mapping[str, str]) -> str | None:
@@ -227,22 +221,29 @@ class TransferAborted(Exception):
     """A transfer ce cancelled: it stalled or brought more than its record states (the reason is one line)."""
 
 
+#: A transfer must bring this many bytes within each stall window, or it counts as stalled.
+MIN_PROGRESS_BYTES = 1024
+
+
 class Watch:
     """Runs one awaitable and cancels it when a transfer stalls or grows past its cap.
 
     ``await Watch(stall_secs).run(coroutine)``.  Transfers report through
     :meth:`started`, :meth:`progress` and :meth:`finished` (from any thread,
-    rattler calls back from its own); a transfer that brings no byte for
-    *stall_secs* ends the call with :class:`TransferAborted` ("timed out
-    after N s downloading <file>"), and so does one that brings more than
-    :func:`size_cap` of its size ("<file> is larger than its recorded size").
+    rattler calls back from its own); a transfer that brings fewer than
+    :data:`MIN_PROGRESS_BYTES` in *stall_secs* ends the call with
+    :class:`TransferAborted` ("timed out after N s downloading <file>"), so a
+    server that trickles a byte every few seconds ends like one that sends
+    nothing; so does one that brings more than :func:`size_cap` of its size
+    ("<file> is larger than its recorded size").
     """
 
     def __init__(self, stall_secs: float) -> None:
         self.stall_secs = stall_secs
         self.reason: str | None = None
         self._lock = threading.Lock()
-        self._active: dict[object, list[Any]] = {}  # key -> [file name, cap, bytes, last activity]
+        # key -> [file name, cap, bytes at the last progress, time of the last progress]
+        self._active: dict[object, list[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Future[Any] | None = None
 
@@ -257,7 +258,7 @@ class Watch:
             entry = self._active.get(key)
             if entry is None:
                 return
-            if done != entry[2]:
+            if done - entry[2] >= MIN_PROGRESS_BYTES:
                 entry[2], entry[3] = done, time.monotonic()
             too_large = done > entry[1]
         if too_large:

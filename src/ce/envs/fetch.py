@@ -44,6 +44,7 @@ from ce.lockfiles import checked_hash
 from ce.paths import VERIFIED_STORE_DIRNAME, rattler_cache_root
 from ce.records import LockedPackage, PypiPackage
 from ce.status import Status, human_bytes
+from ce.urls import without_credentials
 
 CHUNK = 1 << 20
 #: How many archives are downloaded at once.
@@ -287,7 +288,8 @@ def record_lock_urls(prefix: str, packages: Sequence[LockedPackage]) -> None:
                 record = json.load(handle)
         except (OSError, ValueError):
             continue  # a backend that names its records otherwise keeps its own URL
-        if not isinstance(record, dict) or record.get("url") == package.url:
+        url = without_credentials(package.url)
+        if not isinstance(record, dict) or record.get("url") == url:
             continue
-        record["url"] = package.url
+        record["url"] = url
         write_atomically(path, json.dumps(record, indent=2) + "\n")

@@ -31,6 +31,7 @@ from ce.flock import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan
 from ce.paths import CachePaths
 from ce.records import LockedPackage, PypiPackage, SolveRequest
+from ce.urls import without_credentials
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -189,7 +190,7 @@ def ensure_environment(
     built: list[BuildReport] = []
     record = dict(
         spec.metadata,
-        channels=list(spec.solve_request.channels),
+        channels=[without_credentials(channel) for channel in spec.solve_request.channels],
         platform=spec.solve_request.platform,
         solver=options.solver,
     )

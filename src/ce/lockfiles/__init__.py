@@ -11,13 +11,14 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
 from ce.errors import CeError
 from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS
 from ce.records import LockedPackage, PypiPackage
+from ce.urls import without_credentials
 
 #: The first line of every lock ce (and conda-exec) writes.
 DIGEST_PREFIX = "# conda-exec-lock-input-sha256: "
@@ -63,6 +64,22 @@ class LockData:
             self.channels,
             {p: pkgs for p, pkgs in self.packages.items() if p in wanted},
             {p: pkgs for p, pkgs in self.pypi.items() if p in wanted},
+        )
+
+    def without_credentials(self) -> LockData:
+        """This lock with ``user:password@`` removed from every URL (what a lock file may hold)."""
+        return LockData(
+            tuple(without_credentials(channel) for channel in self.channels),
+            {
+                platform: tuple(
+                    replace(p, url=without_credentials(p.url), channel=without_credentials(p.channel)) for p in pkgs
+                )
+                for platform, pkgs in self.packages.items()
+            },
+            {
+                platform: tuple(replace(p, url=without_credentials(p.url)) for p in pkgs)
+                for platform, pkgs in self.pypi.items()
+            },
         )
 
     def pypi_for(self, platform: str) -> tuple[PypiPackage, ...]:
@@ -256,9 +273,13 @@ def install_order(packages: Sequence[LockedPackage]) -> list[LockedPackage]:
 
 
 def content_digest(packages: Sequence[LockedPackage], channels: Sequence[str]) -> str:
-    """A digest of what an environment installed from a lock contains (its cache key)."""
-    lines = [*channels, ""]
-    lines.extend(f"{p.url} {p.sha256 or ''} {p.md5 or ''}" for p in sorted(packages, key=lambda item: item.url))
+    """A digest of what an environment installed from a lock contains (its cache key).
+
+    URLs count without credentials, as a lock file holds them.
+    """
+    lines = [*(without_credentials(channel) for channel in channels), ""]
+    urls = sorted((without_credentials(p.url), p) for p in packages)
+    lines.extend(f"{url} {p.sha256 or ''} {p.md5 or ''}" for url, p in urls)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 

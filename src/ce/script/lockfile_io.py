@@ -258,8 +258,9 @@ def solve_platforms(
 def write_lock(
     script: str, data: LockData, digest: str, format_name: str, backend: LockfileFormatBackend, embed: bool
 ) -> list[tuple[str, tuple[str, ...]]]:
-    """Write *data* as *format_name*; return each file written with its platforms."""
+    """Write *data* as *format_name* (never with credentials); return each file written with its platforms."""
     check_carries_pypi(format_name, backend, data.pypi and any(data.pypi.values()))
+    data = data.without_credentials()
     if embed:
         if not backend.multi_platform and len(data.platforms) > 1:
             raise UsageError(f"--embed with {format_name} holds one platform; use rattler-lock-v6 or conda-lock")
