@@ -29,6 +29,7 @@ if sys.platform != "win32":
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _open(path: str) -> int:
@@ -136,10 +137,14 @@ def wait_for_gate(path: str, max_seconds: float) -> None:
     if sys.platform == "win32":  # pragma: no cover - Windows
         return
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)  # a FIFO there never blocks
     except OSError:
         return
     try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return  # not a gate ce made
         import time
 
         deadline = time.monotonic() + max_seconds

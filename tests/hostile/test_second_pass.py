@@ -1,0 +1,17 @@
+"""A second tester's pass: more of the same kinds as issue 13 lists, each a failure found on main once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from helpers import FAKE_ARGS, fake_request, make_fake_env
+from hostile.support import assert_ok, run
+
+
+def test_a_fifo_at_the_refresh_gate_does_not_hang_the_warm_path(ce_home: Path) -> None:
+    """A FIFO where ``envs/.locks/<env>.refresh.lock`` belongs: the warm run opened it blocking and hung."""
+    make_fake_env(ce_home, "faketool", "echo tool-ran")
+    os.mkfifo(ce_home / "envs" / ".locks" / f"{fake_request('faketool').env_name}.refresh.lock")
+    assert_ok(run(*FAKE_ARGS, "faketool", timeout=20), "tool-ran")
+    assert_ok(run("--clean", "--all", "-y", timeout=20))
