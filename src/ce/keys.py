@@ -5,8 +5,9 @@ every small cache key (script index, condarc settings, activation) is made
 here, from inputs that callers have already normalized and resolved (specs,
 channel URLs, platform, lock content).  Nothing here reads a file or the
 configuration.  Text is hashed as UTF-8, lone surrogates included (a
-variable or file name that is not UTF-8 still makes a key, never an error).  Only ``sys`` and a builtin SHA-256 are imported: no
-``hashlib`` (it costs milliseconds on the warm path).
+variable or file name that is not UTF-8 still makes a key, never an
+error).  Only ``sys`` and a builtin SHA-256 are imported: no ``hashlib``
+(it costs milliseconds on the warm path).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from helpers import FAKE_ARGS, fake_request, make_fake_env
-from hostile.support import HELLO_SCRIPT, assert_ok, assert_one_error, run
+from hostile.support import HELLO_SCRIPT, assert_ok, assert_one_error, run, snapshot
 
 
 def test_a_fifo_at_the_refresh_gate_does_not_hang_the_warm_path(ce_home: Path) -> None:
@@ -26,3 +28,74 @@ def test_a_variable_that_is_not_utf8_is_one_error_not_a_traceback(tmp_path: Path
     for args in (("faketool",), (str(script),)):
         assert_one_error(run(*args, env=env), (1, 2), "channel")
     assert_ok(run(*FAKE_ARGS, "faketool", env=env), "tool-ran")  # channels given: the variable is not used
+
+
+def _condarc_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose condarc exists, so the merged settings are cached under ``condarc-settings/``."""
+    condarc = tmp_path / "condarc.yml"
+    condarc.write_text("channels: [somewhere]\n")
+    return dict(os.environ, CE_CONDARC_SEARCH_PATH=str(condarc))
+
+
+def test_a_linked_settings_cache_directory_is_neither_written_nor_pruned(
+    tmp_path: Path, ce_home: Path, outside: Path
+) -> None:
+    """``condarc-settings`` linked to a user's folder: ce wrote its cache there and pruned all but 16 files."""
+    make_fake_env(ce_home, "faketool", "echo tool-ran")
+    for index in range(20):
+        (outside / f"{index:016x}").write_text("a user's file\n")
+    (ce_home / "condarc-settings").symlink_to(outside)
+    before = snapshot(outside)
+    env = _condarc_env(tmp_path)
+    for _ in range(2):
+        assert_ok(run(*FAKE_ARGS, "faketool", env=env), "tool-ran")
+    assert snapshot(outside) == before
+
+
+def test_settings_cache_pruning_removes_only_cache_files(tmp_path: Path, ce_home: Path) -> None:
+    """Pruning keeps the newest 16 cache files and never removes a file that is not one."""
+    make_fake_env(ce_home, "faketool", "echo tool-ran")
+    cache = ce_home / "condarc-settings"
+    cache.mkdir()
+    for index in range(20):
+        (cache / f"{index:016x}").write_text("stale\n")
+        (cache / f"note-{index}.txt").write_text("not a cache file\n")
+    assert_ok(run(*FAKE_ARGS, "faketool", env=_condarc_env(tmp_path)), "tool-ran")
+    names = [path.name for path in cache.iterdir()]
+    assert sum(name.startswith("note-") for name in names) == 20
+    assert len(names) == 20 + 16
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge", "binary"])
+def test_a_special_settings_cache_file_is_no_cache(tmp_path: Path, ce_home: Path, kind: str) -> None:
+    """A FIFO (it hung the warm run), a huge or a binary file where the settings cache file belongs."""
+    make_fake_env(ce_home, "faketool", "echo tool-ran")
+    env = _condarc_env(tmp_path)
+    assert_ok(run(*FAKE_ARGS, "faketool", env=env), "tool-ran")
+    (entry,) = (ce_home / "condarc-settings").iterdir()
+    entry.unlink()
+    if kind == "fifo":
+        os.mkfifo(entry)
+    else:
+        entry.write_bytes(b"\0" * (8 * 1024 * 1024) if kind == "huge" else bytes(range(256)) * 4)
+    for _ in range(2):
+        assert_ok(run(*FAKE_ARGS, "faketool", env=env, timeout=20), "tool-ran")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge", "binary", "link"])
+def test_a_special_activation_cache_is_no_cache(ce_home: Path, outside: Path, kind: str) -> None:
+    """A FIFO (it hung ``--activate``), a huge, binary or linked ``conda-meta/ce-activation``."""
+    prefix = make_fake_env(ce_home, "faketool", 'echo "tool-ran $CE_ACTIVATED"')
+    (prefix / "etc" / "conda" / "activate.d").mkdir(parents=True)
+    (prefix / "etc" / "conda" / "activate.d" / "a.sh").write_text("export CE_ACTIVATED=yes\n")
+    cache = prefix / "conda-meta" / "ce-activation"
+    if kind == "fifo":
+        os.mkfifo(cache)
+    elif kind == "link":
+        cache.symlink_to(outside / "precious.txt")
+    else:
+        cache.write_bytes(b"\0" * (8 * 1024 * 1024) if kind == "huge" else bytes(range(256)) * 4)
+    before = snapshot(outside)
+    for _ in range(2):
+        assert_ok(run("--activate", *FAKE_ARGS, "faketool", timeout=20), "tool-ran yes")
+    assert snapshot(outside) == before
