@@ -261,7 +261,11 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
         import traceback
 
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.strerror:  # "PATH: Not a directory", not "[Errno 20] ..."
+        text = f"{error.filename}: {error.strerror}" if error.filename is not None else error.strerror
+    else:
+        text = str(error)
+    message = " ".join(text.split()) or type(error).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
 

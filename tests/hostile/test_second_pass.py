@@ -99,3 +99,22 @@ def test_a_special_activation_cache_is_no_cache(ce_home: Path, outside: Path, ki
     for _ in range(2):
         assert_ok(run("--activate", *FAKE_ARGS, "faketool", timeout=20), "tool-ran yes")
     assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize("kind", ["file", "fifo", "link"])
+def test_a_locks_path_that_is_not_a_directory_is_one_plain_error(ce_home: Path, outside: Path, kind: str) -> None:
+    """``envs/.locks`` a file, FIFO or link: the run and the cleanup said ``[Errno 20] Not a directory: '...'``."""
+    make_fake_env(ce_home, "faketool", "echo tool-ran")
+    locks = ce_home / "envs" / ".locks"
+    locks.rmdir()
+    if kind == "file":
+        locks.write_text("x")
+    elif kind == "fifo":
+        os.mkfifo(locks)
+    else:
+        locks.symlink_to(outside)
+    before = snapshot(outside)
+    for args in ((*FAKE_ARGS, "faketool"), ("--clean", "--all", "-y")):
+        line = assert_one_error(run(*args, timeout=20), 1, str(locks))
+        assert "Errno" not in line
+    assert snapshot(outside) == before
