@@ -312,9 +312,11 @@ def _no_such_script(path: str) -> str:
     """``no such script: PATH``, with the nearest file of that directory if one is close."""
     if os.path.isdir(path):
         return f"{path} is a directory, not a script"
+    if os.path.islink(path):  # dangling, or a loop
+        return f"no such script: {path} is a symbolic link to nothing ({os.readlink(path)})"
     directory, name = os.path.split(path)
     try:
-        neighbours = [entry for entry in os.listdir(directory or ".") if not entry.startswith(".")]
+        neighbours = [entry for entry in os.listdir(directory or ".") if not entry.startswith(".") and entry != name]
     except OSError:
         neighbours = []
     import difflib

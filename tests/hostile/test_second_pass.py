@@ -118,3 +118,14 @@ def test_a_locks_path_that_is_not_a_directory_is_one_plain_error(ce_home: Path, 
         line = assert_one_error(run(*args, timeout=20), 1, str(locks))
         assert "Errno" not in line
     assert snapshot(outside) == before
+
+
+@pytest.mark.parametrize("kind", ["dangling", "loop"])
+def test_a_dangling_script_link_is_named_as_such(tmp_path: Path, outside: Path, kind: str) -> None:
+    """A dangling or looping script link said ``no such script: ./s.sh; did you mean ./s.sh?``."""
+    link = tmp_path / "s.sh"
+    link.symlink_to(outside / "gone.sh" if kind == "dangling" else link)
+    for flags in ((), ("--add", "six"), ("--lock",)):
+        line = assert_one_error(run(*flags, "./s.sh", cwd=tmp_path, timeout=30), (1, 2), "symbolic link to nothing")
+        assert "did you mean" not in line
+    assert link.is_symlink() and not (outside / "gone.sh").exists()
