@@ -262,7 +262,8 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
 
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     if isinstance(error, OSError) and error.strerror:  # "PATH: Not a directory", not "[Errno 20] ..."
-        text = f"{error.filename}: {error.strerror}" if error.filename is not None else error.strerror
+        names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+        text = f"{' -> '.join(names)}: {error.strerror}" if names else error.strerror
     else:
         text = str(error)
     message = " ".join(text.split()) or type(error).__name__

@@ -129,3 +129,16 @@ def test_a_dangling_script_link_is_named_as_such(tmp_path: Path, outside: Path, 
         line = assert_one_error(run(*flags, "./s.sh", cwd=tmp_path, timeout=30), (1, 2), "symbolic link to nothing")
         assert "did you mean" not in line
     assert link.is_symlink() and not (outside / "gone.sh").exists()
+
+
+def test_a_script_name_too_long_for_its_lock_sidecar_is_one_error(tmp_path: Path, env: dict[str, str]) -> None:
+    """A 250-character script name: its sidecar lock name is too long; the error named only the temporary file."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    script = folder / ("x" * 247 + ".sh")
+    script.write_text(HELLO_SCRIPT)
+    assert_ok(run(str(script), env=env), "hello from hello-tool")
+    line = assert_one_error(run("--lock", str(script), env=env), 1, "File name too long")
+    assert ".conda-exec.lock" in line
+    assert script.read_text() == HELLO_SCRIPT
+    assert [path.name for path in folder.iterdir()] == [script.name]
