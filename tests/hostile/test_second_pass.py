@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from helpers import FAKE_ARGS, fake_request, make_fake_env
-from hostile.support import HELLO_SCRIPT, assert_ok, assert_one_error, run, snapshot
+from hostile.support import (
+    HELLO_SCRIPT,
+    UNPRIVILEGED,
+    assert_no_crash,
+    assert_ok,
+    assert_one_error,
+    error_lines,
+    run,
+    snapshot,
+)
 
 
 def test_a_fifo_at_the_refresh_gate_does_not_hang_the_warm_path(ce_home: Path) -> None:
@@ -142,3 +151,19 @@ def test_a_script_name_too_long_for_its_lock_sidecar_is_one_error(tmp_path: Path
     assert ".conda-exec.lock" in line
     assert script.read_text() == HELLO_SCRIPT
     assert [path.name for path in folder.iterdir()] == [script.name]
+
+
+def test_a_fifo_in_use_lock_of_a_read_only_cache_does_not_hang(shared_tmp: Path) -> None:
+    """A read-only cache (run as another user) with a FIFO at the in-use lock: its read-only open blocked."""
+    home = shared_tmp / "ce-home"
+    make_fake_env(home, "faketool", "echo tool-ran")
+    os.mkfifo(home / "envs" / ".locks" / f"{fake_request('faketool').env_name}.lock")
+    (shared_tmp / "home").mkdir()
+    (shared_tmp / "home").chmod(0o777)
+    env = dict(os.environ, CONDA_EXEC_HOME=str(home), HOME=str(shared_tmp / "home"))
+    env.update(CONDA_EXEC_AUTO_CLEAN="1", CONDA_EXEC_CLEAN_INTERVAL="1")
+    for args in ((*FAKE_ARGS, "faketool"), ("--clean", "--all", "-y")):
+        result = run(*args, env=env, prefix=UNPRIVILEGED, cwd=shared_tmp, timeout=20)
+        assert_no_crash(result)
+        assert result.returncode == 0 or len(error_lines(result.stderr)) == 1, result.stderr
+    assert_ok(run(*FAKE_ARGS, "faketool", env=env, prefix=UNPRIVILEGED, cwd=shared_tmp, timeout=20), "tool-ran")
