@@ -261,7 +261,12 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
         import traceback
 
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, OSError) and error.strerror:  # "PATH: Not a directory", not "[Errno 20] ..."
+        names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+        text = f"{' -> '.join(names)}: {error.strerror}" if names else error.strerror
+    else:
+        text = str(error)
+    message = " ".join(text.split()) or type(error).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
 
@@ -308,9 +313,11 @@ def _no_such_script(path: str) -> str:
     """``no such script: PATH``, with the nearest file of that directory if one is close."""
     if os.path.isdir(path):
         return f"{path} is a directory, not a script"
+    if os.path.islink(path):  # dangling, or a loop
+        return f"no such script: {path} is a symbolic link to nothing ({os.readlink(path)})"
     directory, name = os.path.split(path)
     try:
-        neighbours = [entry for entry in os.listdir(directory or ".") if not entry.startswith(".")]
+        neighbours = [entry for entry in os.listdir(directory or ".") if not entry.startswith(".") and entry != name]
     except OSError:
         neighbours = []
     import difflib

@@ -7,12 +7,13 @@ the activation cache, relocated files, downloaded archives) goes through
 mix, and a killed writer leaves only a temporary file that
 :func:`is_temporary` recognises (cleanup sweeps them).
 
-This module is on the warm path: only ``os`` is imported.
+This module is on the warm path: only ``os`` and ``stat`` (which ``os`` imports) are imported.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ TEMPORARY_SUFFIX = ".tmp"
 STALE_TEMPORARY_SECONDS = 3600.0
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def is_temporary(name: str) -> bool:
@@ -59,6 +62,34 @@ def remove_stale_temporaries(directory: str, max_age: float = STALE_TEMPORARY_SE
         except OSError:
             pass
     return removed
+
+
+def read_regular(path: str, limit: int) -> bytes | None:
+    """Up to *limit* + 1 bytes of the regular file *path*; ``None`` for anything else.
+
+    A FIFO or device never blocks and is never read; a caller that gets more than *limit* bytes knows the
+    file is too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def existing_mode(path: str, default: int) -> int:
@@ -153,9 +184,15 @@ def write_atomically(path: str, data: bytes | str, mode: int | None = None, temp
 
 
 def try_write_atomically(path: str, data: bytes | str, temporary_dir: str | None = None) -> bool:
-    """:func:`write_atomically` for caches: create the directory if needed; ``False`` if it cannot be written."""
+    """:func:`write_atomically` for caches: create the directory if needed; ``False`` if it cannot be written.
+
+    Nothing is written when the file's directory is a symbolic link: ce writes no cache file through one.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.islink(directory) or (temporary_dir is not None and os.path.islink(temporary_dir)):
+        return False
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         write_atomically(path, data, 0o600, temporary_dir)
     except OSError:
         return False

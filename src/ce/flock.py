@@ -29,6 +29,7 @@ if sys.platform != "win32":
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _open(path: str) -> int:
@@ -37,7 +38,8 @@ def _open(path: str) -> int:
     Neither the lock directory nor the file may be a link: a link in the
     lock directory (which only ce writes) is removed and a real file created,
     a linked directory is refused (``OSError``), so a planted link never makes
-    ce create or open a file elsewhere.
+    ce create or open a file elsewhere.  ``O_NONBLOCK``: a FIFO planted there
+    never blocks the open (``flock`` itself ignores the flag).
     """
     if sys.platform == "win32":  # pragma: no cover - Windows
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -46,11 +48,11 @@ def _open(path: str) -> int:
     try:
         for _attempt in range(3):
             try:
-                return os.open(name, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW, 0o600, dir_fd=directory_fd)
+                return os.open(name, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK, 0o600, dir_fd=directory_fd)
             except OSError as error:
                 if error.errno in (errno.EACCES, errno.EROFS):  # flock works on a read-only descriptor too
                     try:
-                        return os.open(name, os.O_RDONLY | _O_NOFOLLOW, dir_fd=directory_fd)
+                        return os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK, dir_fd=directory_fd)
                     except OSError:
                         raise error from None
                 if error.errno != errno.ELOOP:
@@ -136,10 +138,14 @@ def wait_for_gate(path: str, max_seconds: float) -> None:
     if sys.platform == "win32":  # pragma: no cover - Windows
         return
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)  # a FIFO there never blocks
     except OSError:
         return
     try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return  # not a gate ce made
         import time
 
         deadline = time.monotonic() + max_seconds

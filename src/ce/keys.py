@@ -4,8 +4,10 @@ Every environment name (``<package>--<hash16>``, ``script--<hash16>``) and
 every small cache key (script index, condarc settings, activation) is made
 here, from inputs that callers have already normalized and resolved (specs,
 channel URLs, platform, lock content).  Nothing here reads a file or the
-configuration.  Only ``sys`` and a builtin SHA-256 are imported: no
-``hashlib`` (it costs milliseconds on the warm path).
+configuration.  Text is hashed as UTF-8, lone surrogates included (a
+variable or file name that is not UTF-8 still makes a key, never an
+error).  Only ``sys`` and a builtin SHA-256 are imported: no ``hashlib``
+(it costs milliseconds on the warm path).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def env_name(package: str, specs: tuple[str, ...], channels: tuple[str, ...], pl
     because it sets their priority.
     """
     text = "\0".join((KEY_RECIPE, "specs", *sorted(set(specs)), "channels", *channels, "platform", platform))
-    return f"{package}--{sha256_hex(text.encode('utf-8'))[:KEY_HASH_LENGTH]}"
+    return f"{package}--{sha256_hex(text.encode('utf-8', 'surrogatepass'))[:KEY_HASH_LENGTH]}"
 
 
 def env_name_from_parts(prefix: str, parts: dict[str, list[str]]) -> str:
@@ -52,4 +54,4 @@ def env_name_from_parts(prefix: str, parts: dict[str, list[str]]) -> str:
         fields.append(label)
         fields.extend(parts[label])
     text = "\0".join(fields)
-    return f"{prefix}--{sha256_hex(text.encode('utf-8'))[:KEY_HASH_LENGTH]}"
+    return f"{prefix}--{sha256_hex(text.encode('utf-8', 'surrogatepass'))[:KEY_HASH_LENGTH]}"

@@ -29,7 +29,7 @@ import os
 import sys
 
 from ce.errors import InstallError
-from ce.fileio import try_write_atomically
+from ce.fileio import read_regular, try_write_atomically
 from ce.launch import LaunchPlan, path_environ, resolve_command
 
 TYPE_CHECKING = False
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 CACHE_FILE = "ce-activation"
 CACHE_FORMAT = "ce-activation:1"
+#: An activation cache larger than this is not one ce wrote.
+MAX_CACHE_BYTES = 4 * 1024 * 1024
 UNSET_MARKER = "***unset***"
 #: Variables a shell sets for itself; never part of a script's effect.
 SHELL_OWN = frozenset({"_", "SHLVL", "PWD", "OLDPWD"})
@@ -239,11 +241,10 @@ def decode_cache(
 
 
 def _load_cache(path: str, scripts: list[tuple[str, int, int]], env: Mapping[str, str]) -> dict[str, str | None] | None:
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            decoded = decode_cache(handle.read())
-    except OSError:
+    data = read_regular(path, MAX_CACHE_BYTES)  # a FIFO or a huge file there is no cache
+    if data is None or len(data) > MAX_CACHE_BYTES:
         return None
+    decoded = decode_cache(data.decode("utf-8", "surrogateescape"))
     if decoded is None:
         return None
     cached_scripts, names, inputs, changes = decoded

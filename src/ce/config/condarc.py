@@ -44,8 +44,8 @@ from ce.config.settings import (
     parse_settings,
 )
 from ce.errors import ConfigurationError
-from ce.fileio import try_write_atomically
-from ce.keys import env_name_from_parts
+from ce.fileio import read_regular, try_write_atomically
+from ce.keys import KEY_HASH_LENGTH, env_name_from_parts
 from ce.paths import cache_home, rattler_cache_root
 
 TYPE_CHECKING = False
@@ -100,6 +100,8 @@ YAML_SUFFIXES = (".yml", ".yaml")
 CACHE_DIR = "condarc-settings"
 #: Settings cache files kept (one per distinct set of condarc files and variables).
 KEEP_CACHED = 16
+#: A settings cache file larger than this is not one ce wrote.
+MAX_CACHE_BYTES = 1024 * 1024
 
 
 # --- finding the files (warm path: stat calls only) -------------------------------------------
@@ -243,10 +245,10 @@ def load(environ: Mapping[str, str]) -> CondaSettings:
     if key in _loaded:
         return _loaded[key]
     path = cache_path(environ, key)
+    data = read_regular(path, MAX_CACHE_BYTES)  # a FIFO or a huge file there is no cache
     try:
-        with open(path, encoding="utf-8") as handle:
-            settings = parse_settings(handle.read(), key)
-    except (OSError, UnicodeDecodeError):
+        settings = parse_settings(data.decode("utf-8"), key) if data and len(data) <= MAX_CACHE_BYTES else None
+    except UnicodeDecodeError:
         settings = None
     if settings is None:
         from ce.config.merge import settle
@@ -272,14 +274,21 @@ def save_pending() -> None:
 
 def _write_cache(path: str, text: str) -> None:
     """Write one settings cache file, keeping the newest :data:`KEEP_CACHED` files (best effort)."""
-    if not try_write_atomically(path, text):
+    if not try_write_atomically(path, text):  # never through a linked directory
         return
     try:
-        entries = sorted(os.scandir(os.path.dirname(path)), key=lambda entry: entry.stat().st_mtime, reverse=True)
-        for entry in entries[KEEP_CACHED:]:
+        with os.scandir(os.path.dirname(path)) as scan:
+            mine = [entry for entry in scan if _is_cache_name(entry.name) and entry.is_file(follow_symlinks=False)]
+        mine.sort(key=lambda entry: entry.stat(follow_symlinks=False).st_mtime, reverse=True)
+        for entry in mine[KEEP_CACHED:]:
             os.unlink(entry.path)
     except OSError:
         pass
+
+
+def _is_cache_name(name: str) -> bool:
+    """Whether *name* is a settings cache file's name (the hash part of a key); nothing else is pruned."""
+    return len(name) == KEY_HASH_LENGTH and all(char in "0123456789abcdef" for char in name)
 
 
 # --- what the settings mean -----------------------------------------------------------------------

@@ -17,19 +17,17 @@ On the warm path: only ``os`` and a builtin SHA-256.
 from __future__ import annotations
 
 import os
-from stat import S_ISREG
 
 from ce.backends.builtin import BUILTIN_BACKENDS
 from ce.config.channels import resolve_channels
 from ce.errors import CeError
-from ce.fileio import try_write_atomically
+from ce.fileio import read_regular, try_write_atomically
 from ce.keys import sha256_hex
 from ce.paths import CachePaths, sidecar_names
 
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
 MAX_ENTRY_BYTES = 64 * 1024
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -90,30 +88,6 @@ def _entry_path(paths: CachePaths, key: str) -> str:
     return os.path.join(paths.index, key)
 
 
-def _read_regular(path: str, limit: int) -> bytes | None:
-    """Up to *limit* bytes of the regular file *path*; ``None`` for anything else (a FIFO never blocks)."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        if not S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
 def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
     """``(env_name, interpreter argv)`` recorded under *key*, if any.
 
@@ -121,7 +95,7 @@ def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
     """
     if os.path.islink(paths.index):
         return None
-    data = _read_regular(_entry_path(paths, key), MAX_ENTRY_BYTES)
+    data = read_regular(_entry_path(paths, key), MAX_ENTRY_BYTES)
     if data is None or len(data) > MAX_ENTRY_BYTES:
         return None
     try:
@@ -147,5 +121,5 @@ def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str
 
 def read_script_bytes(path: str) -> bytes | None:
     """The script's bytes, or ``None`` if it cannot or should not be read here."""
-    data = _read_regular(path, MAX_SCRIPT_BYTES)
+    data = read_regular(path, MAX_SCRIPT_BYTES)
     return data if data is not None and len(data) <= MAX_SCRIPT_BYTES else None
