@@ -220,6 +220,33 @@ def test_ce_solver_conda_honours_the_condarc(channel_url: str, tmp_path: Path, t
     assert list((tmp_path / "good" / "conda-pkgs").glob("hello-tool-*"))  # condarc's pkgs_dirs
 
 
+
+@pytest.mark.conda
+def test_the_ce_launcher_survives_condas_spawn_extraction_pool(channel_url: str, tmp_path: Path) -> None:
+    """conda >= 26.7 extracts archives in a "spawn" process pool: its children re-run the main
+    script (the installed ``ce`` launcher, not ``python -m ce``), which must not start a second ce
+    that then waits forever for the first one's build lock."""
+    launcher = Path(__file__).resolve().parents[1] / "launcher" / "ce"
+    args = ["--solver", "conda", "-c", channel_url, "--override-channels", "--with", "six"]
+    code = "import six; print('six', six.__version__)"
+    process = subprocess.Popen(
+        [sys.executable, str(launcher), *args, "python", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_conda_config(tmp_path),
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.communicate()
+        pytest.fail("ce --solver conda hung while conda extracted the packages")
+    assert (process.returncode, out) == (0, "six 1.17.0\n"), err
+    assert "waiting for another ce process" not in err
+    assert list((tmp_path / "conda-pkgs").glob("six-*"))  # conda extracted them itself
+
 FAKE_SOLVER_API = {
     "conda/base/context.py": """
         import os
