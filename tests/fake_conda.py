@@ -24,6 +24,9 @@ touches; each name below is where conda defines or exports it:
   ``get_cached_solver_backend`` raise ``CondaValueError``, as conda does for
   a solver it does not know: no solver is registered here; ``reset_context``).
 
+The solver and transaction half (``conda.models``, ``conda.core.link``,
+``conda.core.envs_manager``) is ``FAKE_SOLVER_API`` in tests/test_conda_solver.py.
+
 ``python -m conda ARGS`` dispatches like conda (``conda/cli/main.py``) for a
 plugin subcommand without ``configure_parser``: it loads ce's ``conda`` entry
 point with pluggy, hands the arguments after the subcommand name to its

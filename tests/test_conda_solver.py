@@ -220,6 +220,39 @@ def test_ce_solver_conda_honours_the_condarc(channel_url: str, tmp_path: Path, t
     assert list((tmp_path / "good" / "conda-pkgs").glob("hello-tool-*"))  # condarc's pkgs_dirs
 
 
+@pytest.mark.conda
+def test_the_ce_launcher_survives_condas_spawn_extraction_pool(channel_url: str, tmp_path: Path) -> None:
+    """conda >= 26.7 extracts archives in a "spawn" process pool: its children re-run the main
+    script (the installed ``ce`` launcher, not ``python -m ce``), which must not start a second ce
+    that then waits forever for the first one's build lock."""
+    launcher = Path(__file__).resolve().parents[1] / "launcher" / "ce"
+    args = ["--solver", "conda", "-c", channel_url, "--override-channels", "--with", "six"]
+    code = "import six; print('six', six.__version__)"
+    process = subprocess.Popen(
+        [sys.executable, str(launcher), *args, "python", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_conda_config(tmp_path),
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.communicate()
+        pytest.fail("ce --solver conda hung while conda extracted the packages")
+    assert (process.returncode, out) == (0, "six 1.17.0\n"), err
+    assert "waiting for another ce process" not in err
+    assert list((tmp_path / "conda-pkgs").glob("six-*"))  # conda extracted them itself
+
+
+#: conda's solver and transaction API as ce uses it, over :mod:`fake_conda` (same releases: 26.7.1 and
+#: main 0f64223): ``conda/models/channel.py`` (``Channel.base_url``, ``Channel.url()`` a method),
+#: ``conda/models/match_spec.py``, ``conda/models/records.py`` (keyword fields),
+#: ``conda/core/link.py`` (``PrefixSetup`` fields, ``UnlinkLinkTransaction(*setups)``),
+#: ``conda/core/envs_manager.py`` (``get_user_environments_txt_file(userhome="~")``) and
+#: ``conda/exceptions.py`` (``PackagesNotFoundError``, ``ResolvePackageNotFound``: plain ``CondaError``).
 FAKE_SOLVER_API = {
     "conda/base/context.py": """
         import os
@@ -231,7 +264,8 @@ FAKE_SOLVER_API = {
         class FakeSolver:
             def __init__(self, prefix, channels, subdirs=(), specs_to_add=(), specs_to_remove=(), command=None):
                 self.prefix, self.channels, self.subdirs, self.specs = prefix, channels, subdirs, specs_to_add
-                CALLS.append(("solver", prefix, [c.url for c in channels], subdirs, [s.spec for s in specs_to_add]))
+                urls = [c.base_url for c in channels]
+                CALLS.append(("solver", prefix, urls, subdirs, [s.spec for s in specs_to_add]))
 
             def solve_final_state(self):
                 print("conda chatter on stdout")
@@ -295,8 +329,10 @@ FAKE_SOLVER_API = {
     "conda/models/channel.py": """
         class Channel:
             def __init__(self, url):
-                self.url = url
                 self.base_url = url.rstrip("/")
+
+            def url(self, with_credentials=False):  # a method, as in conda (with the context's subdir)
+                return self.base_url + "/linux-64"
     """,
     "conda/models/match_spec.py": """
         class MatchSpec:
@@ -314,8 +350,8 @@ FAKE_SOLVER_API = {
         import os
 
 
-        def get_user_environments_txt_file():
-            return os.path.join(os.environ["HOME"], ".conda", "environments.txt")
+        def get_user_environments_txt_file(userhome="~"):
+            return os.path.join(os.path.expanduser(userhome), ".conda", "environments.txt")
     """,
     "conda/core/link.py": """
         import os
@@ -329,8 +365,8 @@ FAKE_SOLVER_API = {
 
 
         class UnlinkLinkTransaction:
-            def __init__(self, setup):
-                self.setup = setup
+            def __init__(self, *setups):
+                (self.setup,) = setups
 
             def download_and_extract(self):
                 print("Downloading and Extracting Packages")

@@ -151,3 +151,18 @@ def test_warm_path_modules_import_only_cheap_modules_at_module_level() -> None:
                 outside.setdefault(module, set()).add(imported)
     assert outside == {}, f"heavy module-level imports on the warm path: {outside}"
     assert "ce.cli" not in seen and "ce.envs.store" not in seen
+
+
+def test_launcher_run_again_as_a_spawn_child_does_not_start_ce() -> None:
+    """conda >= 26.7 extracts packages in a "spawn" process pool, whose children run the main
+    script again as ``__mp_main__``: the ``ce`` launcher must start ce only as ``__main__``."""
+    launcher = str(Path(__file__).resolve().parents[1] / "launcher" / "ce")
+    code = (
+        "import runpy, ce.__main__ as entry\n"
+        "entry.main = lambda: print('ce ran') or 0\n"
+        f"runpy.run_path({launcher!r}, run_name='__mp_main__')\n"
+        "print('imported')\n"
+        f"runpy.run_path({launcher!r}, run_name='__main__')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "imported\nce ran\n"), result.stderr

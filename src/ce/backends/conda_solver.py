@@ -1,6 +1,6 @@
 """The ``conda`` solver backend: conda's own configured solver and transaction machinery.
 
-Solving uses ``context.plugin_manager.get_cached_solver_backend()`` (libmamba,
+Solving uses ``context.plugin_manager.get_solver_backend()`` (libmamba,
 rattler or classic, whatever the condarc says) and installing uses conda's
 ``UnlinkLinkTransaction``, so conda's channels, channel alias, custom
 channels, package caches (``pkgs_dirs``), proxies, SSL settings and
