@@ -44,8 +44,30 @@ def _imported_modules(stderr: str) -> set[str]:
     return modules
 
 
+#: Every ce module a warm tool hit (through the tool index) imports: no configuration, specs or platform.
+TOOL_HIT_MODULES = {
+    "ce",
+    "ce.errors",
+    "ce.__main__",
+    "ce.fastpath",
+    "ce.argv",
+    "ce.keys",
+    "ce.paths",
+    "ce.flock",
+    "ce.launch",
+    "ce.fileio",
+    "ce.envs",
+    "ce.envs.autoclean",
+    "ce.tool_index",
+}
+
+
 def test_warm_run_imports_nothing_heavy(ce_home: Path) -> None:
     make_fake_env(ce_home, "faketool", 'echo "ran $*"')
+    first = subprocess.run(
+        [sys.executable, "-c", ENTRY, *FAKE_ARGS, "faketool"], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert first.returncode == 0, first.stderr  # the full path: it records the tool index entry
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", ENTRY, *FAKE_ARGS, "faketool", "a", "b"],
         capture_output=True,
@@ -60,6 +82,7 @@ def test_warm_run_imports_nothing_heavy(ce_home: Path) -> None:
         name for name in imported if name.split(".")[0] in FORBIDDEN_ON_WARM_PATH or name in FORBIDDEN_ON_WARM_PATH
     )
     assert leaked == []
+    assert {name for name in imported if name == "ce" or name.startswith("ce.")} == TOOL_HIT_MODULES
 
 
 def test_warm_run_prints_nothing_of_its_own(ce_home: Path) -> None:
@@ -98,7 +121,7 @@ import importlib.util  # noqa: E402
 
 #: Standard-library modules the warm path may import at module level (all cheap or builtin).
 WARM_PATH_STDLIB = {"__future__", "os", "sys", "stat", "time", "errno", "fcntl", "_sha2", "_sha256"}
-WARM_PATH_ROOTS = ("ce.__main__", "ce.fastpath", "ce.script.index")
+WARM_PATH_ROOTS = ("ce.__main__", "ce.fastpath", "ce.script.index", "ce.tool_index")
 
 
 def _module_level_imports(module: str) -> set[str]:
@@ -151,6 +174,25 @@ def test_warm_path_modules_import_only_cheap_modules_at_module_level() -> None:
                 outside.setdefault(module, set()).add(imported)
     assert outside == {}, f"heavy module-level imports on the warm path: {outside}"
     assert "ce.cli" not in seen and "ce.envs.store" not in seen
+
+
+def test_a_tool_hit_imports_only_its_own_modules_at_module_level() -> None:
+    """What ``ce.__main__`` and ``ce.fastpath`` import when imported is exactly the tool-hit set (static)."""
+    seen: set[str] = set()
+    pending = ["ce.__main__", "ce.fastpath"]
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        if "." in module:
+            pending.append(module.rsplit(".", 1)[0])
+        pending.extend(
+            name
+            for name in _module_level_imports(module)
+            if (name == "ce" or name.startswith("ce.")) and importlib.util.find_spec(name) is not None
+        )
+    assert seen == TOOL_HIT_MODULES
 
 
 def test_launcher_run_again_as_a_spawn_child_does_not_start_ce() -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ce.envs.store import EnvEntry
     from ce.paths import CachePaths
     from ce.plugins.manager import BackendRegistry
+    from ce.tool_request import ToolRequest
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
 #: Suffixes that make a TOOL that is not an existing file a mistyped script name rather than a package.
@@ -641,6 +642,7 @@ class Cli:
         if used:
             raise UsageError(f"--{used[0].replace('_', '-')} only applies to scripts")
         options = self._run_options()
+        index_state = self._tool_index_state(options)  # before resolving: what the resolution reads
         request = resolve_tool_request(
             ns.tool, ns.from_spec, ns.with_specs, ns.channel, ns.override_channels, current_subdir(), os.environ
         )
@@ -649,7 +651,73 @@ class Cli:
         except ToolNotFoundError as error:
             hint = self._not_found_hint(request.env_name, request.package, request.command, str(error))
             raise ToolNotFoundError(hint) from error
+        if index_state is not None:
+            self._remember_tool(index_state, request, prepared, options)
         return self.start(prepared)
+
+    def _tool_index_state(self, options: RunOptions) -> tuple[str, list[tuple[str, str]], set[str]] | None:
+        """The tool index key of this command line, a snapshot of the condarc paths, and their variables.
+
+        ``None`` when the warm path would not handle this command line (it would never look the key up).
+        """
+        from ce import tool_index
+        from ce.config.condarc import watched_paths
+        from ce.fastpath import warm_option_values
+
+        ns = self.ns
+        if options.runner != (ACTIVATE_RUNNER if ns.activate else DEFAULT_RUNNER):
+            return None
+        ce_options = [option for option in ns.ce_options if option != "--activate"]  # as the warm path sees them
+        values = warm_option_values(ce_options)
+        if values is None:
+            return None
+        watched, variables = watched_paths(os.environ)
+        key = tool_index.key(ns.tool, ce_options, values, os.environ)
+        return key, tool_index.snapshot(watched), variables
+
+    def _remember_tool(
+        self,
+        state: tuple[str, list[tuple[str, str]], set[str]],
+        request: ToolRequest,
+        prepared: Prepared,
+        options: RunOptions,
+    ) -> None:
+        """Record this run in the tool index, so the next one can skip straight to exec.
+
+        Only a run without a warning, whose channels do not depend on the working directory
+        through the configuration, and whose command the warm path finds the same way.
+        """
+        from ce import tool_index
+        from ce.config.channels import configuration_depends_on_cwd
+        from ce.config.condarc import MAX_CACHE_BYTES, find_files, variables_in
+        from ce.fileio import read_regular
+        from ce.launch import find_command
+        from ce.specs import command_candidates
+
+        key, before, variables = state
+        if self.warned or configuration_depends_on_cwd(os.environ):
+            return
+        variables = set(variables)
+        for path, _, _ in find_files(os.environ):  # a condarc value may name any variable
+            data = read_regular(path, MAX_CACHE_BYTES)
+            if data is None or len(data) > MAX_CACHE_BYTES:
+                return
+            variables |= variables_in(data.decode("utf-8", "surrogateescape"))
+        for name in tool_index.RESOLUTION_VARIABLES:
+            variables |= variables_in(os.environ.get(name, ""))
+        paths = self._paths()
+        prefix = paths.env(request.env_name)
+        for command in command_candidates(request.command):
+            executable = find_command(prefix, command, os.environ)
+            if executable is not None:
+                break
+        else:
+            return
+        plan = prepared.plan
+        if options.runner == DEFAULT_RUNNER and (plan.executable, plan.argv[0]) != (executable, command):
+            return
+        target = (request.env_name, request.command, executable, command)
+        tool_index.record(paths, key, target, before, variables, os.environ)
 
     def _not_found_hint(self, env_name: str, package: str, typed: str, message: str) -> str:
         """The 127 message, naming the exact command line to run what the package does provide."""

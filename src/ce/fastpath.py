@@ -10,17 +10,16 @@ rattler, asyncio, pluggy, json or re: see ``tests/test_startup.py``.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
+from ce import tool_index
 from ce.argv import split_argv
-from ce.config.condarc import save_pending
 from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.errors import CeError
 from ce.flock import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan, find_command, launch, path_environ
 from ce.paths import CachePaths
-from ce.platforms import current_subdir
-from ce.tool_request import resolve_tool_request
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,6 +80,18 @@ def _parse(options: list[str], script: bool = False) -> tuple[list[str], list[st
     return channels, with_specs, from_spec, override
 
 
+def warm_option_values(options: list[str]) -> list[str] | None:
+    """The values of ce's *options* for a tool run the warm path handles, or ``None`` if it handles none.
+
+    ``--activate`` must already be removed (the warm path handles it separately).
+    """
+    try:
+        channels, with_specs, from_spec, _ = _parse(options)
+    except _Fallback:
+        return None
+    return [*channels, *with_specs, *([from_spec] if from_spec is not None else [])]
+
+
 def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
     """The periodic cleanup, due on this run (rare: imports are fine here)."""
     import sys
@@ -96,6 +107,7 @@ def _script_target(
     script: str, options: list[str], environ: Mapping[str, str], paths: CachePaths
 ) -> tuple[str, str, list[str]] | None:
     """(env name, interpreter path, interpreter argv) of a script recorded in the index."""
+    from ce.platforms import current_subdir
     from ce.script import index as scriptindex
 
     channels, with_specs, from_spec, override = _parse(options, script=True)
@@ -131,12 +143,17 @@ def _tool_target(
         return env_name, executable, [*interpreter, tool, *tool_args]
     if "/" in tool or os.sep in tool:
         return None
-    channels, with_specs, from_spec, override = _parse(options)
-    request = resolve_tool_request(tool, from_spec, with_specs, channels, override, current_subdir(environ), environ)
-    for command in dict.fromkeys((request.command, request.command.lower())):  # as typed, then lowercase
-        found = find_command(paths.env(request.env_name), command, environ)
-        if found is not None:
-            return request.env_name, found, [command, *tool_args]
+    values = warm_option_values(options)
+    if values is None:
+        return None
+    found = tool_index.lookup(paths, tool_index.key(tool, options, values, environ), environ)
+    if found is None:  # never recorded, or something it depends on changed: the full path resolves (and records)
+        return None
+    env_name, command, executable, argv0 = found
+    for candidate in dict.fromkeys((command, command.lower())):  # as typed, then lowercase
+        path = find_command(paths.env(env_name), candidate, environ)
+        if path is not None:  # the same command the full path found, or a miss
+            return (env_name, path, [candidate, *tool_args]) if (path, candidate) == (executable, argv0) else None
     return None
 
 
@@ -203,5 +220,7 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
         tool_environ = activated_environ(prefix, environ)
     else:
         tool_environ = path_environ(prefix, environ)
-    save_pending()  # settings merged on this run (a changed condarc) are cached once it succeeds
+    condarc = sys.modules.get("ce.config.condarc")  # loaded by a script run, never by a tool hit
+    if condarc is not None:
+        condarc.save_pending()  # settings merged on this run (a changed condarc) are cached once it succeeds
     launch(LaunchPlan(executable, process_argv, tool_environ))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ce.config import condarc
-from ce.config.settings import DEFAULT_CHANNEL_ALIAS
+from ce.config.settings import DEFAULT_CHANNEL_ALIAS, DEFAULTS_NAME
 from ce.errors import UsageError
 from ce.specs import check_text
 
@@ -101,3 +101,14 @@ def resolve_channels(cli_channels: list[str], override_channels: bool, environ: 
 def check_override_allowed(environ: Mapping[str, str]) -> None:
     """Refuse the user's ``--override-channels`` when the configuration disables it."""
     condarc.check_override_allowed(condarc.load(environ))
+
+
+def configuration_depends_on_cwd(environ: Mapping[str, str]) -> bool:
+    """Whether a configured channel (or a default channel ``defaults`` expands to) is a relative path.
+
+    Such a configuration resolves differently in every working directory, so a tool run under it
+    is not recorded in the tool index (:mod:`ce.tool_index`).
+    """
+    settings = condarc.load(environ)
+    names = condarc.expand_defaults([*(settings.channels or DEFAULT_CHANNELS), DEFAULTS_NAME], settings)
+    return any(is_local_channel(name.strip()) and not os.path.isabs(os.path.expanduser(name.strip())) for name in names)

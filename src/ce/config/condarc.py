@@ -37,6 +37,7 @@ from ce.config.settings import (
     CACHE_FORMAT,
     DEFAULTS_NAME,
     ENV_VARIABLES,
+    NAME_CHARS,
     CondaSettings,
     expand_home,
     expandvars,
@@ -210,6 +211,40 @@ def find_files(environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
                 if stat.S_ISREG(child_info.st_mode):
                     found[child] = (child, child_info.st_size, child_info.st_mtime_ns)
     return list(found.values())
+
+
+def variables_in(text: str) -> set[str]:
+    """The names of the variables ``$NAME`` or ``${NAME}`` in *text* refers to (what :func:`expandvars` reads)."""
+    names: set[str] = set()
+    index = text.find("$")
+    while index != -1:
+        start = index + 2 if text.startswith("{", index + 1) else index + 1
+        end = start
+        while end < len(text) and text[end] in NAME_CHARS:
+            end += 1
+        if end > start:
+            names.add(text[start:end])
+        index = text.find("$", index + 1)
+    return names
+
+
+def watched_paths(environ: Mapping[str, str]) -> tuple[list[str], set[str]]:
+    """Every path whose change can change the configuration, and the variables that placed them.
+
+    The paths are each search-path entry as expanded here (existing or not: a condarc
+    file created later must be noticed), then every condarc file found (the files of a
+    ``condarc.d`` directory too).  The variables are those the search path refers to.
+    Used to record a tool run in :mod:`ce.tool_index`.
+    """
+    paths: list[str] = []
+    variables: set[str] = set()
+    for entry in search_path(environ):
+        variables |= variables_in(entry)
+        path = _expand_entry(entry, environ)
+        if path is not None:
+            paths.append(path)
+    paths.extend(path for path, _, _ in find_files(environ))
+    return list(dict.fromkeys(paths)), variables
 
 
 # --- the settings cache (warm path: one small text file) ----------------------------------------

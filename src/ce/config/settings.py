@@ -35,7 +35,8 @@ DEFAULT_CONNECT_TIMEOUT = 9.15
 DEFAULT_READ_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_FACTOR = 1.0
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+#: Characters of a variable name in ``$NAME``.
+NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 
 class CondaSettings:
@@ -131,7 +132,7 @@ def expandvars(text: str, environ: Mapping[str, str]) -> str:
         braced = text.startswith("{", index + 1)
         start = index + 2 if braced else index + 1
         end = start
-        while end < len(text) and text[end] in _NAME_CHARS:
+        while end < len(text) and text[end] in NAME_CHARS:
             end += 1
         name = text[start:end]
         if not name or (braced and not text.startswith("}", end)):
