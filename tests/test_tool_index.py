@@ -242,3 +242,14 @@ def test_the_key_covers_every_variable_the_configuration_reads() -> None:
     for name in tool_index.RESOLUTION_VARIABLES:
         assert tool_index.key("ruff", [], [], {**env, name: "changed"}) != base, name
     assert tool_index.key("ruff", ["-c", "./x"], ["./x"], env) != tool_index.key("ruff", ["-c", "./y"], ["./y"], env)
+
+
+def test_cleanup_prunes_entries_of_removed_environments(channel_url: str, ce_home: Path) -> None:
+    env = _env(CONDA_CHANNELS=channel_url)
+    assert [r.warm for r in twice(*HELLO, env=env)] == [False, True]
+    assert len(entries(ce_home)) == 1
+    cleaned = run("--clean", "--all", "-y", env=env)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert entries(ce_home) == []
+    again = run(*HELLO, env=env)
+    assert (again.returncode, again.warm) == (0, False), again.stderr

@@ -457,7 +457,7 @@ class EnvCache:
         return removed
 
     def _prune_locks_and_index(self) -> int:
-        """Lock files and script-index entries of environments that no longer exist.
+        """Lock files and index entries (scripts and tools) of environments that no longer exist.
 
         A lock file is deleted only while nobody holds it (see :func:`ce.flock.remove_if_free`);
         nothing is done inside a ``.locks`` or ``.index`` that is a symbolic link.
