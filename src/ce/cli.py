@@ -671,8 +671,11 @@ class Cli:
         values = warm_option_values(ce_options)
         if values is None:
             return None
+        try:
+            key = tool_index.key(ns.tool, ce_options, values, os.environ)
+        except OSError:  # no working directory to resolve a relative path against: never recorded
+            return None
         watched, variables = watched_paths(os.environ)
-        key = tool_index.key(ns.tool, ce_options, values, os.environ)
         return key, tool_index.snapshot(watched), variables
 
     def _remember_tool(

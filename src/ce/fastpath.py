@@ -4,7 +4,9 @@
 ``--with``, ``--from``, ``--override-channels``, ``-q``, ``--offline``,
 ``--activate``) when the environment exists, and returns without doing
 anything otherwise; the full command line (``ce.cli``) then takes over.  It imports no argparse,
-rattler, asyncio, pluggy, json or re: see ``tests/test_startup.py``.
+rattler, asyncio, pluggy, json or re: see ``tests/test_startup.py``.  A tool is found through the
+tool index (:mod:`ce.tool_index`, recorded by the full command line), so a tool hit imports no
+configuration, spec or platform module either; a script through the script index.
 """
 
 from __future__ import annotations
@@ -203,7 +205,7 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     try:
         settings = CleanSettings(environ)
         target = None if settings.warnings else _tool_target(tool, tool_args, options, environ, paths)
-    except (_Fallback, CeError):
+    except (_Fallback, CeError, OSError):
         return
     if target is None:
         return

@@ -27,7 +27,7 @@ import sys
 
 from ce import __version__
 from ce.fileio import read_regular, try_write_atomically
-from ce.keys import sha256_hex
+from ce.keys import KEY_RECIPE, sha256_hex
 from ce.paths import CachePaths
 
 TYPE_CHECKING = False
@@ -86,11 +86,19 @@ def _variables_text(names: Iterable[str], environ: Mapping[str, str]) -> str:
     return "\0".join(f"{name}\1{environ[name]}" if name in environ else f"{name}\2" for name in names)
 
 
+def _variables_hash(names: Iterable[str], environ: Mapping[str, str]) -> str:
+    return sha256_hex(_variables_text(names, environ).encode("utf-8", "surrogatepass"))
+
+
 def key(tool: str, options: Sequence[str], values: Sequence[str], environ: Mapping[str, str]) -> str:
-    """The index key of running *tool* with ce's *options* (*values*: the option values among them)."""
+    """The index key of running *tool* with ce's *options* (*values*: the option values among them).
+
+    Raises :class:`OSError` when a relative value needs a working directory that is gone.
+    """
     machine = os.uname() if hasattr(os, "uname") else None
     fields = [
         RECIPE,
+        KEY_RECIPE,
         __version__,
         sys.platform,
         machine.sysname if machine else "",
@@ -101,7 +109,7 @@ def key(tool: str, options: Sequence[str], values: Sequence[str], environ: Mappi
         _variables_text(RESOLUTION_VARIABLES, environ),
         os.getcwd() if any(_is_relative(value) for value in values) else "",
     ]
-    return sha256_hex("\0\0".join(fields).encode("utf-8", "surrogateescape"))[:32]
+    return sha256_hex("\0\0".join(fields).encode("utf-8", "surrogatepass"))[:32]
 
 
 def _entry_path(paths: CachePaths, index_key: str) -> str:
@@ -125,7 +133,7 @@ def signature(path: str) -> str:
             names = sorted(os.listdir(path))
         except OSError:
             return f"d?:{fields}"
-        listing = sha256_hex("\0".join(names).encode("utf-8", "surrogateescape"))[:32]
+        listing = sha256_hex("\0".join(names).encode("utf-8", "surrogatepass"))[:32]
         return f"d:{fields}:{listing}"
     return f"o:{info.st_mode}:{fields}"
 
@@ -149,7 +157,7 @@ def lookup(paths: CachePaths, index_key: str, environ: Mapping[str, str]) -> tup
     if not command or not executable or not argv0:
         return None
     names = variables.split("\0") if variables else []
-    if sha256_hex(_variables_text(names, environ).encode("utf-8", "surrogateescape")) != variables_hash:
+    if _variables_hash(names, environ) != variables_hash:
         return None
     for line in lines[7:-2]:
         path, separator, recorded = line.partition("\0")
@@ -186,11 +194,14 @@ def record(
     fields = [*target, *names, *(path for path, _ in before)]
     if any("\n" in field or "\0" in field for field in fields) or not all(target):
         return False
-    variables_hash = sha256_hex(_variables_text(names, environ).encode("utf-8", "surrogateescape"))
+    variables_hash = _variables_hash(names, environ)
     lines = [RECIPE, *target, "\0".join(names), variables_hash]
     lines.extend(f"{path}\0{recorded}" for path, recorded in before)
     text = "\n".join([*lines, "end", ""])
-    data = text.encode("utf-8", "surrogateescape")
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # not a name the file system gave (a lone surrogate): never recorded
+        return False
     if len(data) > MAX_ENTRY_BYTES:
         return False
     return try_write_atomically(_entry_path(paths, index_key), data)
