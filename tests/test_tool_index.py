@@ -253,3 +253,20 @@ def test_cleanup_prunes_entries_of_removed_environments(channel_url: str, ce_hom
     assert entries(ce_home) == []
     again = run(*HELLO, env=env)
     assert (again.returncode, again.warm) == (0, False), again.stderr
+
+
+def test_a_relative_channel_in_the_configuration_is_never_recorded(
+    channel: Path, ce_home: Path, tmp_path: Path
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for directory in (one, two):
+        directory.mkdir()
+        (directory / "localdir").symlink_to(channel, target_is_directory=True)
+    env = _env(CONDA_CHANNELS="./localdir")  # the key cannot tell the directories apart: no entry at all
+    first, second = twice(*HELLO, env=env, cwd=one)
+    assert (first.returncode, first.warm, second.returncode, second.warm) == (0, False, 0, False), first.stderr
+    assert entries(ce_home) == []
+    before = envs(ce_home)
+    other = run(*HELLO, env=env, cwd=two)
+    assert (other.returncode, other.warm) == (0, False), other.stderr
+    assert len(envs(ce_home) - before) == 1

@@ -2,7 +2,7 @@
 
 After a tool run that resolved without a warning, the full command line
 records which environment and command it used, under a key over everything
-that could change that answer: the recipe and ce's version, the machine, TOOL
+that could change that answer: the recipe and ce's version, the machine and user, TOOL
 and ce's options exactly as given, the value (or absence) of every
 environment variable the resolution reads (:data:`RESOLUTION_VARIABLES`),
 and the working directory when an option value is a relative path.  The
@@ -103,6 +103,7 @@ def key(tool: str, options: Sequence[str], values: Sequence[str], environ: Mappi
         sys.platform,
         machine.sysname if machine else "",
         machine.machine if machine else "",
+        str(os.getuid()) if hasattr(os, "getuid") else "",  # ``~`` without $HOME is this user's home
         tool,
         str(len(options)),
         *options,
