@@ -299,7 +299,7 @@ def _assert_no_partial_files(env: dict[str, str]) -> None:
         for path in root.rglob("*") if root.exists() else ():
             name = path.name
             if name.endswith((".partial", ".tmp", ".part")) or (
-                name.startswith(".") and not name.endswith(".lock") and name not in (".cache.lock", ".locks")
+                name.startswith(".") and not name.endswith(".lock") and name not in (".cache.lock", ".locks", ".index")
             ):
                 leftovers.append(str(path))
     envs = Path(env["CONDA_EXEC_HOME"]) / "envs"
