@@ -9,7 +9,7 @@ same group and the same run:
 
 * tool: the bare binary, ``python -c pass``, ``ce TOOL`` warm (with uv's and
   pip's console-script launchers), cold with a warm package cache, cold with
-  an empty package cache over a loopback HTTP channel, and ``uvx`` warm;
+  an empty package cache over a loopback HTTP channel, and ``uvx`` warm (a group of its own);
 * script: the environment's python running the script directly, ``ce
   script.py`` warm, and installs from a lock with a warm and an empty
   package cache;
@@ -210,10 +210,12 @@ def main() -> int:
         ]
         uvx = shutil.which("uvx", path=str(Path(sys.executable).parent)) or shutil.which("uvx")
         uvx_note = "uvx not installed"
+        # A group of its own: a 0.5 s process interleaved with 20 ms ones disturbs their timings.
+        reference = [Command("ruff --version, the bare binary", bare, same)]
         if uvx:
             warmup = subprocess.run([uvx, "ruff@0.17.6", "--version"], env=base, capture_output=True)
             if warmup.returncode == 0:
-                tool.append(
+                reference.append(
                     Command("uvx ruff@0.17.6 --version, warm (reference)", [uvx, "ruff@0.17.6", "--version"], same)
                 )
                 uvx_note = ""
@@ -229,6 +231,7 @@ def main() -> int:
             return 0
         run_group(tool, runs)
         run_group(cold, runs)
+        run_group(reference, runs)
 
         # --- script ----------------------------------------------------------------------------
         script = work / "locked" / "summary.py"
@@ -281,7 +284,7 @@ def main() -> int:
         ]
         run_group(scale, runs)
 
-    report = render(tool, cold, scripts, locked, scale, runs, uvx_note)
+    report = render(tool, cold, scripts, locked, scale, runs, uvx_note, reference)
     print(report)
     if args.markdown:
         args.markdown.write_text(report)
@@ -335,6 +338,7 @@ def render(
     scale: list[Command],
     runs: int,
     uvx_note: str,
+    reference: list[Command],
 ) -> str:
     """The Markdown report."""
     bare, python, floor = tool[0].median_ms, tool[1].median_ms, tool[2].median_ms
@@ -356,6 +360,7 @@ def render(
     groups = (
         ("Tools, warm", tool),
         ("Tools, cold", cold_group),
+        ("Reference: uvx, warm", reference),
         ("Scripts, warm", scripts),
         ("Scripts, installed from a lock", locked),
         ("Scale", scale),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ce.envs.autoclean import CleanSettings, bump_run_count
+from ce.autoclean import CleanSettings, bump_run_count
 from ce.envs.store import EnvCache
 from ce.flock import hold_shared, release, try_exclusive
 from ce.paths import CachePaths

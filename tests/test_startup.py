@@ -56,8 +56,7 @@ TOOL_HIT_MODULES = {
     "ce.flock",
     "ce.launch",
     "ce.fileio",
-    "ce.envs",
-    "ce.envs.autoclean",
+    "ce.autoclean",
     "ce.tool_index",
 }
 

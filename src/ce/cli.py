@@ -492,7 +492,7 @@ class Cli:
         return 0
 
     def clean(self) -> int:
-        from ce.envs.autoclean import CleanSettings
+        from ce.autoclean import CleanSettings
         from ce.envs.store import EnvCache, describe_freed, format_size
 
         ns = self.ns

@@ -17,7 +17,7 @@ import time
 
 from ce import tool_index
 from ce.argv import split_argv
-from ce.envs.autoclean import CleanSettings, bump_run_count
+from ce.autoclean import CleanSettings, bump_run_count
 from ce.errors import CeError
 from ce.flock import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan, find_command, launch, path_environ

@@ -23,8 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ce.autoclean import CleanSettings, bump_run_count
 from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, create_backend
-from ce.envs.autoclean import CleanSettings, bump_run_count
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
 from ce.flock import hold_shared, release, wait_for_gate
