@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generated_doc
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "docs" / "cli.md"
@@ -47,18 +49,7 @@ def _markdown_table(header: tuple[str, str], rows: tuple[tuple[str, str], ...], 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that docs/cli.md is current")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        current = TARGET.read_text() if TARGET.exists() else ""
-        if current != text:
-            print("docs/cli.md is out of date: run scripts/gen_cli_reference.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    return 0
+    return generated_doc.main(__doc__.splitlines()[0], TARGET, render)
 
 
 if __name__ == "__main__":

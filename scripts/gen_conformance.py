@@ -9,10 +9,12 @@ does, and what ce does. The test of the same name checks both sides.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generated_doc
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "docs" / "conformance.md"
@@ -58,18 +60,7 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that docs/conformance.md is current")
-    args = parser.parse_args()
-    text = render()
-    if args.check:
-        current = TARGET.read_text() if TARGET.exists() else ""
-        if current != text:
-            print("docs/conformance.md is out of date: run scripts/gen_conformance.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    return 0
+    return generated_doc.main(__doc__.splitlines()[0], TARGET, render)
 
 
 if __name__ == "__main__":
