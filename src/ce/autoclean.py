@@ -7,17 +7,14 @@ itself (:mod:`ce.envs.store`) is imported only when it is due.
 from __future__ import annotations
 
 import os
-import stat
 
-from ce.fileio import write_atomically
+from ce.fileio import read_regular, write_atomically
 from ce.paths import CachePaths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 DEFAULT_INTERVAL = 50
 DEFAULT_AGE_DAYS = 30.0
 
@@ -48,19 +45,12 @@ class CleanSettings:
 
 
 def _read_count(path: str) -> int:
-    """The counter in *path*; 0 unless it is a regular file holding a number (a FIFO never blocks)."""
+    """The counter in *path*; 0 unless it is a regular file (not a link) holding a number (a FIFO never blocks)."""
+    data = read_regular(path, 31, follow_symlinks=False)
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_NOFOLLOW)
-    except OSError:
+        return int(data or b"0")
+    except ValueError:
         return 0
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return 0
-        return int(os.read(fd, 32) or b"0")
-    except (OSError, ValueError):
-        return 0
-    finally:
-        os.close(fd)
 
 
 def bump_run_count(paths: CachePaths, interval: int) -> bool:

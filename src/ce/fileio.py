@@ -64,14 +64,15 @@ def remove_stale_temporaries(directory: str, max_age: float = STALE_TEMPORARY_SE
     return removed
 
 
-def read_regular(path: str, limit: int) -> bytes | None:
+def read_regular(path: str, limit: int, follow_symlinks: bool = True) -> bytes | None:
     """Up to *limit* + 1 bytes of the regular file *path*; ``None`` for anything else.
 
     A FIFO or device never blocks and is never read; a caller that gets more than *limit* bytes knows the
-    file is too large.
+    file is too large.  Without *follow_symlinks*, a symbolic link at *path* is not read either.
     """
+    flags = os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY | (0 if follow_symlinks else _O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY)
+        fd = os.open(path, flags)
     except (OSError, ValueError):
         return None
     try:

@@ -30,6 +30,14 @@ class YamlLimitError(ValueError):
         self.message = message
 
 
+def where(error: Exception) -> str:
+    """`` at line N`` for a :class:`YamlLimitError` or a PyYAML error that knows its line, else ``""``."""
+    if isinstance(error, YamlLimitError):
+        return f" at line {error.line}" if error.line else ""
+    mark = getattr(error, "problem_mark", None)
+    return f" at line {mark.line + 1}" if mark is not None else ""
+
+
 def _line(event: Any) -> int:
     mark = getattr(event, "start_mark", None)
     return mark.line + 1 if mark is not None else 0

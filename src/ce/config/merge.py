@@ -221,11 +221,10 @@ def read_file(path: str) -> _Layer:
     try:
         data = bounded_yaml.load(text, MAX_CONDARC_BYTES)
     except bounded_yaml.YamlLimitError as error:
-        where = f" at line {error.line}" if error.line else ""
+        where = bounded_yaml.where(error)
         raise ConfigurationError(f"condarc {path} refused{where}: {error.message}; fix or remove the file") from None
     except bounded_yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        where = bounded_yaml.where(error)
         raise ConfigurationError(f"invalid YAML in condarc {path}{where}; fix or remove the file") from error
     if data is None:
         data = {}

@@ -21,7 +21,7 @@ from typing import Any
 
 from ce import __version__
 from ce.errors import CacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries
+from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, read_regular, remove_stale_temporaries
 from ce.flock import hold_exclusive, release, remove_if_free, try_exclusive
 from ce.paths import BUILD_PREFIX, TRASH_PREFIX, VERIFIED_STORE_DIRNAME, CachePaths, rattler_cache_root
 
@@ -62,20 +62,8 @@ def read_record(path: str) -> dict[str, Any]:
     Only a regular file is read (a FIFO never blocks), at most :data:`MAX_RECORD_BYTES`;
     JSON too deep to parse counts as corrupt.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return {}
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RECORD_BYTES:
-            return {}
-        data = os.read(fd, MAX_RECORD_BYTES + 1)
-    except OSError:
-        return {}
-    finally:
-        os.close(fd)
-    if len(data) > MAX_RECORD_BYTES:
+    data = read_regular(path, MAX_RECORD_BYTES, follow_symlinks=False)
+    if data is None or len(data) > MAX_RECORD_BYTES:
         return {}
     try:
         record = json.loads(data.decode("utf-8"))

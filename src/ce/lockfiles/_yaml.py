@@ -18,11 +18,9 @@ def load(text: str, what: str) -> dict[str, Any]:
     try:
         data = bounded_yaml.load(text, MAX_LOCK_BYTES)
     except bounded_yaml.YamlLimitError as error:
-        where = f" at line {error.line}" if error.line else ""
-        raise LockError(f"{what}: refused{where}: {error.message}") from None
+        raise LockError(f"{what}: refused{bounded_yaml.where(error)}: {error.message}") from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
+        where = bounded_yaml.where(error)
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise LockError(f"{what}: invalid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
