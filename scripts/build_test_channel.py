@@ -60,7 +60,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from email.message import Message
 
 SCRIPT_DIR = Path(__file__).resolve().parent
@@ -1166,22 +1166,32 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve_channel(path: Path) -> Iterator[str]:
-    """Serve the directory ``path`` over HTTP on 127.0.0.1 in a thread.
+def serve_handler(
+    handler: Callable[..., http.server.BaseHTTPRequestHandler],
+    name: str = "ce-test-server",
+    server_class: type[http.server.ThreadingHTTPServer] = _QuietServer,
+) -> Iterator[str]:
+    """Run *handler* on a free port of 127.0.0.1 in a thread (the one loopback server of the tests).
 
     Yields the base URL, ``http://127.0.0.1:<port>``; the server is shut
     down when the context exits.
     """
-    handler = functools.partial(_QuietHandler, directory=str(path))
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="ce-test-channel", daemon=True)
+    server = server_class(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
-        thread.join()
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def serve_channel(path: Path) -> Iterator[str]:
+    """Serve the directory ``path`` over HTTP on 127.0.0.1 in a thread (see :func:`serve_handler`)."""
+    with serve_handler(functools.partial(_QuietHandler, directory=str(path)), "ce-test-channel") as url:
+        yield url
 
 
 def default_cache() -> Path:

@@ -254,17 +254,14 @@ class _Server(http.server.ThreadingHTTPServer):
 
 @contextlib.contextmanager
 def _serve(directory: Path, behaviour: _Behaviour) -> Iterator[str]:
+    from build_test_channel import serve_handler
+
     handler = type("Handler", (_Handler,), {"behaviour": behaviour})
-    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, name="ce-bad-network", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        behaviour.released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_handler(functools.partial(handler, directory=str(directory)), "ce-bad-network", _Server) as url:
+        try:
+            yield url
+        finally:
+            behaviour.released.set()  # before the server shuts down: stalled handlers let go
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from build_test_channel import PkgFile
+from build_test_channel import PkgFile, serve_handler
 from helpers import FAKE_ARGS, make_fake_env
 from hostile.support import (
     HELLO_SCRIPT,
@@ -272,19 +271,6 @@ class _SlowArchive(http.server.BaseHTTPRequestHandler):
         """Quiet."""
 
 
-@contextlib.contextmanager
-def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.slow
 def test_killed_lock_downloads_leave_no_partial_archives_behind(
     tmp_path: Path, channel: Path, ce_home: Path, own_rattler_cache: Path
@@ -299,7 +285,7 @@ def test_killed_lock_downloads_leave_no_partial_archives_behind(
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / "s.sh").write_text(HELLO_SCRIPT)
-    with _serve(_SlowArchive) as base:
+    with serve_handler(_SlowArchive) as base:
         lock = explicit_lock(lock_digest(["hello-tool"]), [f"{base}/noarch/hello-tool-1.0-0.conda#sha256:{sha256}"])
         (folder / "s.sh.linux-64.explicit.txt").write_text(lock)
         process = subprocess.Popen(
@@ -345,7 +331,7 @@ def test_an_oversized_lock_download_is_one_error(tmp_path: Path, channel: Path, 
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / "s.sh").write_text(HELLO_SCRIPT)
-    with _serve(Oversized) as base:
+    with serve_handler(Oversized) as base:
         lock = explicit_lock(lock_digest(["hello-tool"]), [f"{base}/noarch/hello-tool-1.0-0.conda#sha256:{sha256}"])
         (folder / "s.sh.linux-64.explicit.txt").write_text(lock)
         result = run("--locked", "--lock-format", "explicit", "s.sh", cwd=folder, timeout=60)
