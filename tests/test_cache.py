@@ -11,7 +11,7 @@ import pytest
 
 from ce.autoclean import CleanSettings, bump_run_count
 from ce.envs.store import EnvCache
-from ce.flock import hold_shared, release, try_exclusive
+from ce.fileio import hold_shared, release, try_exclusive
 from ce.paths import CachePaths
 from conftest import run_ce
 from helpers import FAKE_ARGS, make_fake_env

@@ -1,21 +1,42 @@
-"""Entry point of the ``ce`` command: the warm path first, then the full CLI."""
+"""Entry point of the ``ce`` command (``launcher/ce``) and of ``python -m ce``: the warm path first, then the full CLI.
 
-from __future__ import annotations
+Nothing else imports this module (``ce.cli`` imports :mod:`ce.fastpath`, which must not import ``ce.cli``).
+It goes without ``from __future__ import annotations``, like every module a cache hit imports.
+"""
 
 import os
 import sys
+
+from ce.fastpath import run_warm
+
+
+def _runs_from_source() -> bool:
+    """Whether ce's warm path was compiled from source on this start, and will be on every start.
+
+    That happens under ``PYTHONDONTWRITEBYTECODE`` when the installer wrote no bytecode (uv
+    without ``--compile-bytecode``): about 30 ms a run.  One ``stat``, and only under that variable.
+    """
+    if not sys.dont_write_bytecode:
+        return False
+    spec = sys.modules["ce.fastpath"].__spec__
+    cached = spec.cached if spec is not None else None
+    return cached is not None and not os.path.exists(cached)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run ce with *argv* (default ``sys.argv[1:]``); return the exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    from ce.errors import CeError
+    if _runs_from_source():  # once: the next start reads the bytecode
+        from ce.envs.bytecode import compile_ce_itself
 
+        compile_ce_itself()
     try:
-        from ce.fastpath import run_warm
-
         run_warm(args, os.environ)
-    except CeError as error:
+    except Exception as error:  # a tool found but unable to start (the error classes load only then)
+        from ce.errors import CeError
+
+        if not isinstance(error, CeError):
+            raise
         from ce.cli import report_error
 
         return report_error(error, verbose=False)
@@ -43,7 +64,7 @@ def _reopen_closed_standard_streams() -> None:
 
 
 def main() -> int:
-    """The console script: :func:`run`, then exit.
+    """The ``ce`` command: :func:`run`, then exit.
 
     py-rattler 0.28 can crash the interpreter while it finalizes (its runtime
     threads outlive Python's), so once rattler is loaded ce leaves with

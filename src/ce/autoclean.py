@@ -4,8 +4,6 @@ Counting is on the warm path, so this module only uses ``os``; the cleanup
 itself (:mod:`ce.envs.store`) is imported only when it is due.
 """
 
-from __future__ import annotations
-
 import os
 
 from ce.fileio import read_regular, write_atomically
@@ -24,13 +22,13 @@ class CleanSettings:
 
     __slots__ = ("age_days", "enabled", "interval", "warnings")
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: "Mapping[str, str]") -> None:
         self.warnings: list[str] = []
         self.enabled = environ.get("CONDA_EXEC_AUTO_CLEAN", "1").strip().lower() not in ("0", "false", "no", "off")
         self.interval = int(self._number(environ, "CONDA_EXEC_CLEAN_INTERVAL", DEFAULT_INTERVAL, integer=True))
         self.age_days = self._number(environ, "CONDA_EXEC_CLEAN_AGE", DEFAULT_AGE_DAYS, integer=False)
 
-    def _number(self, environ: Mapping[str, str], name: str, default: float, integer: bool) -> float:
+    def _number(self, environ: "Mapping[str, str]", name: str, default: float, integer: bool) -> float:
         raw = environ.get(name)
         if raw is None or not raw.strip():
             return default

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from ce import __version__
-from ce.argv import VALUE_OPTIONS, split_argv, wants_verbose
 from ce.backends.builtin import (
     ACTIVATE_RUNNER,
     CONDA_SOLVER,
@@ -25,6 +24,7 @@ from ce.backends.builtin import (
     builtin,
 )
 from ce.errors import EXIT_ERROR, CeError, ToolNotFoundError, UsageError
+from ce.fastpath import VALUE_OPTIONS, split_argv, wants_verbose
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

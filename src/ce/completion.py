@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from ce.argv import VALUE_OPTIONS
 from ce.backends.builtin import LOCKFILE_FORMAT, RUNNER, SOLVER, builtin_names
+from ce.fastpath import VALUE_OPTIONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

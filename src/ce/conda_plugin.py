@@ -107,8 +107,8 @@ def execute(arguments: Sequence[str]) -> int:
         print(f"{PROG}: interrupted", file=sys.stderr)
         code = _EXIT_INTERRUPTED
     except Exception as error:  # ce's errors, and a backend's panic: one line, as ``ce`` reports them
-        from ce.argv import wants_verbose
         from ce.cli import report_error
+        from ce.fastpath import wants_verbose
 
         code = report_error(error, wants_verbose(argv), PROG)
     return _leave(code)

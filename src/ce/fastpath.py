@@ -1,31 +1,94 @@
-"""The warm path: a cache hit decided by stat calls, then ``exec``.
+"""The start of every run: split the command line, then try the warm path (stat calls, then ``exec``).
 
-:func:`run_warm` handles the common command lines (TOOL with ``-c``,
-``--with``, ``--from``, ``--override-channels``, ``-q``, ``--offline``,
-``--activate``) when the environment exists, and returns without doing
-anything otherwise; the full command line (``ce.cli``) then takes over.  It imports no argparse,
-rattler, asyncio, pluggy, json or re: see ``tests/test_startup.py``.  A tool is found through the
-tool index (:mod:`ce.tool_index`, recorded by the full command line), so a tool hit imports no
-configuration, spec or platform module either; a script through the script index.
+:func:`split_argv` separates ce's options from TOOL and the tool's arguments:
+everything after TOOL belongs to the tool (``ce ruff --help`` is ruff's help), so
+the split happens before any option parsing, and the full parser (``ce.cli``)
+uses the same split.
+
+:func:`run_warm` handles the common command lines (TOOL with ``-c``, ``--with``,
+``--from``, ``--override-channels``, ``-q``, ``--offline``, ``--activate``) when
+the environment exists, and returns without doing anything otherwise.  A tool is
+found through the tool index (:mod:`ce.tool_index`, recorded by the full command
+line), so a tool hit imports no configuration, spec or platform module; a script
+through the script index.
+
+A cache hit is at Python's floor only if it imports almost nothing: no argparse,
+rattler, asyncio, pluggy, json, re or ``__future__``, and few of ce's own modules
+(each costs about 0.1 ms).  ``tests/test_startup.py`` holds the exact list.
 """
-
-from __future__ import annotations
 
 import os
 import sys
 import time
 
 from ce import tool_index
-from ce.argv import split_argv
 from ce.autoclean import CleanSettings, bump_run_count
-from ce.errors import CeError
-from ce.flock import hold_shared, release, wait_for_gate
+from ce.fileio import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan, find_command, launch, path_environ
 from ce.paths import CachePaths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+# --- splitting the command line ----------------------------------------------------------------
+# ``tests/test_fastpath.py`` keeps VALUE_OPTIONS equal to the full parser's options that take a value.
+
+#: Options that consume the next argument (or ``--opt=value``).
+VALUE_OPTIONS = frozenset(
+    {
+        "-c",
+        "--channel",
+        "--with",
+        "--from",
+        "--solver",
+        "--runner",
+        "--lock-format",
+        "--platform",
+        "--add",
+        "--older-than",
+        "--completion",
+    }
+)
+#: Short options that take a value; the others are flags and may be clustered (``-vq``).
+SHORT_VALUE_OPTIONS = frozenset(option[1] for option in VALUE_OPTIONS if len(option) == 2)
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """Return ``(ce_options, tool, tool_args)``.
+
+    TOOL is the first argument that is neither an option nor an option's
+    value; ``--`` ends ce's options explicitly.
+    """
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            if index + 1 < len(argv):
+                return argv[:index], argv[index + 1], argv[index + 2 :]
+            return argv[:index], None, []
+        if arg.startswith("--"):
+            takes_value = arg in VALUE_OPTIONS
+            index += 2 if takes_value else 1
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            index += 1
+            for position, letter in enumerate(arg[1:], start=2):
+                if letter in SHORT_VALUE_OPTIONS:
+                    if position == len(arg):  # the value is the next argument
+                        index += 1
+                    break
+            continue
+        return argv[:index], arg, argv[index + 1 :]
+    return argv, None, []
+
+
+def wants_verbose(argv: list[str]) -> bool:
+    """Whether ce's own options (not the tool's) include ``-v``/``--verbose``: tracebacks on errors."""
+    return any(option in ("-v", "--verbose") for option in split_argv(argv)[0])
+
+
+# --- the warm path -----------------------------------------------------------------------------
 
 TOUCH_INTERVAL_SECONDS = 3600.0
 #: Flags the warm path handles; a script run may also be ``--locked`` (recorded under its own index key).
@@ -96,8 +159,6 @@ def warm_option_values(options: list[str]) -> list[str] | None:
 
 def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
     """The periodic cleanup, due on this run (rare: imports are fine here)."""
-    import sys
-
     from ce.envs.store import EnvCache
 
     result = EnvCache(paths).auto_clean(age_days)
@@ -106,7 +167,7 @@ def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
 
 
 def _script_target(
-    script: str, options: list[str], environ: Mapping[str, str], paths: CachePaths
+    script: str, options: list[str], environ: "Mapping[str, str]", paths: CachePaths
 ) -> tuple[str, str, list[str]] | None:
     """(env name, interpreter path, interpreter argv) of a script recorded in the index."""
     from ce.platforms import current_subdir
@@ -134,7 +195,7 @@ def _script_target(
 
 
 def _tool_target(
-    tool: str, tool_args: list[str], options: list[str], environ: Mapping[str, str], paths: CachePaths
+    tool: str, tool_args: list[str], options: list[str], environ: "Mapping[str, str]", paths: CachePaths
 ) -> tuple[str, str, list[str]] | None:
     """(env name, executable, process argv) of a tool whose environment exists, or ``None``."""
     if os.path.isfile(tool):
@@ -188,7 +249,7 @@ def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> tuple[b
     return True, lock
 
 
-def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
+def run_warm(argv: list[str], environ: "Mapping[str, str]") -> None:
     """Exec the tool (or script) if *argv* is a warm hit; return (having done nothing) otherwise.
 
     Raises :class:`CeError` only when the tool was found but could not start.
@@ -205,8 +266,14 @@ def run_warm(argv: list[str], environ: Mapping[str, str]) -> None:
     try:
         settings = CleanSettings(environ)
         target = None if settings.warnings else _tool_target(tool, tool_args, options, environ, paths)
-    except (_Fallback, CeError, OSError):
+    except (_Fallback, OSError):
         return
+    except Exception as error:  # a script's configuration error: the full command line reports it
+        from ce.errors import CeError
+
+        if isinstance(error, CeError):
+            return
+        raise
     if target is None:
         return
     env_name, executable, process_argv = target

@@ -10,8 +10,6 @@ error).  Only ``sys`` and a builtin SHA-256 are imported: no ``hashlib``
 (it costs milliseconds on the warm path).
 """
 
-from __future__ import annotations
-
 import sys
 
 # The builtin module is far cheaper to import than hashlib.  Name it exactly:

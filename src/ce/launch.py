@@ -3,20 +3,17 @@
 On POSIX the tool replaces the ce process (``exec``), so signals, the
 terminal and the exit status are the tool's own.  On Windows the tool runs as
 a child and its exit code is returned.  The warm path uses this module
-directly, so it imports nothing beyond ``os``, ``sys`` and ``errno``.
+directly, so it imports nothing beyond ``os`` and ``sys``; the errors load only when raised.
 """
 
-from __future__ import annotations
-
-import errno
 import os
 import sys
-
-from ce.errors import ToolNotExecutableError, ToolNotFoundError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from ce.errors import ToolNotFoundError
 
 WINDOWS = sys.platform == "win32"
 
@@ -36,12 +33,12 @@ def executable_dirs(prefix: str, windows: bool = WINDOWS) -> list[str]:
     return [os.path.join(prefix, "bin")]
 
 
-def _windows_suffixes(environ: Mapping[str, str]) -> list[str]:
+def _windows_suffixes(environ: "Mapping[str, str]") -> list[str]:
     pathext = environ.get("PATHEXT", ".COM;.EXE;.BAT;.CMD")
     return [""] + [ext.lower() for ext in pathext.split(";") if ext]
 
 
-def find_command(prefix: str, command: str, environ: Mapping[str, str] | None = None) -> str | None:
+def find_command(prefix: str, command: str, environ: "Mapping[str, str] | None" = None) -> str | None:
     """Path of *command* in *prefix*'s executable directories, or ``None``."""
     env = os.environ if environ is None else environ
     suffixes = _windows_suffixes(env) if WINDOWS else [""]
@@ -68,8 +65,10 @@ def list_commands(prefix: str) -> list[str]:
     return sorted(names)
 
 
-def command_not_found(prefix: str, command: str) -> ToolNotFoundError:
+def command_not_found(prefix: str, command: str) -> "ToolNotFoundError":
     """The 127 error, listing what the environment does provide."""
+    from ce.errors import ToolNotFoundError
+
     available = list_commands(prefix)
     shown = ", ".join(available[:40]) + (f" (and {len(available) - 40} more)" if len(available) > 40 else "")
     hint = f"it provides: {shown}" if available else "it provides no commands"
@@ -78,7 +77,7 @@ def command_not_found(prefix: str, command: str) -> ToolNotFoundError:
     )
 
 
-def path_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]:
+def path_environ(prefix: str, environ: "Mapping[str, str]") -> dict[str, str]:
     """*environ* with *prefix*'s executable directories in front of PATH."""
     env = dict(environ)
     dirs = executable_dirs(prefix)
@@ -87,12 +86,14 @@ def path_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def resolve_command(prefix: str, command: str, environ: Mapping[str, str]) -> str:
+def resolve_command(prefix: str, command: str, environ: "Mapping[str, str]") -> str:
     """Path of *command*, or the 127/126 error that explains why it cannot run."""
     executable = find_command(prefix, command, environ)
     if executable is None:
         raise command_not_found(prefix, command)
     if not WINDOWS and not os.access(executable, os.X_OK):
+        from ce.errors import ToolNotExecutableError
+
         raise ToolNotExecutableError(f"{executable} is in the environment but is not executable")
     return executable
 
@@ -102,7 +103,9 @@ class LaunchPlan:
 
     __slots__ = ("argv", "cwd", "env", "executable")
 
-    def __init__(self, executable: str, argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None) -> None:
+    def __init__(
+        self, executable: str, argv: "Sequence[str]", env: "Mapping[str, str]", cwd: str | None = None
+    ) -> None:
         self.executable = executable
         self.argv = list(argv)
         self.env = dict(env)
@@ -117,12 +120,14 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def launch(plan: LaunchPlan) -> int:
+def launch(plan: "LaunchPlan") -> int:
     """Start *plan*: never returns on POSIX; returns the exit status on Windows."""
     if plan.cwd is not None:
         os.chdir(plan.cwd)
     if sys.platform == "win32":  # pragma: no cover - Windows
         import subprocess
+
+        from ce.errors import ToolNotExecutableError
 
         try:
             return exit_status(subprocess.call([plan.executable, *plan.argv[1:]], env=plan.env))
@@ -133,6 +138,10 @@ def launch(plan: LaunchPlan) -> int:
     try:
         os.execve(plan.executable, plan.argv, plan.env)
     except OSError as error:
+        import errno
+
+        from ce.errors import ToolNotExecutableError, ToolNotFoundError
+
         if error.errno == errno.ENOENT and not os.path.exists(plan.executable):
             raise ToolNotFoundError(f"{plan.executable}: no such file") from error
         reason = error.strerror or str(error)

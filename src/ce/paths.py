@@ -14,8 +14,6 @@ Layout under the cache home (``~/.conda/exec`` or ``$CONDA_EXEC_HOME``)::
 Only plain ``os`` is used here: this module is on the warm path.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -32,7 +30,7 @@ BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
 
 
-def cache_home(environ: Mapping[str, str] | None = None) -> str:
+def cache_home(environ: "Mapping[str, str] | None" = None) -> str:
     """Return the absolute cache home, honouring ``$CONDA_EXEC_HOME``."""
     env = os.environ if environ is None else environ
     configured = env.get(HOME_VARIABLE)
@@ -41,7 +39,7 @@ def cache_home(environ: Mapping[str, str] | None = None) -> str:
     return os.path.join(os.path.expanduser("~"), ".conda", "exec")
 
 
-def rattler_cache_root(environ: Mapping[str, str] | None = None) -> str:
+def rattler_cache_root(environ: "Mapping[str, str] | None" = None) -> str:
     """rattler's cache root, shared with pixi: ``$RATTLER_CACHE_DIR`` or the platform default.
 
     Repodata lives in ``<root>/repodata`` and packages in ``<root>/pkgs``.
@@ -72,7 +70,7 @@ class CachePaths:
         self.run_count = os.path.join(root, "run-count")
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> CachePaths:
+    def from_environ(cls, environ: "Mapping[str, str] | None" = None) -> "CachePaths":
         """The paths of the cache home selected by the environment."""
         return cls(cache_home(environ))
 

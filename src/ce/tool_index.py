@@ -19,8 +19,6 @@ command line runs and records again: never a stale hit.
 On the warm path: only ``os``, ``sys`` and a builtin SHA-256.
 """
 
-from __future__ import annotations
-
 import os
 import stat
 import sys
@@ -82,15 +80,15 @@ def _is_relative(value: str) -> bool:
     return value.startswith((".", "~")) or (("/" in value or os.sep in value) and not os.path.isabs(value))
 
 
-def _variables_text(names: Iterable[str], environ: Mapping[str, str]) -> str:
+def _variables_text(names: "Iterable[str]", environ: "Mapping[str, str]") -> str:
     return "\0".join(f"{name}\1{environ[name]}" if name in environ else f"{name}\2" for name in names)
 
 
-def _variables_hash(names: Iterable[str], environ: Mapping[str, str]) -> str:
+def _variables_hash(names: "Iterable[str]", environ: "Mapping[str, str]") -> str:
     return sha256_hex(_variables_text(names, environ).encode("utf-8", "surrogatepass"))
 
 
-def key(tool: str, options: Sequence[str], values: Sequence[str], environ: Mapping[str, str]) -> str:
+def key(tool: str, options: "Sequence[str]", values: "Sequence[str]", environ: "Mapping[str, str]") -> str:
     """The index key of running *tool* with ce's *options* (*values*: the option values among them).
 
     Raises :class:`OSError` when a relative value needs a working directory that is gone.
@@ -139,7 +137,7 @@ def signature(path: str) -> str:
     return f"o:{info.st_mode}:{fields}"
 
 
-def lookup(paths: CachePaths, index_key: str, environ: Mapping[str, str]) -> tuple[str, str, str, str] | None:
+def lookup(paths: CachePaths, index_key: str, environ: "Mapping[str, str]") -> tuple[str, str, str, str] | None:
     """``(env_name, command, executable, argv0)`` recorded under *index_key*, if still valid.
 
     A corrupt entry, a changed condarc path or variable, or a linked ``.index`` is a miss.
@@ -167,7 +165,7 @@ def lookup(paths: CachePaths, index_key: str, environ: Mapping[str, str]) -> tup
     return env_name, command, executable, argv0
 
 
-def snapshot(watched: Iterable[str]) -> list[tuple[str, str]]:
+def snapshot(watched: "Iterable[str]") -> list[tuple[str, str]]:
     """``(path, signature)`` of each of *watched*, taken before the resolution they feed."""
     return [(path, signature(path)) for path in dict.fromkeys(watched)]
 
@@ -176,9 +174,9 @@ def record(
     paths: CachePaths,
     index_key: str,
     target: tuple[str, str, str, str],
-    before: Sequence[tuple[str, str]],
-    variables: Iterable[str],
-    environ: Mapping[str, str],
+    before: "Sequence[tuple[str, str]]",
+    variables: "Iterable[str]",
+    environ: "Mapping[str, str]",
 ) -> bool:
     """Remember that *index_key* runs ``(env_name, command, executable, argv0)`` (best effort).
 

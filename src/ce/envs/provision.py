@@ -27,7 +27,7 @@ from ce.autoclean import CleanSettings, bump_run_count
 from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, create_backend
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
-from ce.flock import hold_shared, release, wait_for_gate
+from ce.fileio import hold_shared, release, wait_for_gate
 from ce.launch import LaunchPlan
 from ce.paths import CachePaths
 from ce.records import LockedPackage, PypiPackage, SolveRequest

@@ -4,7 +4,7 @@ An environment becomes visible under its name only when complete: it is built
 in ``envs/.build-<name>.<random>`` and renamed into place.  One process
 builds a given name at a time (a build lock); the others wait and reuse it.
 Removal takes the in-use lock exclusively without waiting, so an environment
-that a tool is running from is never removed (see :mod:`ce.flock`).
+that a tool is running from is never removed (see :mod:`ce.fileio`, locks).
 """
 
 from __future__ import annotations
@@ -21,8 +21,16 @@ from typing import Any
 
 from ce import __version__
 from ce.errors import CacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, read_regular, remove_stale_temporaries
-from ce.flock import hold_exclusive, release, remove_if_free, try_exclusive
+from ce.fileio import (
+    STALE_TEMPORARY_SECONDS,
+    hold_exclusive,
+    is_temporary,
+    read_regular,
+    release,
+    remove_if_free,
+    remove_stale_temporaries,
+    try_exclusive,
+)
 from ce.paths import BUILD_PREFIX, TRASH_PREFIX, VERIFIED_STORE_DIRNAME, CachePaths, rattler_cache_root
 
 METADATA_FILE = "ce-env.json"
@@ -330,7 +338,7 @@ class EnvCache:
         if fd is None:
             if on_wait is not None:
                 on_wait(f"waiting for running tools to exit before replacing {name}")
-            gate = hold_exclusive(self.paths.refresh_lock(name))  # new runs pause (see flock.wait_for_gate)
+            gate = hold_exclusive(self.paths.refresh_lock(name))  # new runs pause (see fileio.wait_for_gate)
             fd = hold_exclusive(in_use_lock)
         trash = None
         try:
@@ -447,7 +455,7 @@ class EnvCache:
     def _prune_locks_and_index(self) -> int:
         """Lock files and index entries (scripts and tools) of environments that no longer exist.
 
-        A lock file is deleted only while nobody holds it (see :func:`ce.flock.remove_if_free`);
+        A lock file is deleted only while nobody holds it (see :func:`ce.fileio.remove_if_free`);
         nothing is done inside a ``.locks`` or ``.index`` that is a symbolic link.
         """
         names = {entry.name for entry in self._scan()}

@@ -4,10 +4,9 @@ import argparse
 
 import pytest
 
-from ce.argv import VALUE_OPTIONS, split_argv
 from ce.cli import build_parser, parse_args
 from ce.errors import UsageError
-from ce.fastpath import _Fallback, _parse
+from ce.fastpath import VALUE_OPTIONS, _Fallback, _parse, split_argv
 
 
 @pytest.mark.parametrize(
