@@ -31,7 +31,9 @@ def run(argv: list[str] | None = None) -> int:
 
         compile_ce_itself()
     try:
-        run_warm(args, os.environ)
+        # A plain dict: every os.environ lookup encodes and decodes, and a hit reads ~40 variables
+        # and copies them all for the tool.
+        run_warm(args, dict(os.environ))
     except Exception as error:  # a tool found but unable to start (the error classes load only then)
         from ce.errors import CeError
 
