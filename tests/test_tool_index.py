@@ -183,6 +183,14 @@ def test_with_and_from_are_in_the_key(channel_url: str, ce_home: Path) -> None:
     assert run("--from=hello-tool", "hello", env=env).warm is False  # spelled differently: its own entry
 
 
+def test_quiet_and_not_quiet_share_an_entry(channel_url: str, ce_home: Path) -> None:
+    env = _env(CONDA_CHANNELS=channel_url)
+    first = run("-q", *HELLO, env=env)
+    assert (first.returncode, first.warm) == (0, False), first.stderr
+    assert [run(*HELLO, env=env).warm, run("--quiet", *HELLO, env=env).warm] == [True, True]
+    assert len(entries(ce_home)) == 1
+
+
 @pytest.mark.parametrize("kind", ["garbage", "fifo", "huge", "other-env"])
 def test_a_corrupt_index_entry_is_ignored(kind: str, channel_url: str, ce_home: Path) -> None:
     env = _env(CONDA_CHANNELS=channel_url)

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 RECIPE = "ce-tool-index:1"
 #: An index entry larger than this is not one ce wrote (and is never written).
 MAX_ENTRY_BYTES = 64 * 1024
+#: Options left out of the key: they change what ce prints, not what it resolves.
+QUIET_FLAGS = ("-q", "--quiet")
 #: Entry file names start with this (script index entries are bare hashes).
 ENTRY_PREFIX = "tool-"
 
@@ -91,8 +93,10 @@ def _variables_hash(names: "Iterable[str]", environ: "Mapping[str, str]") -> str
 def key(tool: str, options: "Sequence[str]", values: "Sequence[str]", environ: "Mapping[str, str]") -> str:
     """The index key of running *tool* with ce's *options* (*values*: the option values among them).
 
+    ``-q``/``--quiet`` changes nothing that is resolved, so ``ce -q TOOL`` and ``ce TOOL`` share an entry.
     Raises :class:`OSError` when a relative value needs a working directory that is gone.
     """
+    options = [option for option in options if option not in QUIET_FLAGS]
     machine = os.uname() if hasattr(os, "uname") else None
     fields = [
         RECIPE,
