@@ -31,7 +31,31 @@ def test_run_count_triggers_cleanup_every_interval(ce_home: Path) -> None:
     paths = CachePaths(str(ce_home))
     os.makedirs(paths.locks)
     assert [bump_run_count(paths, 3) for _ in range(7)] == [False, False, True, False, False, True, False]
-    assert Path(paths.run_count).read_text() == "1"
+    assert Path(paths.run_count).stat().st_size == 1  # the count is the file's length
+
+
+def test_concurrent_runs_lose_no_count_and_exactly_one_is_due(ce_home: Path) -> None:
+    """Every run appends one byte: 8 processes x 25 runs at interval 50 make exactly 4 cleanups, whatever
+    the interleaving (a read-then-write counter loses counts and may fire twice)."""
+    import multiprocessing
+
+    paths = CachePaths(str(ce_home))
+    os.makedirs(paths.locks)
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        results = pool.starmap(_bump_many, [(str(ce_home), 25, 50)] * 8, chunksize=1)
+    assert sum(results) == 4
+    assert Path(paths.run_count).stat().st_size == 0
+
+
+def _bump_many(home: str, runs: int, interval: int) -> int:
+    return sum(bump_run_count(CachePaths(home), interval) for _ in range(runs))
+
+
+def test_a_changed_interval_still_comes_due(ce_home: Path) -> None:
+    paths = CachePaths(str(ce_home))
+    os.makedirs(paths.locks)
+    Path(paths.run_count).write_text("x" * 30)  # counted with interval 50, which is now 7
+    assert [bump_run_count(paths, 7) for _ in range(5)] == [False, False, False, False, True]
 
 
 @pytest.mark.parametrize(
