@@ -79,6 +79,12 @@ class Command:
         return statistics.median(self.samples) * 1000
 
 
+#: The warm tool group runs this many times more rounds: each run takes ~20 ms, and this kind of machine
+#: drifts in speed over tens of seconds (python -c pass between 11 and 17 ms here), so a few seconds of
+#: rounds would measure one phase; a difference in ms between two rows scales with the phase.
+WARM_ROUNDS_FACTOR = 10
+
+
 def run_group(commands: list[Command], runs: int) -> None:
     """Run every command *runs* times, interleaved round by round.
 
@@ -394,7 +400,7 @@ def main() -> int:
                 uvx_note = ""
             else:
                 uvx_note = "uvx could not fetch ruff (no index reachable)"
-        run_group(warm.commands, runs)
+        run_group(warm.commands, runs * WARM_ROUNDS_FACTOR)
         bytecode = {install.how: install.has_bytecode() for install in installs}
         run_group(cold, runs)
         run_group(reference, runs)
@@ -525,14 +531,15 @@ def render(
         "",
         f"`.venv/bin/python benchmarks/bench.py --runs {runs} --markdown docs/benchmarks.md` on "
         f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}. Medians of {runs} whole-process runs; each group interleaved round by round; "
-        "ratios within the group.",
+        f"{time.strftime('%Y-%m-%d')}. Medians of {runs} whole-process runs ({runs * WARM_ROUNDS_FACTOR} in the warm "
+        "tool group, whose runs take ~20 ms and whose targets are differences in ms, while this machine's speed "
+        "drifts over tens of seconds); each group interleaved round by round; ratios within the group.",
         "",
         "The warm tool rows run ce as installed from its wheel (built from this tree) into fresh virtual "
         "environments by pip, by uv (`uv pip install`, without `--compile-bytecode`) and, when a `pipx` command "
         "is found, by pipx, each beside `python -c pass` of its own environment's python; each install ran once "
         "before the group (a warm hit: the cache was already filled, as after upgrading ce). Automatic "
-        "cleanup is at its default, as users have it: every run counts itself (a read and an atomic write), and "
+        "cleanup is at its default, as users have it: every run counts itself (appends one byte to `run-count`), and "
         "one in 50 scans the cache for unused environments (here an almost empty one), which barely moves a "
         "median. Only the scale group turns it off: it compares the lookup alone, and a due cleanup would scan "
         "its 1,000 made-up environments.",
@@ -596,17 +603,20 @@ def render(
         "",
         "## Where a target is missed, and why",
         "",
-        "- **Warm overhead.** What ce adds to `python -c pass` is almost all imports: about twenty small modules "
-        "(no argparse, json, re, typing, rattler, asyncio or pluggy; `tests/test_startup.py` keeps it so), and "
-        "on this machine Python spends about 0.1-0.15 ms on each import of even an empty module, so the layered "
-        "layout's module count is the cost; ce's own work (a handful of `stat` calls, one `flock`, the run "
-        "counter) is under 1 ms, and the tool's own run is part of the figure. ce ships its own launcher "
+        "- **Warm overhead.** What ce adds to `python -c pass` is almost all imports: nine of ce's modules and "
+        "`fcntl` and a builtin SHA-256 (no argparse, json, re, typing, `__future__`, rattler, asyncio or pluggy; "
+        "`tests/test_startup.py` lists them), about 2 ms in a fresh process here, against 0.4 ms of ce's own "
+        "work (a key, a dozen `stat` calls, one `flock`, one byte appended to the run counter). A fresh Python "
+        "spends 0.1-0.25 ms on each module it imports on this machine whatever its size (merging modules or "
+        "dropping code not on the warm path moved the figure by less than the noise). The tool's own run is part "
+        "of the figure. The difference scales with the machine's speed, which drifts: with `python -c pass` at "
+        "11-12 ms a warm hit adds 2.4-2.8 ms, at 15-17 ms it adds 3.4-3.8 ms. ce ships its own launcher "
         "(`launcher/ce`), which pip, uv and pipx install as it is, because pip's console-script launcher imports "
         "`re` before ce starts (the reference row). An environment made by `python -m venv` starts slower than "
         "one made by uv (setuptools' `.pth` file imports `_distutils_hack`), which is why each install is "
         "compared with its own python. uv does not byte-compile unless asked (`--compile-bytecode`), and with "
-        "`PYTHONDONTWRITEBYTECODE` set Python does not write the `.pyc` files either: unless ce writes them "
-        "itself, every warm run of that install compiles ce's warm path from source.",
+        "`PYTHONDONTWRITEBYTECODE` set Python does not write the `.pyc` files either: ce's first run (a warm hit "
+        "too) writes them, else every run of that install would compile ce's warm path from source.",
         "- **Cold run.** Importing py-rattler (with asyncio and ssl, which its async API needs) costs about 70 ms "
         "here, solving and linking about 30 ms, starting Python 13 ms: that is most of the 150 ms budget before "
         "ce's own orchestration (argparse, the cache, writing the environment's metadata) runs.",
