@@ -626,7 +626,8 @@ def render(
     lines += [
         "",
         "Other figures: `benchmarks/bench_conda.py` (warm runs with a condarc, `--activate`, and the import cost "
-        "of the `conda exec` plugin).",
+        "of the `conda exec` plugin); `benchmarks/warm_instructions.py` (the instructions a warm hit executes over "
+        "`python -c pass`, counted by valgrind: the same on every run, whatever the machine's load).",
         "",
     ]
     return "\n".join(lines)

@@ -125,6 +125,8 @@ def signature(path: str) -> str:
     A directory's signature includes its sorted listing (a ``condarc.d`` with a new file).
     """
     try:
+        if not os.access(path, os.F_OK):  # most condarc paths do not exist: no exception to raise and catch
+            return "-"
         info = os.stat(path)
     except (OSError, ValueError):
         return "-"

@@ -1,0 +1,95 @@
+"""Instructions a warm ``ce TOOL`` executes over ``python -c pass``, counted by valgrind: a figure without noise.
+
+    .venv/bin/python benchmarks/warm_instructions.py [--baseline-src DIR]
+
+Wall-clock figures (``benchmarks/bench.py``) move with the machine: on a shared
+host ``python -c pass`` takes anywhere from 11 to 18 ms from one minute to the
+next, and a difference in milliseconds moves with it.  Instruction counts
+(callgrind's ``Ir``) are the same on every run, so they show what a change to
+the warm path costs or saves, to a fraction of a percent.
+
+What is counted: ``python -c pass``, and a warm hit of ``ce ruff --version``
+through ``ce.__main__.main`` with the final ``exec`` replaced by an exit (valgrind
+loses a process's counts when it execs), so the tool's own run is left out.
+With ``--baseline-src DIR`` (the ``src`` of another checkout), that ce's warm
+hit too, on the same cache.  Needs valgrind (``apt install valgrind``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+import build_test_channel  # noqa: E402
+
+#: A warm hit of ``ce ruff --version``, stopped where it would exec ruff.
+WARM_HIT = (
+    "import sys\n"
+    "sys.argv = ['ce', 'ruff', '--version']\n"
+    "import ce.fastpath\n"
+    "ce.fastpath.launch = lambda plan: sys.exit(0 if plan.argv[0] == 'ruff' else 3)\n"
+    "from ce.__main__ import main\n"
+    "sys.exit(main())\n"
+)
+
+
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions executed by *argv* (callgrind's ``Ir``), which must exit 0."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    if result.returncode != 0 or found is None:
+        raise SystemExit(f"{' '.join(argv)} failed under valgrind (exit {result.returncode}):\n{result.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline-src", type=Path, help="also count the warm hit of the ce in this source tree")
+    args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt install valgrind)", file=sys.stderr)
+        return 2
+    sources = {"this tree": REPO / "src"}
+    if args.baseline_src is not None:
+        sources[f"baseline ({args.baseline_src})"] = args.baseline_src.resolve()
+    for source in sources.values():  # stale .pyc files would be compiled again on every run
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(source)], check=True, capture_output=True)
+    cache_root = Path(os.environ.get("CE_TEST_CACHE", REPO / ".cache" / "test-channel"))
+    channel = build_test_channel.build_channel(cache_root, build_test_channel.ensure_wheels(cache_root / "wheels"))
+    work = Path(tempfile.mkdtemp(prefix="ce-instructions-"))
+    try:
+        base = {key: value for key, value in os.environ.items() if not key.startswith("CONDA_EXEC_")}  # defaults
+        base.update(CONDA_EXEC_HOME=str(work / "home"), RATTLER_CACHE_DIR=str(work / "rattler"))
+        base["CONDA_CHANNELS"] = channel.as_uri()
+        counts = {"python -c pass": instructions([sys.executable, "-c", "pass"], base)}
+        for label, source in sources.items():
+            env = dict(base, PYTHONPATH=str(source))
+            subprocess.run([sys.executable, "-m", "ce", "ruff", "--version"], env=env, check=True, capture_output=True)
+            counts[f"ce ruff --version, warm hit, {label}"] = instructions([sys.executable, "-c", WARM_HIT], env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    floor = counts["python -c pass"]
+    print("| command | instructions | over python -c pass |")
+    print("|---|---:|---:|")
+    for label, count in counts.items():
+        print(f"| {label} | {count:,} | {100 * (count - floor) / floor:+.1f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
