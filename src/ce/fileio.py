@@ -1,14 +1,17 @@
 """How ce reads, replaces and locks files: each mechanism has its one helper here.
 
 **Replacing a file.**  Every file ce writes whole (a user's script after ``--add`` or ``--embed``,
-lock sidecars, the script index, the run counter, the condarc settings cache,
+lock sidecars, the script index, the condarc settings cache,
 the activation cache, relocated files, downloaded archives) goes through
 :class:`AtomicFile`: a temporary file beside it, then a rename over the target.  A
 reader sees the old content or the new, never a mix, and a killed writer leaves only
 a temporary file that :func:`is_temporary` recognises (cleanup sweeps them).
 
-**Reading a file ce did not necessarily write** (an index entry, the run counter):
+**Reading a file ce did not necessarily write** (an index entry, an environment's record):
 :func:`read_regular`, bounded, never blocked by a FIFO, optionally never through a link.
+
+**Counting** (the run counter): :func:`tally` appends one byte, so concurrent processes
+lose no count and need no temporary file or rename.
 
 **Locks**: the build lock (one builder per key) and the in-use lock.  The runner opens
 the environment's lock file, takes a shared ``flock`` and lets the descriptor survive
@@ -108,6 +111,42 @@ def read_regular(path: str, limit: int, follow_symlinks: bool = True) -> bytes |
     finally:
         os.close(fd)
     return b"".join(chunks)
+
+
+def tally(path: str, period: int, limit: int) -> bool | None:
+    """Add one mark to the tally file *path*; whether this mark completes a multiple of *period*.
+
+    The tally is the file's length: each call appends one byte, an atomic write, so
+    concurrent callers never lose a mark and exactly one of them ends at each multiple.
+    The tally restarts (the file is emptied) at such a multiple, and beyond *limit*
+    bytes whatever put them there.  Anything but a regular file at *path* (a link, a
+    FIFO) is removed and replaced by one, never written through.  ``None`` when the
+    file cannot be written (a cache this user may only read).
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC | _O_BINARY
+    for _attempt in range(2):
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                if stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.write(fd, b".")
+                    count = os.lseek(fd, 0, os.SEEK_CUR)  # where this call's byte ended: unique to this call
+                    complete = count % period == 0
+                    if complete or count > limit:
+                        os.ftruncate(fd, 0)
+                    return complete
+            except OSError:
+                return None
+            finally:
+                os.close(fd)
+        try:  # a link, FIFO or other file at that name: remove it and start afresh
+            os.unlink(path)
+        except OSError:
+            return None
+    return None
 
 
 def existing_mode(path: str, default: int) -> int:
