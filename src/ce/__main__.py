@@ -7,37 +7,19 @@ It goes without ``from __future__ import annotations``, like every module a cach
 import os
 import sys
 
-from ce.fastpath import run_warm
-
-
-def _runs_from_source() -> bool:
-    """Whether ce's warm path was compiled from source on this start, and will be on every start.
-
-    That happens under ``PYTHONDONTWRITEBYTECODE`` when the installer wrote no bytecode (uv
-    without ``--compile-bytecode``): about 30 ms a run.  One ``stat``, and only under that variable.
-    """
-    if not sys.dont_write_bytecode:
-        return False
-    spec = sys.modules["ce.fastpath"].__spec__
-    cached = spec.cached if spec is not None else None
-    return cached is not None and not os.path.exists(cached)
+from ce.fastpath import is_ce_error, run_warm, write_missing_bytecode
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run ce with *argv* (default ``sys.argv[1:]``); return the exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    if _runs_from_source():  # once: the next start reads the bytecode
-        from ce.envs.bytecode import compile_ce_itself
-
-        compile_ce_itself()
+    write_missing_bytecode()
     try:
         # A plain dict: every os.environ lookup encodes and decodes, and a hit reads ~40 variables
         # and copies them all for the tool.
         run_warm(args, dict(os.environ))
-    except Exception as error:  # a tool found but unable to start (the error classes load only then)
-        from ce.errors import CeError
-
-        if not isinstance(error, CeError):
+    except Exception as error:  # a tool found but unable to start
+        if not is_ce_error(error):
             raise
         from ce.cli import report_error
 

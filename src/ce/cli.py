@@ -761,9 +761,6 @@ class Cli:
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
         save_pending()  # the run succeeded: now cache the condarc settings it merged
-        from ce.envs.bytecode import compile_ce_itself
-
-        compile_ce_itself()
         return launch(plan)
 
 

@@ -76,8 +76,9 @@ def _arguments(arguments: object) -> list[str]:
 
 
 def _run(argv: list[str]) -> int:
-    from ce.fastpath import run_warm
+    from ce.fastpath import run_warm, write_missing_bytecode
 
+    write_missing_bytecode()
     run_warm(argv, os.environ)  # a cache hit execs the tool and never returns
     from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.cli import Cli, parse_args

@@ -81,23 +81,15 @@ def compile_site_packages(prefix: str) -> None:
 
 
 def compile_ce_itself() -> None:
-    """Write ce's own ``.pyc`` files if they are missing (best effort, once).
+    """Write ce's own ``.pyc`` files (best effort; nothing where this user cannot write).
 
     An installer that does not byte-compile (uv without ``--compile-bytecode``)
-    under ``PYTHONDONTWRITEBYTECODE`` would leave every warm run compiling
-    ce's warm path from source; the first full run fixes that.
+    under ``PYTHONDONTWRITEBYTECODE`` would leave every run compiling ce from
+    source; :func:`ce.fastpath.write_missing_bytecode` decides when to call this.
     """
-    import importlib.util
-
     import ce
 
     package = os.path.dirname(ce.__file__)
-    source = os.path.join(package, "fastpath.py")  # the warm path's entry
-    try:
-        if os.path.exists(importlib.util.cache_from_source(source)):
-            return
-    except (NotImplementedError, ValueError):  # no bytecode cache in this interpreter
-        return
     if not os.access(package, os.W_OK):
         return
     import compileall
