@@ -82,17 +82,19 @@ def install_pypi(
     The environment is renamed to *final_prefix* afterwards, so the launchers
     uv writes are pointed there.
     """
+    python = _environment_python(prefix)
+    arguments = ["--offline", *requirements] if offline else list(requirements)
+    what = f"cannot install PyPI dependencies {', '.join(requirements)}"
+    _uv_pip_install(python, arguments, prefix, environ, quiet, what)
+    relocate(prefix, final_prefix)  # uv's launchers point at the build directory
+
+
+def _environment_python(prefix: str) -> str:
+    """The python of the environment being built at *prefix*, which PyPI packages need."""
     python = python_in(prefix)
     if not os.path.exists(python):
         raise InstallError("PyPI dependencies need python in the environment: add it to [tool.conda] dependencies")
-    command = [find_uv(), "pip", "install", "--python", python, "--no-progress"]
-    if offline:
-        command.append("--offline")
-    if quiet:
-        command.append("--quiet")
-    command.extend(requirements)
-    _run_install(command, prefix, environ, f"cannot install PyPI dependencies {', '.join(requirements)}")
-    relocate(prefix, final_prefix)  # uv's launchers point at the build directory
+    return python
 
 
 def _uv_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -106,7 +108,16 @@ def _failure(result: subprocess.CompletedProcess[str]) -> str:
     return "; ".join(lines[-3:]) or f"uv exited with {result.returncode}"
 
 
-def _run_install(command: list[str], prefix: str, environ: Mapping[str, str], what: str) -> None:
+def _uv_pip_install(
+    python: str, arguments: Sequence[str], prefix: str, environ: Mapping[str, str], quiet: bool, what: str
+) -> None:
+    """``uv pip install ARGUMENTS`` into *python*'s environment, being built at *prefix*.
+
+    *what* failed starts the error's line.
+    """
+    command = [find_uv(), "pip", "install", "--python", python, "--no-progress", *arguments]
+    if quiet:
+        command.append("--quiet")
     env = _uv_environ(environ)
     # uv locks an environment that is not a virtualenv with $TMPDIR/uv-<hash>.lock and never
     # removes it: give uv a temporary directory inside the environment being built.
@@ -134,9 +145,7 @@ def install_locked_pypi(
 
     if not packages:
         return
-    python = python_in(prefix)
-    if not os.path.exists(python):
-        raise InstallError("PyPI dependencies need python in the environment: add it to [tool.conda] dependencies")
+    python = _environment_python(prefix)
     archives = fetch_pypi_verified(packages, offline)
     lines = [
         f"{package.name} @ {archive.as_uri()} --hash=sha256:{package.sha256}"
@@ -147,12 +156,9 @@ def install_locked_pypi(
         requirements = os.path.join(scratch, "requirements.txt")
         with open(requirements, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
-        command = [find_uv(), "pip", "install", "--python", python, "--no-progress"]
-        command += ["--no-deps", "--require-hashes", "--no-index", "--offline", "-r", requirements]
-        if quiet:
-            command.append("--quiet")
+        arguments = ["--no-deps", "--require-hashes", "--no-index", "--offline", "-r", requirements]
         names = ", ".join(str(package) for package in packages)
-        _run_install(command, prefix, environ, f"cannot install the locked PyPI packages {names}")
+        _uv_pip_install(python, arguments, prefix, environ, quiet, f"cannot install the locked PyPI packages {names}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     relocate(prefix, final_prefix)
