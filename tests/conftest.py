@@ -194,6 +194,12 @@ def channel_url(channel: Path) -> str:
     return channel.as_uri()
 
 
+@pytest.fixture
+def local(channel_url: str) -> tuple[str, ...]:
+    """ce's options selecting only the local channel."""
+    return ("-c", channel_url, "--override-channels")
+
+
 @pytest.fixture(scope="session")
 def shared_rattler_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A package cache shared by the tests of one session (inside pytest's tmp)."""

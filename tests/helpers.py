@@ -12,6 +12,12 @@ from ce.tool_request import ToolRequest, resolve_tool_request
 FAKE_CHANNEL = "file:///nonexistent/ce-test-channel"
 
 
+def env_names(ce_home: Path) -> list[str]:
+    """The names of the complete environments in *ce_home*'s cache, sorted."""
+    envs = ce_home / "envs"
+    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
+
+
 def fake_request(tool: str, *with_specs: str) -> ToolRequest:
     """The request ``ce -c FAKE_CHANNEL --override-channels [--with ...] TOOL`` resolves to."""
     return resolve_tool_request(tool, None, list(with_specs), [FAKE_CHANNEL], True, current_subdir(), {})

@@ -22,11 +22,6 @@ from ce.errors import InstallError
 from conftest import run_ce
 
 
-@pytest.fixture
-def local(channel_url: str) -> tuple[str, ...]:
-    return ("-c", channel_url, "--override-channels")
-
-
 def test_activate_runs_the_activate_d_scripts(local: tuple[str, ...]) -> None:
     plain = run_ce(*local, "--from", "activate-demo", "show-activate-demo")
     assert (plain.returncode, plain.stdout) == (0, "CE_ACTIVATE_DEMO=unset\n"), plain.stderr

@@ -14,19 +14,7 @@ import pytest
 
 from ce.envs.store import tree_sizes
 from conftest import run_ce
-from helpers import make_fake_env
-
-
-@pytest.fixture
-def local(channel_url: str) -> tuple[str, ...]:
-    """Options selecting only the local channel."""
-    return ("-c", channel_url, "--override-channels")
-
-
-def _envs(ce_home: Path) -> list[str]:
-    envs = ce_home / "envs"
-    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
-
+from helpers import env_names, make_fake_env
 
 # --- sizes: what removal frees, and what stays in the package cache -------------------------------
 
@@ -73,7 +61,7 @@ def test_list_and_clean_report_freed_and_shared_bytes(ce_home: Path) -> None:
 
 def test_built_environments_record_own_and_shared_bytes(local: tuple[str, ...], ce_home: Path) -> None:
     assert run_ce(*local, "ruff", "--version").returncode == 0
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     record = json.loads((ce_home / "envs" / name / "conda-meta" / "ce-env.json").read_text())
     # ruff's binary is hard-linked from the package cache (same file system under pytest's tmp)
     assert record["shared_bytes"] > 1_000_000 > record["own_bytes"] > 0
@@ -232,7 +220,7 @@ def test_latest_and_uppercase_use_the_same_environment(local: tuple[str, ...], c
     for tool in ("ruff@latest", "RUFF", "Ruff@latest"):
         again = run_ce(*local, tool, "--version")
         assert (again.returncode, again.stdout, again.stderr) == (0, first.stdout, ""), tool
-    assert len(_envs(ce_home)) == 1
+    assert len(env_names(ce_home)) == 1
     assert run_ce("--list").stdout.splitlines()[1].split()[1] == "ruff"
 
 

@@ -14,6 +14,7 @@ import pytest
 from ce import __version__
 from ce.errors import BackendNotFoundError, ToolNotFoundError, UsageError
 from fake_conda import environ_with, forget_conda_modules, write_fake_conda
+from helpers import env_names
 
 
 def conda(root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,11 +48,6 @@ def in_process(fake: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(fake))
     yield fake
     forget_conda_modules()
-
-
-def _envs(ce_home: Path) -> list[str]:
-    envs = ce_home / "envs"
-    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
 
 
 def test_exec_subcommand_is_registered_through_the_conda_entry_point(fake: Path) -> None:
@@ -104,7 +100,7 @@ def test_conda_exec_runs_tools_and_shares_environments_with_ce(fake: Path, chann
 
     same = run_ce(*local, "--from", "hello-tool", "hello")
     assert same.returncode == 0 and same.stderr == ""
-    assert [name.split("--")[0] for name in _envs(ce_home)] == ["hello-tool"]
+    assert [name.split("--")[0] for name in env_names(ce_home)] == ["hello-tool"]
     # exit codes: the tool's own, and ce's 127 as a conda error
     assert conda(fake, "exec", *local, "--from", "exit-with", "exit-with", "7").returncode == 7
     missing = conda(fake, "exec", *local, "--from", "hello-tool", "nope")
@@ -140,7 +136,7 @@ def test_ce_solver_conda_without_conda_is_a_clear_setup_error(channel_url: str, 
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("ce: error: the conda solver needs conda, which cannot be imported here")
     assert "--solver rattler" in line
-    assert _envs(ce_home) == []
+    assert env_names(ce_home) == []
 
 
 def _imported(code: str, root: Path) -> set[str]:

@@ -15,6 +15,7 @@ from ce.lockfiles.conda_lock import CondaLock
 from ce.lockfiles.explicit import Explicit
 from ce.lockfiles.rattler_v6 import RattlerLockV6
 from conftest import run_ce
+from helpers import env_names
 
 SCRIPT = textwrap.dedent(
     """\
@@ -59,11 +60,6 @@ def _fresh(env: dict[str, str], tmp_path: Path, label: str) -> dict[str, str]:
     return dict(env, CONDA_EXEC_HOME=str(tmp_path / f"home-{label}"), RATTLER_CACHE_DIR=str(tmp_path / f"pkgs-{label}"))
 
 
-def _envs(home: Path) -> list[str]:
-    envs = home / "envs"
-    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
-
-
 def test_lock_then_run_with_no_repodata_anywhere(
     script: Path, env: dict[str, str], private_channel: Path, tmp_path: Path
 ) -> None:
@@ -88,10 +84,10 @@ def test_the_locked_environment_is_reused_and_keyed_by_the_lock(
     script: Path, env: dict[str, str], ce_home: Path
 ) -> None:
     assert run_ce("--lock", str(script), env=env).returncode == 0
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     again = run_ce(str(script), env=env)
     assert again.returncode == 0 and "created" not in again.stderr
-    assert _envs(ce_home) == [name]
+    assert env_names(ce_home) == [name]
 
 
 @pytest.mark.parametrize(
@@ -158,7 +154,7 @@ def test_a_stale_lock_is_named_and_not_used(script: Path, env: dict[str, str]) -
 def test_locked_without_any_lock_fails(script: Path, env: dict[str, str], ce_home: Path) -> None:
     result = run_ce("--locked", str(script), env=env)
     assert result.returncode == 1 and "no lock found" in result.stderr
-    assert _envs(ce_home) == []
+    assert env_names(ce_home) == []
 
 
 def test_ignore_lock_modifies_nothing(script: Path, env: dict[str, str], ce_home: Path) -> None:
@@ -167,7 +163,7 @@ def test_ignore_lock_modifies_nothing(script: Path, env: dict[str, str], ce_home
     result = run_ce("--ignore-lock", str(script), env=env)
     assert result.returncode == 0
     assert script.read_bytes() == before
-    assert len(_envs(ce_home)) == 2  # one from the lock, one solved from the metadata
+    assert len(env_names(ce_home)) == 2  # one from the lock, one solved from the metadata
 
 
 def test_a_lock_without_this_platform_warns_and_solves(script: Path, env: dict[str, str], ce_home: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_ce
+from helpers import env_names
 from test_script_metadata import BAD
 
 DATEUTIL_SCRIPT = textwrap.dedent(
@@ -41,11 +42,6 @@ def channel_env(channel_url: str, test_cache_root: Path) -> dict[str, str]:
     return env
 
 
-def _envs(ce_home: Path) -> list[str]:
-    envs = ce_home / "envs"
-    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
-
-
 def test_dateutil_script_runs_and_reuses_its_environment(
     tmp_path: Path, channel_env: dict[str, str], ce_home: Path
 ) -> None:
@@ -55,17 +51,17 @@ def test_dateutil_script_runs_and_reuses_its_environment(
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == ["2026-05-28T09:00:00+00:00", f"{script} a b c"]
     assert "created script--" in first.stderr
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     second = run_ce(str(script), env=channel_env)
     assert second.returncode == 0 and "created" not in second.stderr
     # editing the code alone reuses the environment
     script.write_text(DATEUTIL_SCRIPT.replace("print(sys.argv[0], *sys.argv[1:])", 'print("edited")'))
     third = run_ce(str(script), env=channel_env)
-    assert third.stdout.splitlines()[-1] == "edited" and _envs(ce_home) == [name]
+    assert third.stdout.splitlines()[-1] == "edited" and env_names(ce_home) == [name]
     # changing a dependency makes a new one
     script.write_text(DATEUTIL_SCRIPT.replace('["python-dateutil"]', '["python-dateutil", "six"]'))
     assert run_ce(str(script), env=channel_env).returncode == 0
-    assert len(_envs(ce_home)) == 2
+    assert len(env_names(ce_home)) == 2
 
 
 def test_relative_path_cwd_stdin_and_exit_code(tmp_path: Path, channel_env: dict[str, str]) -> None:
@@ -84,7 +80,7 @@ def test_script_without_metadata_gets_a_python_environment(
     script.write_text("import sys; print(sys.prefix)\n")
     result = run_ce(str(script), env=channel_env)
     assert result.returncode == 0, result.stderr
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     assert name.startswith("script--") and result.stdout.strip() == str(ce_home / "envs" / name)
 
 
@@ -108,7 +104,7 @@ def test_pypi_dependencies_are_installed_offline_by_uv(
     result = run_ce(str(script), env=channel_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["xn--eckwd4c7c.xn--zckzah", "1.17.0"]
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     site = next((ce_home / "envs" / name / "lib").glob("python3*/site-packages"))
     idna_info = next(site.glob("idna-*.dist-info"))
     assert (idna_info / "INSTALLER").read_text().strip() == "uv"
@@ -126,7 +122,7 @@ def test_unavailable_pypi_dependency_is_one_line_and_leaves_nothing(
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert "no-such-dist-ce-test" in line and line.startswith("ce: error: ")
-    assert _envs(ce_home) == []
+    assert env_names(ce_home) == []
     assert [p.name for p in (ce_home / "envs").iterdir() if p.name.startswith(".build")] == []
 
 
@@ -148,7 +144,7 @@ def test_bash_script_with_run_with(tmp_path: Path, channel_env: dict[str, str], 
     result = run_ce(str(script), "x", env=channel_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["shim=1 arg=x", "hello from hello-tool from bash"]
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     assert not (ce_home / "envs" / name / "bin" / "python").exists()  # no python a bash script does not use
 
 

@@ -14,6 +14,7 @@ from ce.lockfiles.conda_lock import CondaLock
 from ce.lockfiles.rattler_v6 import RattlerLockV6
 from ce.records import PypiPackage
 from conftest import run_ce
+from helpers import env_names
 from pypi_index import LoopbackIndex, loopback_index
 
 #: conda gives six; PyPI gives python-dateutil (which needs six: left to conda) and idna.
@@ -70,11 +71,6 @@ def _fresh(env: dict[str, str], tmp_path: Path, label: str) -> dict[str, str]:
 
 def _pypi(data: LockData, platform: str) -> dict[str, PypiPackage]:
     return {package.name: package for package in data.pypi_for(platform)}
-
-
-def _envs(home: Path) -> list[str]:
-    envs = home / "envs"
-    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
 
 
 def test_lock_records_both_halves_in_v6_and_conda_lock(
@@ -137,7 +133,7 @@ def test_locked_reproduces_the_pypi_half_with_the_index_gone(
     result = run_ce("--locked", str(script), env=fresh)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == EXPECTED_OUTPUT
-    (name,) = _envs(Path(fresh["CONDA_EXEC_HOME"]))
+    (name,) = env_names(Path(fresh["CONDA_EXEC_HOME"]))
     site = next((Path(fresh["CONDA_EXEC_HOME"]) / "envs" / name / "lib").glob("python3*/site-packages"))
     for dist, version in PYPI.items():
         info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
@@ -152,7 +148,7 @@ def test_locked_reproduces_the_pypi_half_with_the_index_gone(
     again = run_ce("--locked", str(script), env=other)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == EXPECTED_OUTPUT
-    assert _envs(Path(other["CONDA_EXEC_HOME"])) == [name]  # same lock, same key
+    assert env_names(Path(other["CONDA_EXEC_HOME"])) == [name]  # same lock, same key
 
 
 def test_a_tampered_pypi_archive_fails_in_one_line_and_publishes_nothing(
@@ -168,7 +164,7 @@ def test_a_tampered_pypi_archive_fails_in_one_line_and_publishes_nothing(
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("ce: error: ") and "idna 3.11" in line and "sha256 mismatch" in line
     envs = Path(fresh["CONDA_EXEC_HOME"]) / "envs"
-    assert _envs(Path(fresh["CONDA_EXEC_HOME"])) == []
+    assert env_names(Path(fresh["CONDA_EXEC_HOME"])) == []
     assert not [p for p in envs.iterdir() if p.name.startswith(".build")] if envs.exists() else True
 
 

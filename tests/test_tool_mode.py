@@ -12,17 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_ce
-
-
-@pytest.fixture
-def local(channel_url: str) -> tuple[str, ...]:
-    """Options selecting only the local channel."""
-    return ("-c", channel_url, "--override-channels")
-
-
-def _envs(ce_home: Path) -> list[str]:
-    envs = ce_home / "envs"
-    return sorted(p.name for p in envs.iterdir() if not p.name.startswith(".")) if envs.exists() else []
+from helpers import env_names
 
 
 def test_ruff_cold_then_warm(local: tuple[str, ...], ce_home: Path) -> None:
@@ -30,7 +20,7 @@ def test_ruff_cold_then_warm(local: tuple[str, ...], ce_home: Path) -> None:
     assert cold.returncode == 0, cold.stderr
     assert cold.stdout.startswith("ruff 0.17.6")
     assert "created ruff--" in cold.stderr
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     # The warm run solves nothing: it imports no rattler and prints nothing of its own.
     warm = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ce", *local, "ruff", "--version"],
@@ -40,7 +30,7 @@ def test_ruff_cold_then_warm(local: tuple[str, ...], ce_home: Path) -> None:
     assert warm.stdout == cold.stdout
     assert " rattler" not in warm.stderr and "asyncio" not in warm.stderr
     assert not [line for line in warm.stderr.splitlines() if not line.startswith("import time:")]
-    assert _envs(ce_home) == [name]
+    assert env_names(ce_home) == [name]
 
 
 def test_arguments_after_the_tool_belong_to_the_tool(local: tuple[str, ...]) -> None:
@@ -59,7 +49,7 @@ def test_from_names_the_package_that_provides_the_command(local: tuple[str, ...]
     assert list((api.parent / "__pycache__").glob("api.cpython-*.pyc"))
     hello = run_ce(*local, "--from", "hello-tool", "hello", "world")
     assert (hello.returncode, hello.stdout.strip()) == (0, "hello from hello-tool world")
-    assert any(name.startswith("hello-tool--") for name in _envs(ce_home))
+    assert any(name.startswith("hello-tool--") for name in env_names(ce_home))
 
 
 def test_with_adds_packages(local: tuple[str, ...]) -> None:
@@ -72,7 +62,7 @@ def test_with_adds_packages(local: tuple[str, ...]) -> None:
 def test_python_tool_runs_the_relocated_copy(local: tuple[str, ...], ce_home: Path) -> None:
     result = run_ce(*local, "python", "-c", "import sys; print(sys.prefix)")
     assert result.returncode == 0, result.stderr
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     assert result.stdout.strip() == str(ce_home / "envs" / name)
 
 
@@ -134,7 +124,7 @@ def test_bad_input_gets_one_line_and_no_traceback(
     assert len(lines) == 1, lines
     assert needle in lines[0] and lines[0].startswith("ce: error: ")
     assert "Traceback" not in result.stderr
-    assert _envs(ce_home) == []
+    assert env_names(ce_home) == []
 
 
 def test_unknown_channel_is_one_line(ce_home: Path, tmp_path: Path) -> None:
@@ -142,7 +132,7 @@ def test_unknown_channel_is_one_line(ce_home: Path, tmp_path: Path) -> None:
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("ce: error: ") and "channel" in line
-    assert _envs(ce_home) == []
+    assert env_names(ce_home) == []
 
 
 def test_verbose_shows_a_traceback(local: tuple[str, ...]) -> None:
@@ -152,12 +142,12 @@ def test_verbose_shows_a_traceback(local: tuple[str, ...]) -> None:
 
 def test_refresh_rebuilds_in_place(local: tuple[str, ...], ce_home: Path) -> None:
     assert run_ce(*local, "--from", "hello-tool", "hello").returncode == 0
-    (name,) = _envs(ce_home)
+    (name,) = env_names(ce_home)
     marker = ce_home / "envs" / name / "marker"
     marker.write_text("old")
     result = run_ce("--refresh", *local, "--from", "hello-tool", "hello")
     assert result.returncode == 0, result.stderr
-    assert _envs(ce_home) == [name] and not marker.exists()
+    assert env_names(ce_home) == [name] and not marker.exists()
     assert [p.name for p in (ce_home / "envs").iterdir() if p.name.startswith((".build", ".trash"))] == []
 
 
@@ -172,14 +162,14 @@ def test_list_json_and_clean(local: tuple[str, ...], ce_home: Path) -> None:
     text = run_ce("--list").stdout
     assert "hello-tool--" in text and "ruff--" in text
     dry = run_ce("--clean", "--all", "--dry-run")
-    assert "would remove" in dry.stdout and len(_envs(ce_home)) == 2
+    assert "would remove" in dry.stdout and len(env_names(ce_home)) == 2
     only_ruff = run_ce("--clean", "--all", "-y", "ruff")
     assert only_ruff.returncode == 0 and "removed 1" in only_ruff.stdout
-    assert [n.split("--")[0] for n in _envs(ce_home)] == ["hello-tool"]
+    assert [n.split("--")[0] for n in env_names(ce_home)] == ["hello-tool"]
     recent = run_ce("--clean", "-y")  # default age: 30 days; nothing is that old
-    assert recent.returncode == 0 and len(_envs(ce_home)) == 1
+    assert recent.returncode == 0 and len(env_names(ce_home)) == 1
     assert run_ce("--clean", "--all", "-y").returncode == 0
-    assert _envs(ce_home) == []
+    assert env_names(ce_home) == []
 
 
 def test_platform_is_part_of_the_key(local: tuple[str, ...], ce_home: Path) -> None:
@@ -187,7 +177,7 @@ def test_platform_is_part_of_the_key(local: tuple[str, ...], ce_home: Path) -> N
     result = run_ce(*local, "--from", "hello-tool", "hello", env=env)
     assert result.returncode == 0  # noarch: generic runs anywhere
     run_ce(*local, "--from", "hello-tool", "hello")
-    assert len(_envs(ce_home)) == 2
+    assert len(env_names(ce_home)) == 2
 
 
 def test_concurrent_first_runs_build_once(local: tuple[str, ...], ce_home: Path) -> None:
@@ -198,7 +188,7 @@ def test_concurrent_first_runs_build_once(local: tuple[str, ...], ce_home: Path)
     assert all(out == "hello from hello-tool hi\n" for _code, out, _err in results)
     assert sum("created hello-tool--" in err for _code, _out, err in results) == 1
     leftovers = [p.name for p in (ce_home / "envs").iterdir() if p.name.startswith((".build", ".trash"))]
-    assert leftovers == [] and len(_envs(ce_home)) == 1
+    assert leftovers == [] and len(env_names(ce_home)) == 1
 
 
 def test_offline_uses_only_cached_repodata(local: tuple[str, ...], tmp_path: Path, ce_home: Path) -> None:
