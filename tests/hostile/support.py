@@ -170,6 +170,14 @@ def archive_of(channel: Path, stem: str) -> tuple[str, str, str]:
     raise FileNotFoundError(stem)
 
 
+def script_folder(tmp_path: Path, name: str, text: str) -> Path:
+    """A new working folder, ``tmp_path/work``, holding the script *name* with *text*."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / name).write_text(text)
+    return folder
+
+
 def explicit_lock(digest: str, lines: Sequence[str], platform: str = "linux-64") -> str:
     """An explicit lock's text (with ce's digest line) for *lines* of ``URL#hash``."""
     return f"# conda-exec-lock-input-sha256: {digest}\n# platform: {platform}\n@EXPLICIT\n" + "".join(

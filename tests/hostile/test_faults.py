@@ -30,6 +30,7 @@ from hostile.support import (
     lock_digest,
     make_channel,
     run,
+    script_folder,
     sh,
     snapshot,
 )
@@ -282,9 +283,7 @@ def test_killed_lock_downloads_leave_no_partial_archives_behind(
     """
     url, md5, sha256 = archive_of(channel, "hello-tool-1.0-0")
     _SlowArchive.data = Path(url[len("file://") :]).read_bytes()
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     with serve_handler(_SlowArchive) as base:
         lock = explicit_lock(lock_digest(["hello-tool"]), [f"{base}/noarch/hello-tool-1.0-0.conda#sha256:{sha256}"])
         (folder / "s.sh.linux-64.explicit.txt").write_text(lock)
@@ -328,9 +327,7 @@ def test_an_oversized_lock_download_is_one_error(tmp_path: Path, channel: Path, 
             with contextlib.suppress(OSError):
                 self.wfile.write(self.data)
 
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     with serve_handler(Oversized) as base:
         lock = explicit_lock(lock_digest(["hello-tool"]), [f"{base}/noarch/hello-tool-1.0-0.conda#sha256:{sha256}"])
         (folder / "s.sh.linux-64.explicit.txt").write_text(lock)

@@ -17,6 +17,7 @@ from hostile.support import (
     lock_digest,
     make_channel,
     run,
+    script_folder,
     sh,
     snapshot,
 )
@@ -37,9 +38,7 @@ def test_md5_only_lock_never_links_another_cached_build_of_the_same_name(
     channel_b = _foo_channel(tmp_path / "b", "channel-b")
     assert_ok(run("-c", channel_a.as_uri(), "--override-channels", "foo"), "foo from channel-a")
     url, md5, _sha256 = archive_of(channel_b, "foo-1.0-0")
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.foo").write_text(FOO_SCRIPT)
+    folder = script_folder(tmp_path, "s.foo", FOO_SCRIPT)
     (folder / "s.foo.linux-64.explicit.txt").write_text(explicit_lock(lock_digest(["foo"]), [f"{url}#{md5}"]))
     result = run("--locked", "--lock-format", "explicit", "s.foo", cwd=folder)
     assert "foo from channel-a" not in result.stdout, "a different cached build was linked"
@@ -50,9 +49,7 @@ def test_md5_only_lock_with_a_tampered_archive_is_refused(tmp_path: Path, own_ra
     """Own case: the md5 in the lock does not match the archive: one error, nothing run, no env."""
     channel_a = _foo_channel(tmp_path / "a", "channel-a")
     url, _md5, _ = archive_of(channel_a, "foo-1.0-0")
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.foo").write_text(FOO_SCRIPT)
+    folder = script_folder(tmp_path, "s.foo", FOO_SCRIPT)
     (folder / "s.foo.linux-64.explicit.txt").write_text(explicit_lock(lock_digest(["foo"]), [f"{url}#{'0' * 32}"]))
     result = run("--locked", "--lock-format", "explicit", "s.foo", cwd=folder)
     assert_one_error(result, 1, "mismatch")
@@ -151,9 +148,7 @@ def test_add_keeps_a_line_with_a_unicode_separator_intact(tmp_path: Path, separa
 
 def test_a_hidden_separator_in_a_lock_block_does_not_add_packages(tmp_path: Path, env: dict[str, str]) -> None:
     """Own case: the embedded ``conda-exec-lock`` block is read with the same line rule."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     assert_ok(run("--lock", "--embed", "s.sh", env=env, cwd=folder))
     text = (folder / "s.sh").read_text()
     evil = make_channel(tmp_path / "evil", [generic("evil-pkg", [sh("bin/evil", "echo HIJACKED")])])

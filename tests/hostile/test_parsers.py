@@ -18,6 +18,7 @@ from hostile.support import (
     error_lines,
     lock_digest,
     run,
+    script_folder,
     snapshot,
 )
 
@@ -29,9 +30,7 @@ ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 
 def _folder(tmp_path: Path, lock: str | bytes | None = None, name: str = "s.sh.conda-exec.lock") -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     if lock is not None:
         data = lock.encode() if isinstance(lock, str) else lock
         (folder / name).write_bytes(f"# conda-exec-lock-input-sha256: {DIGEST}\n".encode() + data)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile.support import HELLO_SCRIPT, assert_ok, leftovers, run
+from hostile.support import HELLO_SCRIPT, assert_ok, leftovers, run, script_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.stress]
 
@@ -24,9 +24,7 @@ def test_mixed_load_has_no_failed_run_and_no_traceback(tmp_path: Path, channel_u
     base = dict(os.environ, CONDA_CHANNELS=channel_url)
     auto = dict(base, CONDA_EXEC_AUTO_CLEAN="1", CONDA_EXEC_CLEAN_INTERVAL="1", CONDA_EXEC_CLEAN_AGE="0.00001")
     tool = ["-c", channel_url, "--override-channels", "--from", "exit-with", "exit-with", "env", "CE_STRESS"]
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     counts: Counter[str] = Counter()
     failures: list[str] = []
     lock = threading.Lock()

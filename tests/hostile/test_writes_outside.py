@@ -7,7 +7,7 @@ from pathlib import Path
 
 from build_test_channel import Package, PkgFile
 from helpers import FAKE_ARGS, make_fake_env
-from hostile.support import HELLO_SCRIPT, assert_ok, assert_one_error, make_channel, run, snapshot
+from hostile.support import HELLO_SCRIPT, assert_ok, assert_one_error, make_channel, run, script_folder, snapshot
 
 
 def _ran_or_refused(result, output: str) -> None:  # type: ignore[no-untyped-def]
@@ -71,9 +71,7 @@ def test_a_symlinked_index_directory_is_never_written_through(
     (ce_home / "envs").mkdir(parents=True)
     (outside / "index").mkdir()
     (ce_home / "envs" / ".index").symlink_to(outside / "index")
-    folder = tmp_path / "work"
-    folder.mkdir()
-    (folder / "s.sh").write_text(HELLO_SCRIPT)
+    folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     before = snapshot(outside)
     for _ in range(3):
         _ran_or_refused(run("s.sh", env=env, cwd=folder), "hello from hello-tool")
