@@ -115,8 +115,31 @@ def key(tool: str, options: "Sequence[str]", values: "Sequence[str]", environ: "
     return sha256_hex("\0\0".join(fields).encode("utf-8", "surrogatepass"))[:32]
 
 
-def _entry_path(paths: CachePaths, index_key: str) -> str:
-    return os.path.join(paths.index, ENTRY_PREFIX + index_key)
+def read_entry(paths: CachePaths, name: str) -> bytes | None:
+    """The bytes of the index entry *name* (tool or script); ``None`` if there is no usable one.
+
+    An entry that is not a regular file, or larger than :data:`MAX_ENTRY_BYTES`, is none,
+    and a linked ``.index`` is never read through.
+    """
+    if os.path.islink(paths.index):
+        return None
+    data = read_regular(os.path.join(paths.index, name), MAX_ENTRY_BYTES)
+    return data if data is not None and len(data) <= MAX_ENTRY_BYTES else None
+
+
+def write_entry(paths: CachePaths, name: str, data: bytes | str) -> bool:
+    """Write the index entry *name* (best effort); whether it was written.
+
+    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
+    """
+    if os.path.islink(paths.index) or os.path.islink(paths.envs):
+        return False
+    return try_write_atomically(os.path.join(paths.index, name), data)
+
+
+def is_env_name(name: str) -> bool:
+    """Whether an entry's *name* can be an environment's: a plain name under ``envs/``, not hidden."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
 
 
 def signature(path: str) -> str:
@@ -148,16 +171,14 @@ def lookup(paths: CachePaths, index_key: str, environ: "Mapping[str, str]") -> t
 
     A corrupt entry, a changed condarc path or variable, or a linked ``.index`` is a miss.
     """
-    if os.path.islink(paths.index):
-        return None
-    data = read_regular(_entry_path(paths, index_key), MAX_ENTRY_BYTES)
-    if data is None or len(data) > MAX_ENTRY_BYTES:
+    data = read_entry(paths, ENTRY_PREFIX + index_key)
+    if data is None:
         return None
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     if len(lines) < 9 or lines[0] != RECIPE or lines[-2:] != ["end", ""]:
         return None
     env_name, command, executable, argv0, variables, variables_hash = lines[1:7]
-    if not env_name or "/" in env_name or "\\" in env_name or env_name.startswith("."):
+    if not is_env_name(env_name):
         return None
     if not command or not executable or not argv0:
         return None
@@ -191,8 +212,6 @@ def record(
     must stay the same.  Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic
     link, or when a field cannot be stored.
     """
-    if os.path.islink(paths.index) or os.path.islink(paths.envs):
-        return False
     if any(signature(path) != recorded for path, recorded in before):
         return False
     names = sorted(set(variables) - set(RESOLUTION_VARIABLES))
@@ -209,4 +228,4 @@ def record(
         return False
     if len(data) > MAX_ENTRY_BYTES:
         return False
-    return try_write_atomically(_entry_path(paths, index_key), data)
+    return write_entry(paths, ENTRY_PREFIX + index_key, data)

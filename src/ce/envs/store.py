@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ce import __version__
+from ce import __version__, tool_index
 from ce.errors import CacheError
 from ce.fileio import (
     STALE_TEMPORARY_SECONDS,
@@ -480,15 +480,10 @@ class EnvCache:
         for entry in _list_real_dir(self.paths.index):
             if is_temporary(entry.name) or not (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
                 continue
-            lines: list[bytes] = []
-            if not entry.is_symlink():
-                try:
-                    with open(entry.path, "rb") as handle:
-                        lines = handle.read(4096).split(b"\n")
-                except OSError:
-                    continue
+            data = None if entry.is_symlink() else tool_index.read_entry(self.paths, entry.name)
+            lines = data.split(b"\n") if data is not None else []
             env_name = lines[1].decode("utf-8", "replace") if len(lines) > 1 else ""
-            if not env_name or "/" in env_name or self.lookup(env_name) is None:
+            if not tool_index.is_env_name(env_name) or self.lookup(env_name) is None:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1

@@ -21,13 +21,13 @@ import os
 from ce.backends.builtin import BUILTIN_BACKENDS
 from ce.config.channels import resolve_channels
 from ce.errors import CeError
-from ce.fileio import read_regular, try_write_atomically
+from ce.fileio import read_regular
 from ce.keys import sha256_hex
 from ce.paths import CachePaths, sidecar_names
+from ce.tool_index import is_env_name, read_entry, write_entry
 
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
-MAX_ENTRY_BYTES = 64 * 1024
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,27 +84,19 @@ def fingerprint(
     return sha256_hex("\0".join(fields).encode("utf-8", "surrogateescape"), b"\0", comments)[:32]
 
 
-def _entry_path(paths: CachePaths, key: str) -> str:
-    return os.path.join(paths.index, key)
-
-
 def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
     """``(env_name, interpreter argv)`` recorded under *key*, if any.
 
     A corrupt entry is none, and a linked ``.index`` is never read through.
     """
-    if os.path.islink(paths.index):
-        return None
-    data = read_regular(_entry_path(paths, key), MAX_ENTRY_BYTES)
-    if data is None or len(data) > MAX_ENTRY_BYTES:
+    data = read_entry(paths, key)
+    if data is None:
         return None
     try:
         lines = data.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         return None
-    if len(lines) < 3 or lines[0] != RECIPE or not lines[1] or not lines[2]:
-        return None
-    if "/" in lines[1] or "\\" in lines[1] or lines[1].startswith("."):
+    if len(lines) < 3 or lines[0] != RECIPE or not is_env_name(lines[1]) or not lines[2]:
         return None
     return lines[1], lines[2].split("\0")
 
@@ -114,9 +106,7 @@ def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str
 
     Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
     """
-    if os.path.islink(paths.index) or os.path.islink(paths.envs):
-        return
-    try_write_atomically(_entry_path(paths, key), f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
+    write_entry(paths, key, f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
 
 
 def read_script_bytes(path: str) -> bytes | None:
