@@ -60,6 +60,11 @@ class _Job:
         self.url, self.expected, self.target, self.label, self.size = url, expected, target, label, size
 
 
+def _new_digests() -> dict[str, Any]:
+    """The digests every archive is hashed with while it is written: both a lock may record."""
+    return {name: hashlib.new(name) for name in ("sha256", "md5")}
+
+
 class _Sink:
     """The writer rattler streams an archive into: hashes, counts, caps and writes each chunk."""
 
@@ -67,7 +72,7 @@ class _Sink:
         self.output = output
         self.watch = watch
         self.job = job
-        self.digests = {name: hashlib.new(name) for name in ("sha256", "md5")}
+        self.digests = _new_digests()
         self.done = 0
         self.cap = size_cap(job.size)
         self.counted = counted
@@ -120,7 +125,7 @@ def _check_digests(job: _Job, digests: dict[str, Any]) -> str:
 
 def _read_local(job: _Job) -> str:
     """Copy a ``file://`` archive into the store, verified; its sha256."""
-    digests = {name: hashlib.new(name) for name in ("sha256", "md5")}
+    digests = _new_digests()
     with AtomicFile(str(job.target)) as output:
         try:
             with _open_file(job.url) as source:
