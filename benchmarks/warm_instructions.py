@@ -9,7 +9,7 @@ next, and a difference in milliseconds moves with it.  Instruction counts
 the warm path costs or saves, to a fraction of a percent.
 
 What is counted: ``python -c pass``, and a warm hit of ``ce ruff --version``
-through ``ce.__main__.main`` with the final ``exec`` replaced by an exit (valgrind
+through ``ce.fastpath.start`` (as ``launcher/ce`` runs it) with the final ``exec`` replaced by an exit (valgrind
 loses a process's counts when it execs), so the tool's own run is left out.
 With ``--baseline-src DIR`` (the ``src`` of another checkout), that ce's warm
 hit too, on the same cache.  Needs valgrind (``apt install valgrind``).
@@ -31,12 +31,16 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import build_test_channel  # noqa: E402
 
-#: A warm hit of ``ce ruff --version``, stopped where it would exec ruff.
+#: A warm hit of ``ce ruff --version`` as ``launcher/ce`` runs it, stopped where it would exec ruff.
+#: (A tree from before ``ce.fastpath.start`` started through ``ce.__main__.main``.)
 WARM_HIT = (
     "import sys\n"
-    "sys.argv = ['ce', 'ruff', '--version']\n"
     "import ce.fastpath\n"
     "ce.fastpath.launch = lambda plan: sys.exit(0 if plan.argv[0] == 'ruff' else 3)\n"
+    "if hasattr(ce.fastpath, 'start'):\n"
+    "    ce.fastpath.start(['ruff', '--version'])\n"
+    "    sys.exit(4)  # not a warm hit\n"
+    "sys.argv = ['ce', 'ruff', '--version']\n"
     "from ce.__main__ import main\n"
     "sys.exit(main())\n"
 )
@@ -75,6 +79,7 @@ def main() -> int:
     try:
         base = {key: value for key, value in os.environ.items() if not key.startswith("CONDA_EXEC_")}  # defaults
         base.update(CONDA_EXEC_HOME=str(work / "home"), RATTLER_CACHE_DIR=str(work / "rattler"))
+        base["PYTHONHASHSEED"] = "0"  # string hashes shape dicts, and so the count: the same on every run
         base["CONDA_CHANNELS"] = channel.as_uri()
         counts = {"python -c pass": instructions([sys.executable, "-c", "pass"], base)}
         for label, source in sources.items():

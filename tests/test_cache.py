@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ce.autoclean import CleanSettings, bump_run_count
+from ce.base import CachePaths, CleanSettings, bump_run_count, hold_shared, release, try_exclusive
 from ce.envs.store import EnvCache
-from ce.fileio import hold_shared, release, try_exclusive
-from ce.paths import CachePaths
 from conftest import run_ce
 from helpers import FAKE_ARGS, make_fake_env
 

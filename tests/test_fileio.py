@@ -1,4 +1,4 @@
-"""File locks (ce.fileio): never through a link, prunable while free, a bounded gate."""
+"""File locks (ce.base): never through a link, prunable while free, a bounded gate."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ce.fileio import hold_exclusive, hold_shared, release, remove_if_free, try_exclusive, wait_for_gate
+from ce.base import hold_exclusive, hold_shared, release, remove_if_free, try_exclusive, wait_for_gate
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks")
 

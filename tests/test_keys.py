@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from ce.base import env_name
 from ce.config.channels import normalize_channel, resolve_channels
 from ce.errors import InvalidNameError, UsageError
-from ce.keys import env_name
 from ce.specs import normalize_spec, spec_package_name, tool_argument_spec
 from ce.tool_request import resolve_tool_request
 

@@ -126,7 +126,7 @@ SIDECAR_FRAGMENTS = (".conda-exec.lock", ".conda-lock.yml", ".explicit.txt")
 OTHER_MEANINGS = {
     ("__main__.py", "rattler"): "the py-rattler module in sys.modules",
     ("conda_plugin.py", "rattler"): "the py-rattler module in sys.modules",
-    ("paths.py", "rattler"): "rattler's cache directory name",
+    ("base.py", "rattler"): "rattler's cache directory name",
     ("backends/activate_runner.py", "conda"): "the etc/conda directory",
     ("config/condarc.py", "conda"): "the conda executable (CONDA_EXE), to find the base install",
     ("lockfiles/conda_lock.py", "conda"): "conda-lock's 'manager: conda'",

@@ -35,6 +35,8 @@ FORBIDDEN_ON_WARM_PATH = (
 )
 
 ENTRY = "import sys; from ce.__main__ import main; sys.exit(main())"
+#: The ``ce`` command as installed: it imports ``ce.__main__`` only when the warm path misses.
+LAUNCHER = str(Path(__file__).resolve().parents[1] / "launcher" / "ce")
 
 
 def _imported_modules(stderr: str) -> set[str]:
@@ -46,17 +48,7 @@ def _imported_modules(stderr: str) -> set[str]:
 
 
 #: Every ce module a warm tool hit (through the tool index) imports: no configuration, specs or platform.
-TOOL_HIT_MODULES = {
-    "ce",
-    "ce.__main__",
-    "ce.fastpath",
-    "ce.keys",
-    "ce.paths",
-    "ce.launch",
-    "ce.fileio",
-    "ce.autoclean",
-    "ce.tool_index",
-}
+TOOL_HIT_MODULES = {"ce", "ce.fastpath", "ce.base"}
 
 
 def test_warm_run_imports_nothing_heavy(ce_home: Path) -> None:
@@ -65,21 +57,23 @@ def test_warm_run_imports_nothing_heavy(ce_home: Path) -> None:
         [sys.executable, "-c", ENTRY, *FAKE_ARGS, "faketool"], capture_output=True, text=True, env=dict(os.environ)
     )
     assert first.returncode == 0, first.stderr  # the full path: it records the tool index entry
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", ENTRY, *FAKE_ARGS, "faketool", "a", "b"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "ran a b\n"
-    imported = _imported_modules(result.stderr)
-    assert "ce.fastpath" in imported
-    leaked = sorted(
-        name for name in imported if name.split(".")[0] in FORBIDDEN_ON_WARM_PATH or name in FORBIDDEN_ON_WARM_PATH
-    )
-    assert leaked == []
-    assert {name for name in imported if name == "ce" or name.startswith("ce.")} == TOOL_HIT_MODULES
+    for entry in ([LAUNCHER], ["-c", ENTRY]):  # the ce command, and python -m ce (which also loads __main__)
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", *entry, *FAKE_ARGS, "faketool", "a", "b"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "ran a b\n"
+        imported = _imported_modules(result.stderr)
+        assert "ce.fastpath" in imported
+        leaked = sorted(
+            name for name in imported if name.split(".")[0] in FORBIDDEN_ON_WARM_PATH or name in FORBIDDEN_ON_WARM_PATH
+        )
+        assert leaked == []
+        expected = TOOL_HIT_MODULES if entry == [LAUNCHER] else TOOL_HIT_MODULES | {"ce.__main__"}
+        assert {name for name in imported if name == "ce" or name.startswith("ce.")} == expected
 
 
 def test_warm_run_prints_nothing_of_its_own(ce_home: Path) -> None:
@@ -129,7 +123,7 @@ def test_a_warm_hit_writes_ce_s_missing_bytecode_once(ce_home: Path, tmp_path: P
     assert "ce.cli" not in _imported_modules(first.stderr)  # still a warm hit
     assert (installed / "ce" / "__pycache__").is_dir()
     pycs = sorted(path.name.split(".")[0] for path in (installed / "ce" / "__pycache__").iterdir())
-    assert {"__init__", "__main__", "fastpath", "tool_index"} <= set(pycs)
+    assert {"__init__", "__main__", "fastpath", "base"} <= set(pycs)
     second = subprocess.run(hit, capture_output=True, text=True, env=env)
     assert second.stdout == "ran x\n", second.stderr
     imported = _imported_modules(second.stderr)
@@ -144,7 +138,7 @@ import importlib.util  # noqa: E402
 #: Standard-library modules the warm path may import at module level (all cheap or builtin).
 #: (A tool hit also goes without `__future__`: see FORBIDDEN_ON_WARM_PATH.)
 WARM_PATH_STDLIB = {"__future__", "os", "sys", "stat", "time", "errno", "fcntl", "_sha2", "_sha256"}
-WARM_PATH_ROOTS = ("ce.__main__", "ce.fastpath", "ce.script.index", "ce.tool_index")
+WARM_PATH_ROOTS = ("ce.__main__", "ce.fastpath", "ce.script.index")
 
 
 def _module_level_imports(module: str) -> set[str]:
@@ -200,9 +194,9 @@ def test_warm_path_modules_import_only_cheap_modules_at_module_level() -> None:
 
 
 def test_a_tool_hit_imports_only_its_own_modules_at_module_level() -> None:
-    """What ``ce.__main__`` and ``ce.fastpath`` import when imported is exactly the tool-hit set (static)."""
+    """What ``ce.fastpath`` imports when imported is exactly the tool-hit set (static)."""
     seen: set[str] = set()
-    pending = ["ce.__main__", "ce.fastpath"]
+    pending = ["ce.fastpath"]
     while pending:
         module = pending.pop()
         if module in seen:
@@ -221,13 +215,13 @@ def test_a_tool_hit_imports_only_its_own_modules_at_module_level() -> None:
 def test_launcher_run_again_as_a_spawn_child_does_not_start_ce() -> None:
     """conda >= 26.7 extracts packages in a "spawn" process pool, whose children run the main
     script again as ``__mp_main__``: the ``ce`` launcher must start ce only as ``__main__``."""
-    launcher = str(Path(__file__).resolve().parents[1] / "launcher" / "ce")
     code = (
-        "import runpy, ce.__main__ as entry\n"
-        "entry.main = lambda: print('ce ran') or 0\n"
-        f"runpy.run_path({launcher!r}, run_name='__mp_main__')\n"
+        "import runpy, ce.__main__ as entry, ce.fastpath as fastpath\n"
+        "fastpath.start = lambda argv: None\n"
+        "entry.main_after_warm = lambda args, error: print('ce ran') or 0\n"
+        f"runpy.run_path({LAUNCHER!r}, run_name='__mp_main__')\n"
         "print('imported')\n"
-        f"runpy.run_path({launcher!r}, run_name='__main__')\n"
+        f"runpy.run_path({LAUNCHER!r}, run_name='__main__')\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (0, "imported\nce ran\n"), result.stderr

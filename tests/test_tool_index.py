@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import pytest
 
-from ce import tool_index
+from ce import base, fastpath
 from ce.config.condarc import RESTRICT_VARIABLE, ROOT_VARIABLES, SEARCH_PATH_VARIABLE
 from ce.config.settings import ENV_VARIABLES
 
@@ -48,7 +48,7 @@ def envs(ce_home: Path) -> set[str]:
 
 
 def entries(ce_home: Path) -> list[Path]:
-    return sorted((ce_home / "envs" / ".index").glob(tool_index.ENTRY_PREFIX + "*"))
+    return sorted((ce_home / "envs" / ".index").glob(fastpath.TOOL_ENTRY_PREFIX + "*"))
 
 
 def twice(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[Run, Run]:
@@ -203,7 +203,7 @@ def test_a_corrupt_index_entry_is_ignored(kind: str, channel_url: str, ce_home: 
     elif kind == "fifo":
         os.mkfifo(entry)
     elif kind == "huge":
-        entry.write_bytes(text + b"x" * (tool_index.MAX_ENTRY_BYTES + 1))
+        entry.write_bytes(text + b"x" * (base.MAX_INDEX_ENTRY_BYTES + 1))
     else:  # a well-formed entry naming a command elsewhere: never run
         lines = text.split(b"\n")
         lines[3] = b"/bin/echo"
@@ -244,12 +244,14 @@ def test_uppercase_tool_runs_what_the_full_path_runs(channel_url: str, ce_home: 
 def test_the_key_covers_every_variable_the_configuration_reads() -> None:
     declared = {*ENV_VARIABLES, *ROOT_VARIABLES, SEARCH_PATH_VARIABLE, RESTRICT_VARIABLE}
     declared |= {"CONDARC", "CONDA_PREFIX", "XDG_CONFIG_HOME", "HOME", "CONDA_SUBDIR"}
-    assert declared <= set(tool_index.RESOLUTION_VARIABLES)
+    assert declared <= set(fastpath.RESOLUTION_VARIABLES)
     env = dict(os.environ)
-    base = tool_index.key("ruff", [], [], env)
-    for name in tool_index.RESOLUTION_VARIABLES:
-        assert tool_index.key("ruff", [], [], {**env, name: "changed"}) != base, name
-    assert tool_index.key("ruff", ["-c", "./x"], ["./x"], env) != tool_index.key("ruff", ["-c", "./y"], ["./y"], env)
+    base = fastpath.tool_key("ruff", [], [], env)
+    for name in fastpath.RESOLUTION_VARIABLES:
+        assert fastpath.tool_key("ruff", [], [], {**env, name: "changed"}) != base, name
+    assert fastpath.tool_key("ruff", ["-c", "./x"], ["./x"], env) != fastpath.tool_key(
+        "ruff", ["-c", "./y"], ["./y"], env
+    )
 
 
 def test_cleanup_prunes_entries_of_removed_environments(channel_url: str, ce_home: Path) -> None:

@@ -24,15 +24,24 @@ from ce.backends.builtin import (
     builtin,
 )
 from ce.errors import EXIT_ERROR, CeError, ToolNotFoundError, UsageError
-from ce.fastpath import VALUE_OPTIONS, split_argv, wants_verbose
+from ce.fastpath import (
+    RESOLUTION_VARIABLES,
+    VALUE_OPTIONS,
+    record_tool,
+    snapshot_paths,
+    split_argv,
+    tool_key,
+    wants_verbose,
+    warm_option_values,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ce.base import CachePaths
     from ce.envs.provision import Prepared, RunOptions
     from ce.envs.store import EnvEntry
-    from ce.paths import CachePaths
     from ce.plugins.manager import BackendRegistry
     from ce.tool_request import ToolRequest
 
@@ -407,7 +416,7 @@ class Cli:
         return self.tool()
 
     def _paths(self) -> CachePaths:
-        from ce.paths import CachePaths
+        from ce.base import CachePaths
 
         return CachePaths.from_environ()
 
@@ -492,7 +501,7 @@ class Cli:
         return 0
 
     def clean(self) -> int:
-        from ce.autoclean import CleanSettings
+        from ce.base import CleanSettings
         from ce.envs.store import EnvCache, describe_freed, format_size
 
         ns = self.ns
@@ -606,7 +615,7 @@ class Cli:
         Only runs that the warm path would resolve the same way are recorded:
         no lock options, the default runner, and no warning to repeat.
         """
-        from ce.paths import CachePaths
+        from ce.base import CachePaths
         from ce.platforms import current_subdir
         from ce.script import index as scriptindex
 
@@ -660,9 +669,7 @@ class Cli:
 
         ``None`` when the warm path would not handle this command line (it would never look the key up).
         """
-        from ce import tool_index
         from ce.config.condarc import watched_paths
-        from ce.fastpath import warm_option_values
 
         ns = self.ns
         if options.runner != (ACTIVATE_RUNNER if ns.activate else DEFAULT_RUNNER):
@@ -672,11 +679,11 @@ class Cli:
         if values is None:
             return None
         try:
-            key = tool_index.key(ns.tool, ce_options, values, os.environ)
+            key = tool_key(ns.tool, ce_options, values, os.environ)
         except OSError:  # no working directory to resolve a relative path against: never recorded
             return None
         watched, variables = watched_paths(os.environ)
-        return key, tool_index.snapshot(watched), variables
+        return key, snapshot_paths(watched), variables
 
     def _remember_tool(
         self,
@@ -690,11 +697,9 @@ class Cli:
         Only a run without a warning, whose channels do not depend on the working directory
         through the configuration, and whose command the warm path finds the same way.
         """
-        from ce import tool_index
+        from ce.base import find_command, read_regular
         from ce.config.channels import configuration_depends_on_cwd
         from ce.config.condarc import MAX_CACHE_BYTES, find_files, variables_in
-        from ce.fileio import read_regular
-        from ce.launch import find_command
         from ce.specs import command_candidates
 
         key, before, variables = state
@@ -706,7 +711,7 @@ class Cli:
             if data is None or len(data) > MAX_CACHE_BYTES:
                 return
             variables |= variables_in(data.decode("utf-8", "surrogateescape"))
-        for name in tool_index.RESOLUTION_VARIABLES:
+        for name in RESOLUTION_VARIABLES:
             variables |= variables_in(os.environ.get(name, ""))
         paths = self._paths()
         prefix = paths.env(request.env_name)
@@ -720,7 +725,7 @@ class Cli:
         if options.runner == DEFAULT_RUNNER and (plan.executable, plan.argv[0]) != (executable, command):
             return
         target = (request.env_name, request.command, executable, command)
-        tool_index.record(paths, key, target, before, variables, os.environ)
+        record_tool(paths, key, target, before, variables, os.environ)
 
     def _not_found_hint(self, env_name: str, package: str, typed: str, message: str) -> str:
         """The 127 message, naming the exact command line to run what the package does provide."""
@@ -749,8 +754,8 @@ class Cli:
 
     def start(self, prepared: Prepared) -> int:
         """Report what was built or cleaned, then start the process."""
+        from ce.base import launch
         from ce.config.condarc import save_pending
-        from ce.launch import launch
 
         report, cleaned, plan = prepared.report, prepared.cleaned, prepared.plan
         if report is not None:

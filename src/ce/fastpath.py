@@ -1,4 +1,4 @@
-"""The start of every run: split the command line, then try the warm path (stat calls, then ``exec``).
+"""The start of every run: split the command line, then try the warm path (the tool index, stat calls, ``exec``).
 
 :func:`split_argv` separates ce's options from TOOL and the tool's arguments:
 everything after TOOL belongs to the tool (``ce ruff --help`` is ruff's help), so
@@ -8,28 +8,56 @@ uses the same split.
 :func:`run_warm` handles the common command lines (TOOL with ``-c``, ``--with``,
 ``--from``, ``--override-channels``, ``-q``, ``--offline``, ``--activate``) when
 the environment exists, and returns without doing anything otherwise.  A tool is
-found through the tool index (:mod:`ce.tool_index`, recorded by the full command
-line), so a tool hit imports no configuration, spec or platform module; a script
-through the script index.
+found through the tool index (below), so a tool hit imports no configuration, spec
+or platform module; a script through the script index (:mod:`ce.script.index`).
+
+**The tool index.**  After a tool run that resolved without a warning, the full command
+line records (:func:`record_tool`) which environment and command it used, under a key over
+everything that could change that answer: the recipe and ce's version, the machine and user,
+TOOL and ce's options exactly as given, the value (or absence) of every environment variable
+the resolution reads (:data:`RESOLUTION_VARIABLES`), and the working directory when an option
+value is a relative path.  The entry itself carries what the key cannot: a stat signature of
+every condarc search-path entry (files, ``condarc.d`` directories and their listing, and
+entries that did not exist), and the names and a hash of any other variable that a condarc
+file, a variable's value or the search path refers to.  The warm path recomputes the key,
+reads the entry (one small regular file), re-stats exactly the recorded paths and compares
+(:func:`lookup_tool`); any difference (a new, changed or removed condarc file, a changed
+variable) is a miss, and the full command line runs and records again: never a stale hit.
 
 A cache hit is at Python's floor only if it imports almost nothing: no argparse,
-rattler, asyncio, pluggy, json, re or ``__future__``, and few of ce's own modules
-(each costs about 0.1 ms).  ``tests/test_startup.py`` holds the exact list.
+rattler, asyncio, pluggy, json, re or ``__future__``, and of ce's own modules only
+``ce``, this one and :mod:`ce.base` (each module costs 0.1-0.2 ms).
+``tests/test_startup.py`` holds the exact list.
 """
 
 import os
+import stat
 import sys
 import time
 
-from ce import tool_index
-from ce.autoclean import CleanSettings, bump_run_count
-from ce.fileio import hold_shared, release, wait_for_gate
-from ce.launch import LaunchPlan, find_command, launch, path_environ
-from ce.paths import CachePaths
+from ce import __version__
+from ce.base import (
+    KEY_RECIPE,
+    MAX_INDEX_ENTRY_BYTES,
+    CachePaths,
+    CleanSettings,
+    LaunchPlan,
+    bump_run_count,
+    find_command,
+    hold_shared,
+    is_env_name,
+    launch,
+    path_environ,
+    read_index_entry,
+    release,
+    sha256_hex,
+    wait_for_gate,
+    write_index_entry,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping, Sequence
 
 # --- splitting the command line ----------------------------------------------------------------
 # ``tests/test_fastpath.py`` keeps VALUE_OPTIONS equal to the full parser's options that take a value.
@@ -113,11 +141,183 @@ def write_missing_bytecode() -> None:
     compile_ce_itself()
 
 
+# --- the tool index ---------------------------------------------------------------------------
+
+TOOL_INDEX_RECIPE = "ce-tool-index:1"
+#: Options left out of the key: they change what ce prints, not what it resolves.
+QUIET_FLAGS = ("-q", "--quiet")
+#: Tool index entry file names start with this (script index entries are bare hashes).
+TOOL_ENTRY_PREFIX = "tool-"
+
+#: Every environment variable that resolving a tool request can read: conda's configuration
+#: variables, the ones that find condarc files, the platform, the home directory.
+#: ``tests/test_tool_index.py`` keeps it a superset of what ``ce.config`` declares.
+RESOLUTION_VARIABLES = (
+    "CONDA_CHANNELS",
+    "CONDA_CHANNEL_ALIAS",
+    "CONDA_DEFAULT_CHANNELS",
+    "CONDA_OVERRIDE_CHANNELS_ENABLED",
+    "CONDA_PKGS_DIRS",
+    "CONDA_REMOTE_CONNECT_TIMEOUT_SECS",
+    "CONDA_REMOTE_READ_TIMEOUT_SECS",
+    "CONDA_REMOTE_MAX_RETRIES",
+    "CONDA_REMOTE_BACKOFF_FACTOR",
+    "CONDA_SSL_VERIFY",
+    "CONDARC",
+    "CONDA_ROOT",
+    "_CONDA_ROOT",
+    "CONDA_EXE",
+    "CONDA_PYTHON_EXE",
+    "CONDA_PREFIX",
+    "XDG_CONFIG_HOME",
+    "HOME",
+    "USERPROFILE",
+    "HOMEDRIVE",
+    "HOMEPATH",
+    "CONDA_SUBDIR",
+    "PROCESSOR_ARCHITECTURE",
+    "PROCESSOR_ARCHITEW6432",
+    "CE_CONDARC_SEARCH_PATH",
+    "CONDA_RESTRICT_RC_SEARCH_PATH",
+    "RATTLER_CACHE_DIR",
+    "PATHEXT",
+)
+
+
+def _is_relative(value: str) -> bool:
+    """Whether an option value may name a path relative to the working directory."""
+    if "://" in value:
+        return False
+    return value.startswith((".", "~")) or (("/" in value or os.sep in value) and not os.path.isabs(value))
+
+
+def _variables_text(names: "Iterable[str]", environ: "Mapping[str, str]") -> str:
+    return "\0".join(f"{name}\1{environ[name]}" if name in environ else f"{name}\2" for name in names)
+
+
+def _variables_hash(names: "Iterable[str]", environ: "Mapping[str, str]") -> str:
+    return sha256_hex(_variables_text(names, environ).encode("utf-8", "surrogatepass"))
+
+
+def tool_key(tool: str, options: "Sequence[str]", values: "Sequence[str]", environ: "Mapping[str, str]") -> str:
+    """The index key of running *tool* with ce's *options* (*values*: the option values among them).
+
+    ``-q``/``--quiet`` changes nothing that is resolved, so ``ce -q TOOL`` and ``ce TOOL`` share an entry.
+    Raises :class:`OSError` when a relative value needs a working directory that is gone.
+    """
+    options = [option for option in options if option not in QUIET_FLAGS]
+    machine = os.uname() if hasattr(os, "uname") else None
+    fields = [
+        TOOL_INDEX_RECIPE,
+        KEY_RECIPE,
+        __version__,
+        sys.platform,
+        machine.sysname if machine else "",
+        machine.machine if machine else "",
+        str(os.getuid()) if hasattr(os, "getuid") else "",  # ``~`` without $HOME is this user's home
+        tool,
+        str(len(options)),
+        *options,
+        _variables_text(RESOLUTION_VARIABLES, environ),
+        os.getcwd() if any(_is_relative(value) for value in values) else "",
+    ]
+    return sha256_hex("\0\0".join(fields).encode("utf-8", "surrogatepass"))[:32]
+
+
+def path_signature(path: str) -> str:
+    """What a recorded path looks like now: ``-`` when absent, else its type and stat fields.
+
+    A directory's signature includes its sorted listing (a ``condarc.d`` with a new file).
+    """
+    try:
+        if not os.access(path, os.F_OK):  # most condarc paths do not exist: no exception to raise and catch
+            return "-"
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return "-"
+    fields = f"{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
+    if stat.S_ISREG(info.st_mode):
+        return f"f:{info.st_size}:{fields}"
+    if stat.S_ISDIR(info.st_mode):
+        try:
+            names = sorted(os.listdir(path))
+        except OSError:
+            return f"d?:{fields}"
+        listing = sha256_hex("\0".join(names).encode("utf-8", "surrogatepass"))[:32]
+        return f"d:{fields}:{listing}"
+    return f"o:{info.st_mode}:{fields}"
+
+
+def lookup_tool(paths: CachePaths, index_key: str, environ: "Mapping[str, str]") -> tuple[str, str, str, str] | None:
+    """``(env_name, command, executable, argv0)`` recorded under *index_key*, if still valid.
+
+    A corrupt entry, a changed condarc path or variable, or a linked ``.index`` is a miss.
+    """
+    data = read_index_entry(paths, TOOL_ENTRY_PREFIX + index_key)
+    if data is None:
+        return None
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if len(lines) < 9 or lines[0] != TOOL_INDEX_RECIPE or lines[-2:] != ["end", ""]:
+        return None
+    env_name, command, executable, argv0, variables, variables_hash = lines[1:7]
+    if not is_env_name(env_name):
+        return None
+    if not command or not executable or not argv0:
+        return None
+    names = variables.split("\0") if variables else []
+    if _variables_hash(names, environ) != variables_hash:
+        return None
+    for line in lines[7:-2]:
+        path, separator, recorded = line.partition("\0")
+        if not separator or path_signature(path) != recorded:
+            return None
+    return env_name, command, executable, argv0
+
+
+def snapshot_paths(watched: "Iterable[str]") -> list[tuple[str, str]]:
+    """``(path, signature)`` of each of *watched*, taken before the resolution they feed."""
+    return [(path, path_signature(path)) for path in dict.fromkeys(watched)]
+
+
+def record_tool(
+    paths: CachePaths,
+    index_key: str,
+    target: tuple[str, str, str, str],
+    before: "Sequence[tuple[str, str]]",
+    variables: "Iterable[str]",
+    environ: "Mapping[str, str]",
+) -> bool:
+    """Remember that *index_key* runs ``(env_name, command, executable, argv0)`` (best effort).
+
+    *before* is the :func:`snapshot_paths` of the condarc paths taken before resolving; if any of
+    them changed since, nothing is recorded.  *variables* are further variables whose values
+    must stay the same.  Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic
+    link, or when a field cannot be stored.
+    """
+    if any(path_signature(path) != recorded for path, recorded in before):
+        return False
+    names = sorted(set(variables) - set(RESOLUTION_VARIABLES))
+    fields = [*target, *names, *(path for path, _ in before)]
+    if any("\n" in field or "\0" in field for field in fields) or not all(target):
+        return False
+    variables_hash = _variables_hash(names, environ)
+    lines = [TOOL_INDEX_RECIPE, *target, "\0".join(names), variables_hash]
+    lines.extend(f"{path}\0{recorded}" for path, recorded in before)
+    text = "\n".join([*lines, "end", ""])
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # not a name the file system gave (a lone surrogate): never recorded
+        return False
+    if len(data) > MAX_INDEX_ENTRY_BYTES:
+        return False
+    return write_index_entry(paths, TOOL_ENTRY_PREFIX + index_key, data)
+
+
 # --- the warm path -----------------------------------------------------------------------------
 
 TOUCH_INTERVAL_SECONDS = 3600.0
 #: Flags the warm path handles; a script run may also be ``--locked`` (recorded under its own index key).
-_FLAGS = ("--override-channels", *tool_index.QUIET_FLAGS, "--offline")
+_FLAGS = ("--override-channels", *QUIET_FLAGS, "--offline")
 _SCRIPT_FLAGS = (*_FLAGS, "--locked")
 #: How long a new run waits for a pending ``--refresh`` of its environment to take over.
 REFRESH_WAIT_SECONDS = 5.0
@@ -234,7 +434,7 @@ def _tool_target(
     values = warm_option_values(options)
     if values is None:
         return None
-    found = tool_index.lookup(paths, tool_index.key(tool, options, values, environ), environ)
+    found = lookup_tool(paths, tool_key(tool, options, values, environ), environ)
     if found is None:  # never recorded, or something it depends on changed: the full path resolves (and records)
         return None
     env_name, command, executable, argv0 = found
@@ -304,7 +504,7 @@ def run_warm(argv: list[str], environ: "Mapping[str, str]") -> None:
     if not complete:
         return
     if settings.enabled and bump_run_count(paths, settings.interval):
-        _auto_clean(paths, settings.age_days, quiet=any(option in tool_index.QUIET_FLAGS for option in options))
+        _auto_clean(paths, settings.age_days, quiet=any(option in QUIET_FLAGS for option in options))
     prefix = paths.env(env_name)
     if activate:
         from ce.backends.activate_runner import activated_environ
@@ -316,3 +516,41 @@ def run_warm(argv: list[str], environ: "Mapping[str, str]") -> None:
     if condarc is not None:
         condarc.save_pending()  # settings merged on this run (a changed condarc) are cached once it succeeds
     launch(LaunchPlan(executable, process_argv, tool_environ))
+
+
+def _reopen_closed_standard_streams() -> None:
+    """Give a closed stdin, stdout or stderr (``>&-``) ``/dev/null`` instead.
+
+    Otherwise the next file ce opens (a lock file) would become fd 1 or 2 and
+    the tool's output would land in it; and ``sys.stdout`` would be ``None``.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:  # pragma: no cover - fds are allocated lowest first
+                os.dup2(opened, fd)
+                os.close(opened)
+            if getattr(sys, name) is None:
+                setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115 - lives as long as the process
+
+
+def start(argv: list[str]) -> Exception | None:
+    """The ``ce`` command's first step: exec the tool if *argv* is a cache hit (never returning then).
+
+    Returns ``None`` when *argv* is not a cache hit, or the :class:`CeError` of a tool that was
+    found but could not start; either way the caller (``launcher/ce``, ``ce.__main__``) goes on
+    to the full command line, which reports that error.
+    """
+    _reopen_closed_standard_streams()
+    write_missing_bytecode()
+    try:
+        # A plain dict: every os.environ lookup encodes and decodes, and a hit reads ~40 variables
+        # and copies them all for the tool.
+        run_warm(argv, dict(os.environ))
+    except Exception as error:  # a tool found but unable to start
+        if not is_ce_error(error):
+            raise
+        return error
+    return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from ce.base import executable_dirs, find_command
 from ce.envs.provision import EnvironmentSpec, Prepared, Reporter, RunOptions, provide, solve_request_for
-from ce.launch import executable_dirs, find_command
 from ce.specs import command_candidates
 from ce.tool_request import ToolRequest
 

@@ -8,8 +8,8 @@ environment a command line means.  On the warm path: no ``re``, ``json``,
 
 from __future__ import annotations
 
+from ce.base import env_name
 from ce.config.channels import check_override_allowed, resolve_channels
-from ce.keys import env_name
 from ce.specs import normalize_spec, spec_package_name, tool_argument_spec, validate_command
 
 TYPE_CHECKING = False

@@ -28,9 +28,9 @@ from __future__ import annotations
 import os
 import sys
 
+from ce.base import LaunchPlan, path_environ, read_regular, resolve_command
 from ce.errors import InstallError
-from ce.fileio import read_regular, try_write_atomically
-from ce.launch import LaunchPlan, path_environ, resolve_command
+from ce.fileio import try_write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ def referenced_names(texts: Sequence[str]) -> list[str]:
 
 
 def _inputs_key(names: Sequence[str], env: Mapping[str, str]) -> str:
-    from ce.keys import env_name_from_parts
+    from ce.base import env_name_from_parts
 
     values = [f"{name}={env[name]}" if name in env else name for name in names]
     return env_name_from_parts("activation", {"values": values})

@@ -43,7 +43,7 @@ DEFAULT_LOCKFILE_FORMAT = "rattler-lock-v6"
 class BuiltinBackend:
     """One built-in backend: its kind, name, ``module:factory`` and, for lock formats, sidecar name patterns.
 
-    Sidecar patterns (see :func:`ce.paths.sidecar_names`) are passed to a lock
+    Sidecar patterns (see :func:`sidecar_names`) are passed to a lock
     format's factory; the first one is the name written.
     """
 
@@ -155,3 +155,21 @@ def create_backend(kind: BackendKind, name: str, registry: Callable[[], Registry
     if found is not None:
         return found.create()
     return registry().create(kind, name)
+
+
+def sidecar_names(patterns: tuple[str, ...], script_name: str, platform: str) -> list[str]:
+    """Lock sidecar file names for the script called *script_name*, from a format's *patterns*.
+
+    A pattern is formatted with ``name`` (the script's file name), ``stem``
+    (without its last suffix) and ``platform``; a ``{stem}`` pattern is
+    skipped for a script without a suffix.
+    """
+    stem = script_name.rsplit(".", 1)[0] if "." in script_name else script_name
+    names: list[str] = []
+    for pattern in patterns:
+        if "{stem}" in pattern and stem == script_name:
+            continue
+        name = pattern.format(name=script_name, stem=stem, platform=platform)
+        if name not in names:
+            names.append(name)
+    return names

@@ -1,12 +1,12 @@
 """The ``path`` runner: prepend the environment's executable directories to PATH.
 
-The command lookup itself lives in :mod:`ce.launch` (the warm path uses it
+The command lookup itself lives in :mod:`ce.base` (the warm path uses it
 without this module); the names are re-exported here for plugins.
 """
 
 from __future__ import annotations
 
-from ce.launch import (
+from ce.base import (
     LaunchPlan,
     command_not_found,
     executable_dirs,

@@ -32,10 +32,10 @@ from ce.backends.rattler_network import (
     make_client,
     redact,
 )
+from ce.base import rattler_cache_root
 from ce.config.condarc import load as load_settings
 from ce.config.condarc import package_cache
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
-from ce.paths import rattler_cache_root
 from ce.records import LockedPackage, SolveRequest
 from ce.status import Status, human_bytes
 

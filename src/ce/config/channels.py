@@ -107,7 +107,7 @@ def configuration_depends_on_cwd(environ: Mapping[str, str]) -> bool:
     """Whether a configured channel (or a default channel ``defaults`` expands to) is a relative path.
 
     Such a configuration resolves differently in every working directory, so a tool run under it
-    is not recorded in the tool index (:mod:`ce.tool_index`).
+    is not recorded in the tool index (:mod:`ce.fastpath`).
     """
     settings = condarc.load(environ)
     names = condarc.expand_defaults([*(settings.channels or DEFAULT_CHANNELS), DEFAULTS_NAME], settings)

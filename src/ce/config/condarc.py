@@ -33,6 +33,7 @@ import os
 import stat
 import sys
 
+from ce.base import KEY_HASH_LENGTH, cache_home, env_name_from_parts, rattler_cache_root, read_regular
 from ce.config.settings import (
     CACHE_FORMAT,
     DEFAULTS_NAME,
@@ -45,9 +46,7 @@ from ce.config.settings import (
     parse_settings,
 )
 from ce.errors import ConfigurationError
-from ce.fileio import read_regular, try_write_atomically
-from ce.keys import KEY_HASH_LENGTH, env_name_from_parts
-from ce.paths import cache_home, rattler_cache_root
+from ce.fileio import try_write_atomically
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -234,7 +233,7 @@ def watched_paths(environ: Mapping[str, str]) -> tuple[list[str], set[str]]:
     The paths are each search-path entry as expanded here (existing or not: a condarc
     file created later must be noticed), then every condarc file found (the files of a
     ``condarc.d`` directory too).  The variables are those the search path refers to.
-    Used to record a tool run in :mod:`ce.tool_index`.
+    Used to record a tool run in the tool index (:mod:`ce.fastpath`).
     """
     paths: list[str] = []
     variables: set[str] = set()

@@ -38,10 +38,10 @@ from ce.backends.rattler_network import (
     redact,
     size_cap,
 )
+from ce.base import VERIFIED_STORE_DIRNAME, rattler_cache_root
 from ce.errors import InstallError
 from ce.fileio import STALE_TEMPORARY_SECONDS, AtomicFile, remove_stale_temporaries, write_atomically
 from ce.lockfiles import checked_hash
-from ce.paths import VERIFIED_STORE_DIRNAME, rattler_cache_root
 from ce.records import LockedPackage, PypiPackage
 from ce.status import Status, human_bytes
 from ce.urls import without_credentials

@@ -23,13 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ce.autoclean import CleanSettings, bump_run_count
 from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, create_backend
+from ce.base import CachePaths, CleanSettings, LaunchPlan, bump_run_count, hold_shared, release, wait_for_gate
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
-from ce.fileio import hold_shared, release, wait_for_gate
-from ce.launch import LaunchPlan
-from ce.paths import CachePaths
 from ce.records import LockedPackage, PypiPackage, SolveRequest
 from ce.urls import without_credentials
 

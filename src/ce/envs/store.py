@@ -4,7 +4,7 @@ An environment becomes visible under its name only when complete: it is built
 in ``envs/.build-<name>.<random>`` and renamed into place.  One process
 builds a given name at a time (a build lock); the others wait and reuse it.
 Removal takes the in-use lock exclusively without waiting, so an environment
-that a tool is running from is never removed (see :mod:`ce.fileio`, locks).
+that a tool is running from is never removed (see :mod:`ce.base`, locks).
 """
 
 from __future__ import annotations
@@ -19,19 +19,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ce import __version__, tool_index
-from ce.errors import CacheError
-from ce.fileio import (
-    STALE_TEMPORARY_SECONDS,
+from ce import __version__
+from ce.base import (
+    BUILD_PREFIX,
+    TRASH_PREFIX,
+    VERIFIED_STORE_DIRNAME,
+    CachePaths,
     hold_exclusive,
-    is_temporary,
+    is_env_name,
+    rattler_cache_root,
+    read_index_entry,
     read_regular,
     release,
     remove_if_free,
-    remove_stale_temporaries,
     try_exclusive,
 )
-from ce.paths import BUILD_PREFIX, TRASH_PREFIX, VERIFIED_STORE_DIRNAME, CachePaths, rattler_cache_root
+from ce.errors import CacheError
+from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries
 
 METADATA_FILE = "ce-env.json"
 #: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
@@ -338,7 +342,7 @@ class EnvCache:
         if fd is None:
             if on_wait is not None:
                 on_wait(f"waiting for running tools to exit before replacing {name}")
-            gate = hold_exclusive(self.paths.refresh_lock(name))  # new runs pause (see fileio.wait_for_gate)
+            gate = hold_exclusive(self.paths.refresh_lock(name))  # new runs pause (see base.wait_for_gate)
             fd = hold_exclusive(in_use_lock)
         trash = None
         try:
@@ -455,7 +459,7 @@ class EnvCache:
     def _prune_locks_and_index(self) -> int:
         """Lock files and index entries (scripts and tools) of environments that no longer exist.
 
-        A lock file is deleted only while nobody holds it (see :func:`ce.fileio.remove_if_free`);
+        A lock file is deleted only while nobody holds it (see :func:`ce.base.remove_if_free`);
         nothing is done inside a ``.locks`` or ``.index`` that is a symbolic link.
         """
         names = {entry.name for entry in self._scan()}
@@ -480,10 +484,10 @@ class EnvCache:
         for entry in _list_real_dir(self.paths.index):
             if is_temporary(entry.name) or not (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
                 continue
-            data = None if entry.is_symlink() else tool_index.read_entry(self.paths, entry.name)
+            data = None if entry.is_symlink() else read_index_entry(self.paths, entry.name)
             lines = data.split(b"\n") if data is not None else []
             env_name = lines[1].decode("utf-8", "replace") if len(lines) > 1 else ""
-            if not tool_index.is_env_name(env_name) or self.lookup(env_name) is None:
+            if not is_env_name(env_name) or self.lookup(env_name) is None:
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
+from ce.backends.builtin import sidecar_names
 from ce.errors import CeError
-from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS
 from ce.records import LockedPackage, PypiPackage
 from ce.urls import without_credentials

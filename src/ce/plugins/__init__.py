@@ -14,7 +14,7 @@ implements and the data it exchanges with ce are exported here too.
 
 from __future__ import annotations
 
-from ce.launch import LaunchPlan, executable_dirs, resolve_command
+from ce.base import LaunchPlan, executable_dirs, resolve_command
 from ce.lockfiles import LockData
 from ce.plugins.hookspec import hookimpl
 from ce.plugins.types import (

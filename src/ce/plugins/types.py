@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ce.errors import InvalidNameError
 
 if TYPE_CHECKING:
-    from ce.launch import LaunchPlan
+    from ce.base import LaunchPlan
     from ce.lockfiles import LockData
     from ce.records import LockedPackage, SolveRequest
 

@@ -19,7 +19,7 @@ import tomlkit
 import tomlkit.items
 from tomlkit.exceptions import TOMLKitError
 
-from ce import fileio
+from ce.base import lock_descriptor, release
 from ce.errors import ScriptError, UsageError
 from ce.fileio import TEMPORARY_PREFIX, write_atomically
 from ce.script.blocks import find_blocks
@@ -151,7 +151,7 @@ def _lock_script(path: str) -> int:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise ScriptError(f"{path}: not a regular file; ce edits only regular files")
-            fileio.lock_descriptor(fd)
+            lock_descriptor(fd)
             try:
                 now = os.stat(path)
             except OSError as error:
@@ -181,7 +181,7 @@ def _remove_stale_writes(directory: str) -> None:
         except OSError:
             continue
         try:
-            if fileio.lock_descriptor(fd, wait=False):
+            if lock_descriptor(fd, wait=False):
                 os.unlink(leftover)
         except OSError:
             pass
@@ -212,7 +212,7 @@ def edit_script(path: str, transform: Callable[[str], str]) -> bool:
             raise ScriptError(f"cannot write script {path}: {error.strerror}") from error
         return True
     finally:
-        fileio.release(fd)
+        release(fd)
 
 
 def add_dependencies(path: str, specs: list[str]) -> list[str]:

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import os
 
-from ce.backends.builtin import BUILTIN_BACKENDS
+from ce.backends.builtin import BUILTIN_BACKENDS, sidecar_names
+from ce.base import CachePaths, is_env_name, read_index_entry, read_regular, sha256_hex, write_index_entry
 from ce.config.channels import resolve_channels
 from ce.errors import CeError
-from ce.fileio import read_regular
-from ce.keys import sha256_hex
-from ce.paths import CachePaths, sidecar_names
-from ce.tool_index import is_env_name, read_entry, write_entry
 
 RECIPE = "ce-script-index:1"
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
@@ -89,7 +86,7 @@ def lookup(paths: CachePaths, key: str) -> tuple[str, list[str]] | None:
 
     A corrupt entry is none, and a linked ``.index`` is never read through.
     """
-    data = read_entry(paths, key)
+    data = read_index_entry(paths, key)
     if data is None:
         return None
     try:
@@ -106,7 +103,7 @@ def record(paths: CachePaths, key: str, env_name: str, interpreter: Sequence[str
 
     Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
     """
-    write_entry(paths, key, f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
+    write_index_entry(paths, key, f"{RECIPE}\n{env_name}\n" + "\0".join(interpreter) + "\n")
 
 
 def read_script_bytes(path: str) -> bytes | None:

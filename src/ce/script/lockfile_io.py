@@ -17,11 +17,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend
+from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend, sidecar_names
+from ce.base import env_name_from_parts
 from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, UsageError
 from ce.fileio import write_atomically
-from ce.keys import env_name_from_parts
 from ce.lockfiles import (
     LockData,
     content_digest,
@@ -30,7 +30,6 @@ from ce.lockfiles import (
     unlocked_requirements,
     with_header,
 )
-from ce.paths import sidecar_names
 from ce.platforms import KNOWN_SUBDIRS, typical_virtual_packages
 from ce.records import SolveRequest
 from ce.script import embed as embedding

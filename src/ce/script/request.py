@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from ce.base import env_name_from_parts
 from ce.config.channels import resolve_channels
-from ce.keys import env_name_from_parts
 from ce.script.metadata import ScriptMetadata
 from ce.specs import normalize_spec, spec_package_name
 
