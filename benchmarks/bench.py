@@ -601,22 +601,24 @@ def render(
         lines.append(f"- uvx reference: {uvx_note}.")
     lines += [
         "",
-        "## Where a target is missed, and why",
+        "## Where the time goes, and where a target is missed",
         "",
-        "- **Warm overhead.** What ce adds to `python -c pass` is almost all imports: nine of ce's modules and "
-        "`fcntl` and a builtin SHA-256 (no argparse, json, re, typing, `__future__`, rattler, asyncio or pluggy; "
-        "`tests/test_startup.py` lists them), about 2 ms in a fresh process here, against 0.4 ms of ce's own "
-        "work (a key, a dozen `stat` calls, one `flock`, one byte appended to the run counter). A fresh Python "
-        "spends 0.1-0.25 ms on each module it imports on this machine whatever its size (merging modules or "
-        "dropping code not on the warm path moved the figure by less than the noise). The tool's own run is part "
-        "of the figure. The difference scales with the machine's speed, which drifts: with `python -c pass` at "
-        "11-12 ms a warm hit adds 2.4-2.8 ms, at 15-17 ms it adds 3.4-3.8 ms. ce ships its own launcher "
-        "(`launcher/ce`), which pip, uv and pipx install as it is, because pip's console-script launcher imports "
-        "`re` before ce starts (the reference row). An environment made by `python -m venv` starts slower than "
-        "one made by uv (setuptools' `.pth` file imports `_distutils_hack`), which is why each install is "
-        "compared with its own python. uv does not byte-compile unless asked (`--compile-bytecode`), and with "
-        "`PYTHONDONTWRITEBYTECODE` set Python does not write the `.pyc` files either: ce's first run (a warm hit "
-        "too) writes them, else every run of that install would compile ce's warm path from source.",
+        "- **Warm overhead.** What ce adds to `python -c pass` is almost all imports: three of ce's modules "
+        "(`ce`, `ce.fastpath`, `ce.base`), `fcntl` and a builtin SHA-256, and no argparse, json, re, typing, "
+        "`__future__`, rattler, asyncio or pluggy (`tests/test_startup.py` holds the list); then about 0.4 ms of "
+        "ce's own work (a key, a dozen `stat` calls, one `flock`, one byte appended to the run counter). A fresh "
+        "Python spends about 0.3 million instructions (0.1-0.25 ms here) on every module it imports, whatever "
+        "it holds, and loading the two extension modules costs about 0.4 ms: when the same code was nine "
+        "modules, a warm hit sat 3.6-3.9 ms over Python's start on this machine, about 1.2 ms more than now "
+        "(`benchmarks/warm_instructions.py` counts the difference without noise). The tool's own run is part of "
+        "the figure, and the difference scales with the machine's speed, which drifts from minute to minute. "
+        "ce ships its own launcher (`launcher/ce`), which pip, uv and pipx install as it is, because pip's "
+        "console-script launcher imports `re` before ce starts (the reference row); it imports `ce.__main__` only "
+        "on a miss. An environment made by `python -m venv` starts slower than one made by uv (setuptools' "
+        "`.pth` file imports `_distutils_hack`), which is why each install is compared with its own python. uv "
+        "does not byte-compile unless asked (`--compile-bytecode`), and with `PYTHONDONTWRITEBYTECODE` set "
+        "Python does not write the `.pyc` files either: ce's first run (a warm hit too) writes them, else every "
+        "run of that install would compile ce's warm path from source.",
         "- **Cold run.** Importing py-rattler (with asyncio and ssl, which its async API needs) costs about 70 ms "
         "here, solving and linking about 30 ms, starting Python 13 ms: that is most of the 150 ms budget before "
         "ce's own orchestration (argparse, the cache, writing the environment's metadata) runs.",
