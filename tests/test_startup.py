@@ -225,3 +225,32 @@ def test_launcher_run_again_as_a_spawn_child_does_not_start_ce() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (0, "imported\nce ran\n"), result.stderr
+
+
+def test_launcher_takes_its_own_folder_off_sys_path_and_nothing_else(tmp_path: Path) -> None:
+    """Python puts a script's folder first on sys.path (not under -I or -P): the launcher drops exactly that."""
+    import shutil
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    launcher = folder / "ce"
+    shutil.copy(LAUNCHER, launcher)
+    probe = "import sys\nprint(repr(sys.path))\nraise SystemExit(0)\n"
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "ce").mkdir()
+    (tmp_path / "site" / "ce" / "__init__.py").write_text("")
+    (tmp_path / "site" / "ce" / "fastpath.py").write_text(f"def start(argv):\n    exec({probe!r})\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    env.pop("PYTHONSAFEPATH", None)
+    plain = subprocess.run([sys.executable, str(launcher)], capture_output=True, text=True, env=env, timeout=60)
+    assert plain.returncode == 0, plain.stderr
+    assert str(folder) not in plain.stdout and str(tmp_path / "site") in plain.stdout
+    if sys.version_info >= (3, 11):
+        safe = subprocess.run(
+            [sys.executable, "-P", str(launcher)], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert safe.returncode == 0, safe.stderr
+        full = subprocess.run(
+            [sys.executable, "-P", "-c", "import sys; print(repr(sys.path))"], capture_output=True, text=True, env=env
+        )
+        assert safe.stdout == full.stdout  # nothing of Python's own path was dropped
