@@ -1,4 +1,4 @@
-"""Instructions a warm ``ce TOOL`` executes over ``python -c pass``, counted by valgrind: a figure without noise.
+"""Instructions a warm ``ce TOOL`` executes over Python's own start, counted by valgrind: a figure without noise.
 
     .venv/bin/python benchmarks/warm_instructions.py [--baseline-src DIR]
 
@@ -8,9 +8,12 @@ next, and a difference in milliseconds moves with it.  Instruction counts
 (callgrind's ``Ir``) are the same on every run, so they show what a change to
 the warm path costs or saves, to a fraction of a percent.
 
-What is counted: ``python -c pass``, and a warm hit of ``ce ruff --version``
-through ``ce.fastpath.start`` (as ``launcher/ce`` runs it) with the final ``exec`` replaced by an exit (valgrind
-loses a process's counts when it execs), so the tool's own run is left out.
+What is counted: a Python that starts and leaves at once (``os._exit``: no
+finalization, as a process that execs has none; ``python -c pass`` for
+reference), and a warm hit of ``ce ruff --version`` as ``launcher/ce`` runs it
+(through ``ce.__main__.main`` for a tree from before ``ce.fastpath.start``),
+with the final ``exec`` replaced by ``os._exit`` (valgrind loses a process's
+counts when it execs), so the tool's own run is left out.
 With ``--baseline-src DIR`` (the ``src`` of another checkout), that ce's warm
 hit too, on the same cache.  Needs valgrind (``apt install valgrind``).
 """
@@ -31,19 +34,30 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import build_test_channel  # noqa: E402
 
-#: A warm hit of ``ce ruff --version`` as ``launcher/ce`` runs it, stopped where it would exec ruff.
-#: (A tree from before ``ce.fastpath.start`` started through ``ce.__main__.main``.)
+#: A warm hit of ``ce ruff --version`` as ``launcher/ce`` runs it (``ce.fastpath.start``), stopped
+#: where it would exec ruff.
 WARM_HIT = (
+    "import os\n"
     "import sys\n"
     "import ce.fastpath\n"
-    "ce.fastpath.launch = lambda plan: sys.exit(0 if plan.argv[0] == 'ruff' else 3)\n"
-    "if hasattr(ce.fastpath, 'start'):\n"
-    "    ce.fastpath.start(['ruff', '--version'])\n"
-    "    sys.exit(4)  # not a warm hit\n"
+    "ce.fastpath.launch = lambda plan: os._exit(0 if plan.argv[0] == 'ruff' else 3)\n"
+    "ce.fastpath.start(['ruff', '--version'])\n"
+    "sys.exit(4)  # not a warm hit\n"
+)
+#: The same for a tree from before ``ce.fastpath.start``, whose launcher called ``ce.__main__.main``.
+WARM_HIT_BEFORE_START = (
+    "import os\n"
+    "import sys\n"
     "sys.argv = ['ce', 'ruff', '--version']\n"
+    "import ce.fastpath\n"
+    "ce.fastpath.launch = lambda plan: os._exit(0 if plan.argv[0] == 'ruff' else 3)\n"
     "from ce.__main__ import main\n"
     "sys.exit(main())\n"
 )
+
+
+#: Python's start alone: what a launcher that only execs the tool costs (the bench's "floor").
+FLOOR = "python -c 'import os; os._exit(0)'"
 
 
 def instructions(argv: list[str], env: dict[str, str]) -> int:
@@ -81,15 +95,20 @@ def main() -> int:
         base.update(CONDA_EXEC_HOME=str(work / "home"), RATTLER_CACHE_DIR=str(work / "rattler"))
         base["PYTHONHASHSEED"] = "0"  # string hashes shape dicts, and so the count: the same on every run
         base["CONDA_CHANNELS"] = channel.as_uri()
-        counts = {"python -c pass": instructions([sys.executable, "-c", "pass"], base)}
+        counts = {
+            "python -c pass (for reference)": instructions([sys.executable, "-c", "pass"], base),
+            FLOOR: instructions([sys.executable, "-c", "import os; os._exit(0)"], base),
+        }
         for label, source in sources.items():
             env = dict(base, PYTHONPATH=str(source))
             subprocess.run([sys.executable, "-m", "ce", "ruff", "--version"], env=env, check=True, capture_output=True)
-            counts[f"ce ruff --version, warm hit, {label}"] = instructions([sys.executable, "-c", WARM_HIT], env)
+            has_start = "def start(" in (source / "ce" / "fastpath.py").read_text()
+            hit = WARM_HIT if has_start else WARM_HIT_BEFORE_START
+            counts[f"ce ruff --version, warm hit, {label}"] = instructions([sys.executable, "-c", hit], env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    floor = counts["python -c pass"]
-    print("| command | instructions | over python -c pass |")
+    floor = counts[FLOOR]
+    print("| command | instructions | over Python's start, without finalization |")
     print("|---|---:|---:|")
     for label, count in counts.items():
         print(f"| {label} | {count:,} | {100 * (count - floor) / floor:+.1f}% |")
