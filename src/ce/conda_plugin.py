@@ -79,7 +79,9 @@ def _run(argv: list[str]) -> int:
     from ce.fastpath import run_warm, write_missing_bytecode
 
     write_missing_bytecode()
-    run_warm(argv, os.environ)  # a cache hit execs the tool and never returns
+    # A cache hit execs the tool and never returns.  A plain dict, as ce.fastpath.start passes: the
+    # warm path reads ~40 variables and then copies them all, and os.environ decodes on every access.
+    run_warm(argv, dict(os.environ))
     from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.cli import Cli, parse_args
 

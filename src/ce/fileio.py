@@ -14,7 +14,10 @@ writes a file whole).
 from __future__ import annotations
 
 import os
-from types import TracebackType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
 
 #: Temporary files are named ``.ce-write-<random>.tmp``.
 TEMPORARY_PREFIX = ".ce-write-"
