@@ -11,7 +11,8 @@ section below has one job:
 place that knows the paths.  Under the cache home (``~/.conda/exec`` or ``$CONDA_EXEC_HOME``)::
 
     run-count                       automatic-cleanup counter
-    envs/<name>--<hash16>/          complete environments, and nothing else
+    envs/<name>--<hash16>/          environments; complete once ``.ce-env.json`` (ce's record) is in them
+    envs/<name>--<hash16>/.ce-env.json       what it was built from, written last: it marks it complete
     envs/.locks/<name>--<hash16>.lock        in-use lock (shared while a tool runs)
     envs/.locks/<name>--<hash16>.build.lock  one builder per key
     envs/.locks/<name>--<hash16>.refresh.lock  a replacement waiting for running tools
@@ -19,6 +20,12 @@ place that knows the paths.  Under the cache home (``~/.conda/exec`` or ``$CONDA
     envs/.index/<key>                        the script index (see ce.script.index)
     envs/.build-<name>--<hash16>-<random>/   an environment being built
     envs/.trash-<name>--<hash16>-<random>/   an environment being removed
+
+**Whom to trust** (:func:`is_trusted`): ce runs nothing from, and writes nothing into, a cache
+directory that another user controls, as ssh refuses a world-writable ``~/.ssh``: the cache root,
+``envs/``, each environment, ``.index/`` and ``.locks/`` must be owned by this user or root, never
+writable by others, and (root's) not by its group either.  A group-writable directory of this
+user's own is trusted (a umask of 002 must not lock anyone out of their own cache).
 
 **What environments are called** (:func:`env_name`, :func:`env_name_from_parts`,
 :func:`sha256_hex`): pure hashing of already-resolved inputs (specs, channel URLs, platform, lock
@@ -88,6 +95,9 @@ INDEX_DIRNAME = ".index"
 VERIFIED_STORE_DIRNAME = "ce-verified"
 BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
+#: ce's own record of an environment, in its prefix (never in ``conda-meta``, which is conda's):
+#: written last, after everything else of a build, so its presence marks the environment complete.
+RECORD_FILENAME = ".ce-env.json"
 
 
 def cache_home(environ: "Mapping[str, str] | None" = None) -> str:
@@ -139,8 +149,12 @@ class CachePaths:
         return os.path.join(self.envs, name)
 
     def history(self, name: str) -> str:
-        """``conda-meta/history`` of *name*: its presence marks a complete environment."""
+        """``conda-meta/history`` of *name*: its mtime is the environment's last use."""
         return os.path.join(self.envs, name, "conda-meta", "history")
+
+    def record(self, name: str) -> str:
+        """ce's record of *name* (:data:`RECORD_FILENAME`): its presence marks a complete environment."""
+        return os.path.join(self.envs, name, RECORD_FILENAME)
 
     def in_use_lock(self, name: str) -> str:
         """Lock file held shared by every process running from *name*."""
@@ -153,6 +167,34 @@ class CachePaths:
     def build_lock(self, name: str) -> str:
         """Lock file held by the one process building *name*."""
         return os.path.join(self.locks, name + ".build.lock")
+
+
+# --- whom to trust ---------------------------------------------------------------------------
+
+#: This user, as the kernel checks files: the effective uid (``None`` where there are no owners to check).
+EUID = os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def is_trusted(info: "os.stat_result") -> bool:
+    """Whether a cache directory (or ce's record) with the stat result *info* is safe to run from.
+
+    It is when this user owns it and others cannot write it, or root owns it and neither its
+    group nor others can.  Only the mode and owner of a stat result the caller already has.
+    """
+    if EUID is None:  # pragma: no cover - Windows: no owners to compare
+        return True
+    if info.st_uid == EUID:
+        return not info.st_mode & stat.S_IWOTH
+    return info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def trusted_dir(path: str, follow_symlinks: bool = False) -> bool:
+    """Whether *path* is a directory :func:`is_trusted` accepts (a symbolic link is not, unless followed)."""
+    try:
+        info = os.stat(path, follow_symlinks=follow_symlinks)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISDIR(info.st_mode) and is_trusted(info)
 
 
 # --- what environments are called ------------------------------------------------------------
@@ -473,9 +515,9 @@ def read_index_entry(paths: CachePaths, name: str) -> bytes | None:
     """The bytes of the index entry *name* (tool or script); ``None`` if there is no usable one.
 
     An entry that is not a regular file, or larger than :data:`MAX_INDEX_ENTRY_BYTES`, is none,
-    and a linked ``.index`` is never read through.
+    and a linked ``.index``, or one another user controls (:func:`is_trusted`), is never read.
     """
-    if os.path.islink(paths.index):
+    if not trusted_dir(paths.index):
         return None
     data = read_regular(os.path.join(paths.index, name), MAX_INDEX_ENTRY_BYTES)
     return data if data is not None and len(data) <= MAX_INDEX_ENTRY_BYTES else None
@@ -484,9 +526,12 @@ def read_index_entry(paths: CachePaths, name: str) -> bytes | None:
 def write_index_entry(paths: CachePaths, name: str, data: bytes | str) -> bool:
     """Write the index entry *name* (best effort); whether it was written.
 
-    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
+    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link, or a directory another user
+    controls (:func:`is_trusted`): ce writes no cache file through one, nor into one.
     """
-    if os.path.islink(paths.index) or os.path.islink(paths.envs):
+    if os.path.lexists(paths.index) and not trusted_dir(paths.index):
+        return False
+    if not trusted_dir(paths.envs):
         return False
     from ce.fileio import try_write_atomically  # the atomic writer: only the full path records
 

@@ -14,7 +14,7 @@ between on a warm run:
   order by ``bash`` the way conda's and pixi's activation do.
 
 The scripts' effect (the variables they set or unset) is captured once and
-cached in ``conda-meta/ce-activation``, keyed by the scripts' names,
+cached in ``<prefix>/.ce-activation`` (never in ``conda-meta``, which is conda's), keyed by the scripts' names,
 sizes and mtimes and by the values of every variable the scripts refer to
 (``$NAME``/``${NAME}``); while those stay the same, an activated run starts no
 shell.  Hand-written rather than ``rattler.shell.activate``: importing rattler
@@ -36,7 +36,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-CACHE_FILE = "ce-activation"
+CACHE_FILE = ".ce-activation"
 CACHE_FORMAT = "ce-activation:1"
 #: An activation cache larger than this is not one ce wrote.
 MAX_CACHE_BYTES = 4 * 1024 * 1024
@@ -271,7 +271,7 @@ def activated_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]
     scripts = activate_scripts(prefix)
     if not scripts:
         return env
-    cache = os.path.join(prefix, "conda-meta", CACHE_FILE)
+    cache = os.path.join(prefix, CACHE_FILE)
     changes = _load_cache(cache, scripts, env)
     if changes is None:
         texts = []

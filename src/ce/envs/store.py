@@ -1,7 +1,10 @@
 """The environment store: lookup, atomic builds, listing and cleanup of ``envs/``.
 
 An environment becomes visible under its name only when complete: it is built
-in ``envs/.build-<name>.<random>`` and renamed into place.  One process
+in ``envs/.build-<name>.<random>``, ce's record (``.ce-env.json``) is written
+last, and it is renamed into place.  Only the record makes it complete, and
+only if nobody else controls it (:func:`ce.base.is_trusted`): an environment
+made by an older ce (its record in ``conda-meta``) is rebuilt on first use.  One process
 builds a given name at a time (a build lock); the others wait and reuse it.
 Removal takes the in-use lock exclusively without waiting, so an environment
 that a tool is running from is never removed (see :mod:`ce.base`, locks).
@@ -22,11 +25,14 @@ from typing import Any
 from ce import __version__
 from ce.base import (
     BUILD_PREFIX,
+    EUID,
+    RECORD_FILENAME,
     TRASH_PREFIX,
     VERIFIED_STORE_DIRNAME,
     CachePaths,
     hold_exclusive,
     is_env_name,
+    is_trusted,
     rattler_cache_root,
     read_index_entry,
     read_regular,
@@ -34,16 +40,17 @@ from ce.base import (
     remove_if_free,
     try_exclusive,
 )
-from ce.errors import CacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries
+from ce.errors import CacheError, UntrustedCacheError
+from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries, write_atomically
 
-METADATA_FILE = "ce-env.json"
-#: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
+#: Keys of ``.ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
 OWN_BYTES_KEY = "own_bytes"
 SHARED_BYTES_KEY = "shared_bytes"
 #: Sizes measured on demand (environments recorded without them), per prefix, for this process.
 _MEASURED: dict[str, tuple[int, int]] = {}
 SECONDS_PER_DAY = 86400.0
+#: A last use further ahead of the clock than this is not one ce recorded on a sane clock (see :func:`last_use`).
+FUTURE_TOLERANCE_SECONDS = 3600.0
 
 
 #: An environment record larger than this is ignored (a real one is well under 10 KB).
@@ -256,6 +263,44 @@ def make_private_dir(parent: str, prefix: str) -> str:
     raise CacheError(f"cannot create a unique directory in {parent}")
 
 
+def distrust(path: str, info: os.stat_result) -> str | None:
+    """Why a cache directory with the stat result *info* is not trusted (:func:`ce.base.is_trusted`), or ``None``."""
+    if is_trusted(info):
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid not in (EUID, 0):
+        return f"is owned by another user (uid {info.st_uid}); set CONDA_EXEC_HOME to a directory of your own"
+    who = "others" if mode & stat.S_IWOTH else "its group"
+    bits = "o-w" if info.st_uid == EUID else "go-w"
+    return f"is writable by {who} (mode {mode:04o}); run: chmod {bits} {path}"
+
+
+def check_trusted(path: str, what: str, follow_symlinks: bool = False) -> None:
+    """Raise :class:`UntrustedCacheError` if *path* exists and another user controls it (see :func:`distrust`)."""
+    try:
+        info = os.stat(path, follow_symlinks=follow_symlinks)
+    except OSError:
+        return  # missing: created by ce (private) when needed; other problems are reported where it is used
+    if not stat.S_ISDIR(info.st_mode):
+        return  # a link or a file: never used as a directory, and reported as such where it is used
+    problem = distrust(path, info)
+    if problem is not None:
+        raise UntrustedCacheError(f"{what} {path} {problem}; ce runs nothing from a cache another user controls")
+
+
+def last_use(history_mtime: float, created: float, now: float) -> float:
+    """An environment's last use: its history's mtime, unless that is ahead of the clock.
+
+    Every run touches the history (at most hourly, and at once when it is ahead), so a time
+    still in the future means no run since the clock went back: the last use is unknown and
+    the environment counts as used when it was created (its record's mtime), or, if that is
+    ahead too, as never used, so that cleanup by age can remove it.
+    """
+    if history_mtime <= now + FUTURE_TOLERANCE_SECONDS:
+        return history_mtime
+    return created if created <= now + FUTURE_TOLERANCE_SECONDS else 0.0
+
+
 class EnvCache:
     """The cached environments under one cache home."""
 
@@ -264,6 +309,7 @@ class EnvCache:
 
     def ensure(self) -> None:
         """Create the cache directories, private to the user."""
+        self.check_trusted()  # before writing anything into them
         for directory in (self.paths.root, self.paths.envs, self.paths.locks):
             if directory != self.paths.root and os.path.islink(directory):
                 raise CacheError(f"cache path {directory} is a symbolic link; ce does not build or clean through links")
@@ -278,10 +324,30 @@ class EnvCache:
             if not os.access(directory, os.W_OK | os.X_OK):
                 raise CacheError(f"cache directory {directory} is not writable; set CONDA_EXEC_HOME elsewhere")
 
+    def check_trusted(self, name: str | None = None) -> None:
+        """Raise :class:`UntrustedCacheError` if another user controls the cache's directories (or *name*'s)."""
+        check_trusted(self.paths.root, "cache directory", follow_symlinks=True)
+        for path in (self.paths.envs, self.paths.locks, self.paths.index):
+            check_trusted(path, "cache directory")
+        if name is not None:
+            check_trusted(self.paths.env(name), "environment")
+
+    def is_complete(self, name: str) -> bool:
+        """Whether *name* is a complete environment: a real directory holding ce's record, both trusted."""
+        try:
+            info = os.lstat(self.paths.env(name))
+            record = os.lstat(self.paths.record(name))
+        except OSError:
+            return False
+        return stat.S_ISDIR(info.st_mode) and stat.S_ISREG(record.st_mode) and is_trusted(info) and is_trusted(record)
+
     def lookup(self, name: str) -> str | None:
-        """The prefix of complete environment *name*, or ``None`` (a symbolic link is never one)."""
-        prefix = self.paths.env(name)
-        return prefix if os.path.isfile(self.paths.history(name)) and not os.path.islink(prefix) else None
+        """The prefix of complete environment *name*, or ``None`` (a symbolic link is never one).
+
+        Raises :class:`UntrustedCacheError` when another user controls the cache or the environment.
+        """
+        self.check_trusted(name)
+        return self.paths.env(name) if self.is_complete(name) else None
 
     def build(
         self,
@@ -304,7 +370,7 @@ class EnvCache:
                 on_wait(f"waiting for another ce process that is building {name}")
             build_lock = hold_exclusive(self.paths.build_lock(name))
         try:
-            if not refresh and self.lookup(name):
+            if not refresh and self.is_complete(name):
                 return final
             self._sweep_builds(name)
             build_dir = make_private_dir(self.paths.envs, f"{BUILD_PREFIX}{name}.")
@@ -322,15 +388,15 @@ class EnvCache:
     def _finish(self, build_dir: str, metadata: dict[str, Any]) -> None:
         meta_dir = os.path.join(build_dir, "conda-meta")
         os.makedirs(meta_dir, exist_ok=True)
+        # conda needs the history; its mtime is the last use.
+        with open(os.path.join(meta_dir, "history"), "a", encoding="utf-8") as handle:
+            handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
         record = dict(metadata, created=time.time(), ce_version=__version__)
         own, shared = tree_sizes(build_dir)
         # size_bytes (the apparent total) is all that older ce recorded and read; ce now reads the two parts.
         record.update({"size_bytes": own + shared, OWN_BYTES_KEY: own, SHARED_BYTES_KEY: shared})
-        with open(os.path.join(meta_dir, METADATA_FILE), "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-        # The history file marks the environment complete: written last.
-        with open(os.path.join(meta_dir, "history"), "a", encoding="utf-8") as handle:
-            handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
+        # ce's record marks the environment complete: written last, outside conda's conda-meta.
+        write_atomically(os.path.join(build_dir, RECORD_FILENAME), json.dumps(record, indent=2, sort_keys=True), 0o644)
 
     def _publish(self, name: str, build_dir: str, final: str, on_wait: Callable[[str], None] | None) -> None:
         if not os.path.lexists(final):
@@ -378,6 +444,7 @@ class EnvCache:
         return removed
 
     def _scan(self) -> list[os.DirEntry[str]]:
+        self.check_trusted()
         if os.path.islink(self.paths.envs):
             raise CacheError(
                 f"cache path {self.paths.envs} is a symbolic link; ce does not build or clean through links"
@@ -391,27 +458,31 @@ class EnvCache:
             raise CacheError(f"cache path {self.paths.envs} is not a directory") from None
 
     def entries(self) -> list[EnvEntry]:
-        """Every complete environment, sorted by name."""
+        """Every complete environment (see :meth:`is_complete`), sorted by name."""
         found = []
+        now = time.time()
         for entry in self._scan():
-            if entry.name.startswith(".") or "--" not in entry.name or entry.is_symlink():
+            if entry.name.startswith(".") or "--" not in entry.name or not self.is_complete(entry.name):
                 continue
-            history = os.path.join(entry.path, "conda-meta", "history")
             try:
-                last_used = os.stat(history, follow_symlinks=False).st_mtime
+                created = os.lstat(os.path.join(entry.path, RECORD_FILENAME)).st_mtime
             except OSError:
                 continue
-            found.append(EnvEntry(entry.name, entry.path, last_used, self._metadata(entry.path)))
+            try:
+                used = os.stat(os.path.join(entry.path, "conda-meta", "history"), follow_symlinks=False).st_mtime
+            except OSError:
+                used = created
+            found.append(EnvEntry(entry.name, entry.path, last_use(used, created, now), self._metadata(entry.path)))
         return sorted(found, key=lambda item: item.name)
 
     @staticmethod
     def _metadata(prefix: str) -> dict[str, Any]:
         """The environment's record, read defensively: a bad record is an empty one, never an error."""
-        return read_record(os.path.join(prefix, "conda-meta", METADATA_FILE))
+        return read_record(os.path.join(prefix, RECORD_FILENAME))
 
     def select(self, older_than_days: float | None, package: str | None = None) -> list[EnvEntry]:
         """Environments unused for *older_than_days* (all with ``None``), of *package* if given."""
-        now = time.time()
+        now = time.time()  # entries() puts a last use ahead of the clock in the past (see last_use)
         return [
             entry
             for entry in self.entries()
@@ -444,6 +515,9 @@ class EnvCache:
                 lock_path = self.paths.in_use_lock(entry.name[len(TRASH_PREFIX) :].rpartition(".")[0])
             elif entry.name.startswith(BUILD_PREFIX):
                 lock_path = self.paths.build_lock(entry.name[len(BUILD_PREFIX) :].rpartition(".")[0])
+            elif self._is_incomplete_own(entry):
+                removed += self._remove_incomplete(entry)
+                continue
             else:
                 continue
             lock = try_exclusive(lock_path)
@@ -455,6 +529,37 @@ class EnvCache:
             finally:
                 release(lock)
         return removed
+
+    def _remove_incomplete(self, entry: os.DirEntry[str]) -> int:
+        """Remove an environment made by an older ce (its record in conda-meta), or never finished.
+
+        It would be rebuilt on its next use anyway.  Moved to the trash under its in-use lock, so
+        never while a tool runs from it, and looked at again once locked: a rebuild may just have
+        replaced it.
+        """
+        lock = try_exclusive(self.paths.in_use_lock(entry.name))
+        if lock is None:
+            return 0
+        try:
+            if not self._is_incomplete_own(entry):
+                return 0
+            trash = self._move_to_trash(entry.name, entry.path)
+        except OSError:
+            return 0
+        finally:
+            release(lock)
+        _remove_tree(trash)
+        return 1
+
+    def _is_incomplete_own(self, entry: os.DirEntry[str]) -> bool:
+        """Whether *entry* is an environment's directory, this user's own, but not complete."""
+        if not is_env_name(entry.name) or "--" not in entry.name or self.is_complete(entry.name):
+            return False
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            return False
+        return stat.S_ISDIR(info.st_mode) and info.st_uid == EUID
 
     def _prune_locks_and_index(self) -> int:
         """Lock files and index entries (scripts and tools) of environments that no longer exist.
@@ -487,7 +592,7 @@ class EnvCache:
             data = None if entry.is_symlink() else read_index_entry(self.paths, entry.name)
             lines = data.split(b"\n") if data is not None else []
             env_name = lines[1].decode("utf-8", "replace") if len(lines) > 1 else ""
-            if not is_env_name(env_name) or self.lookup(env_name) is None:
+            if not is_env_name(env_name) or not self.is_complete(env_name):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1
