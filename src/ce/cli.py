@@ -522,6 +522,8 @@ class Cli:
             if not ns.dry_run:
                 cache.sweep()
             return 0
+        if not ns.dry_run:
+            cache.check_writable()  # one line before listing what could not be removed
         for entry in selected:
             own, shared = entry.sizes()
             extra = f", {format_size(shared)} shared" if shared else ""

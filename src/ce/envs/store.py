@@ -520,7 +520,10 @@ class EnvCache:
                 continue
             else:
                 continue
-            lock = try_exclusive(lock_path)
+            try:
+                lock = try_exclusive(lock_path)
+            except OSError:  # a lock this user cannot create: not this user's leftover to remove
+                continue
             if lock is None:
                 continue
             try:
@@ -537,7 +540,10 @@ class EnvCache:
         never while a tool runs from it, and looked at again once locked: a rebuild may just have
         replaced it.
         """
-        lock = try_exclusive(self.paths.in_use_lock(entry.name))
+        try:
+            lock = try_exclusive(self.paths.in_use_lock(entry.name))
+        except OSError:
+            return 0
         if lock is None:
             return 0
         try:
@@ -609,6 +615,7 @@ class EnvCache:
 
     def clean_entries(self, selected: list[EnvEntry]) -> CleanResult:
         """Remove *selected* (from :meth:`entries`), skipping those in use; sweep leftovers."""
+        self.check_writable()
         removed: list[EnvEntry] = []
         in_use: list[EnvEntry] = []
         for entry in selected:
@@ -616,6 +623,23 @@ class EnvCache:
         self.sweep()
         self._prune_locks_and_index()
         return CleanResult(removed, in_use)
+
+    def check_writable(self) -> None:
+        """Raise :class:`CacheError` (one line) when this user may not remove anything from the cache.
+
+        Removing takes each environment's lock and renames it within ``envs/``: without write access to
+        both directories (another user's cache, read-only here) each removal would fail on its own.
+        """
+        for directory in (self.paths.envs, self.paths.locks):
+            if os.path.isdir(directory) and not os.access(directory, os.W_OK | os.X_OK):
+                try:
+                    owner = f"its owner (uid {os.stat(directory).st_uid})"
+                except OSError:
+                    owner = "its owner"
+                raise CacheError(
+                    f"cannot clean {directory}: it is read-only for this user; clean it as {owner}, "
+                    "or set CONDA_EXEC_HOME to a cache of your own"
+                )
 
     def auto_clean(self, age_days: float) -> CleanResult:
         """The periodic cleanup: environments unused for *age_days*, plus leftovers."""
