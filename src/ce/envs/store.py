@@ -263,16 +263,28 @@ def make_private_dir(parent: str, prefix: str) -> str:
     raise CacheError(f"cannot create a unique directory in {parent}")
 
 
-def distrust(path: str, info: os.stat_result) -> str | None:
-    """Why a cache directory with the stat result *info* is not trusted (:func:`ce.base.is_trusted`), or ``None``."""
+def distrust(path: str, info: os.stat_result, what: str = "cache directory") -> str | None:
+    """Why the *what* at *path*, whose stat result is *info*, is not trusted (:func:`ce.base.is_trusted`), or ``None``.
+
+    One line: the path, the owner or mode that is wrong, and the fix.
+    """
     if is_trusted(info):
         return None
+    import shlex  # only on this rare path
+
     mode = stat.S_IMODE(info.st_mode)
+    quoted = shlex.quote(path)
     if info.st_uid not in (EUID, 0):
-        return f"is owned by another user (uid {info.st_uid}); set CONDA_EXEC_HOME to a directory of your own"
-    who = "others" if mode & stat.S_IWOTH else "its group"
-    bits = "o-w" if info.st_uid == EUID else "go-w"
-    return f"is writable by {who} (mode {mode:04o}); run: chmod {bits} {path}"
+        fix = "remove it, or " if what == "environment" else ""
+        return (
+            f"ce runs nothing from a cache another user controls: {what} {path} is owned by another user "
+            f"(uid {info.st_uid}); {fix}set CONDA_EXEC_HOME to a directory of your own"
+        )
+    who, bits = ("others", "o-w") if info.st_uid == EUID else ("its group or others", "go-w")
+    return (
+        f"ce runs nothing from a cache another user could change: {what} {path} is writable by {who} "
+        f"(mode {mode:04o}); run chmod {bits} {quoted}, or set CONDA_EXEC_HOME to a directory of your own"
+    )
 
 
 def check_trusted(path: str, what: str, follow_symlinks: bool = False) -> None:
@@ -283,9 +295,9 @@ def check_trusted(path: str, what: str, follow_symlinks: bool = False) -> None:
         return  # missing: created by ce (private) when needed; other problems are reported where it is used
     if not stat.S_ISDIR(info.st_mode):
         return  # a link or a file: never used as a directory, and reported as such where it is used
-    problem = distrust(path, info)
+    problem = distrust(path, info, what)
     if problem is not None:
-        raise UntrustedCacheError(f"{what} {path} {problem}; ce runs nothing from a cache another user controls")
+        raise UntrustedCacheError(problem)
 
 
 def last_use(history_mtime: float, created: float, now: float) -> float:
