@@ -756,6 +756,7 @@ class Cli:
         """Report what was built or cleaned, then start the process."""
         from ce.base import launch
         from ce.config.condarc import save_pending
+        from ce.interrupts import raise_if_interrupted
 
         report, cleaned, plan = prepared.report, prepared.cleaned, prepared.plan
         if report is not None:
@@ -765,6 +766,7 @@ class Cli:
             self.info(cleaned.describe_auto_clean())
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
+        raise_if_interrupted()  # a Ctrl-C that foreign code swallowed: nothing is cached or started
         save_pending()  # the run succeeded: now cache the condarc settings it merged
         return launch(plan)
 
@@ -773,6 +775,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
     """Run the full command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = wants_verbose(args)
+    from ce.interrupts import catch_interrupts
+
+    catch_interrupts()
     try:
         namespace = parse_args(args, prog)
         return Cli(namespace, prog).run()

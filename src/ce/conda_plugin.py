@@ -84,7 +84,9 @@ def _run(argv: list[str]) -> int:
     run_warm(argv, dict(os.environ))
     from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.cli import Cli, parse_args
+    from ce.interrupts import catch_interrupts
 
+    catch_interrupts()
     use_context_of_conda_cli()  # conda's CLI loaded its configuration and arguments: keep them
     namespace = parse_args(argv, PROG)
     if namespace.solver is None:

@@ -27,6 +27,7 @@ from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, 
 from ce.base import CachePaths, CleanSettings, LaunchPlan, bump_run_count, hold_shared, release, wait_for_gate
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
+from ce.interrupts import raise_if_interrupted
 from ce.records import LockedPackage, PypiPackage, SolveRequest
 from ce.urls import without_credentials
 
@@ -246,6 +247,7 @@ def provide(
             runner = create_runner(options.runner, registry)
             plan = runner.prepare(prefix, argv(prefix) if callable(argv) else argv, options.environ)
             cleaned = maybe_auto_clean(cache, options.environ, reporter)
+            raise_if_interrupted()  # a Ctrl-C swallowed on the way: the caller records and starts nothing
         except BaseException:
             release(lock)
             raise

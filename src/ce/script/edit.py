@@ -22,6 +22,7 @@ from tomlkit.exceptions import TOMLKitError
 from ce.base import lock_descriptor, release
 from ce.errors import ScriptError, UsageError
 from ce.fileio import TEMPORARY_PREFIX, write_atomically
+from ce.interrupts import raise_if_interrupted
 from ce.script.blocks import find_blocks
 from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script_text
 from ce.specs import matchspec_error, normalize_spec, spec_package_name
@@ -206,6 +207,7 @@ def edit_script(path: str, transform: Callable[[str], str]) -> bool:
         new_text = bom + transform(text[len(bom) :])
         if new_text == text:
             return False
+        raise_if_interrupted()  # after Ctrl-C the script stays as it was
         try:
             write_atomically(real, new_text)
         except OSError as error:

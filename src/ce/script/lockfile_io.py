@@ -22,6 +22,7 @@ from ce.base import env_name_from_parts
 from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, UsageError
 from ce.fileio import write_atomically
+from ce.interrupts import raise_if_interrupted
 from ce.lockfiles import (
     LockData,
     content_digest,
@@ -271,6 +272,7 @@ def write_lock(
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
+        raise_if_interrupted()  # after Ctrl-C no lock is written
         write_atomically(path, with_header(digest, backend.dumps(group)))
         written.append((path, group.platforms))
     return written
