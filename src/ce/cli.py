@@ -636,7 +636,7 @@ class Cli:
     def add(self, path: str) -> int:
         from ce.script.edit import add_dependencies
 
-        for change in add_dependencies(path, self.ns.add):
+        for change in add_dependencies(path, self.ns.add, lambda held: self.info(f"waiting for another edit: {held}")):
             print(change)
         return 0
 

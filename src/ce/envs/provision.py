@@ -238,8 +238,15 @@ def provide(
             if cache.lookup(spec.env_name) is None or os.path.islink(cache.paths.locks):
                 raise
         if not options.refresh:
-            wait_for_gate(cache.paths.refresh_lock(spec.env_name), REFRESH_WAIT_SECONDS)
-        lock = hold_shared(cache.paths.in_use_lock(spec.env_name))
+            wait_for_gate(
+                cache.paths.refresh_lock(spec.env_name),
+                REFRESH_WAIT_SECONDS,
+                on_wait=lambda held: reporter.info(f"waiting for a --refresh of {spec.env_name}: {held}"),
+            )
+        lock = hold_shared(
+            cache.paths.in_use_lock(spec.env_name),
+            on_wait=lambda held: reporter.info(f"waiting for {spec.env_name} to be replaced or removed: {held}"),
+        )
         if cache.lookup(spec.env_name) is None:
             release(lock)
             continue

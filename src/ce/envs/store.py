@@ -376,11 +376,14 @@ class EnvCache:
         """
         self.ensure()
         final = self.paths.env(name)
-        build_lock = try_exclusive(self.paths.build_lock(name))
-        if build_lock is None:
-            if on_wait is not None:
-                on_wait(f"waiting for another ce process that is building {name}")
-            build_lock = hold_exclusive(self.paths.build_lock(name))
+        waited = None
+        if on_wait is not None:
+            report = on_wait
+
+            def waited(held: str) -> None:
+                report(f"waiting for another ce process that is building {name}: {held}")
+
+        build_lock = hold_exclusive(self.paths.build_lock(name), on_wait=waited)
         try:
             if not refresh and self.lookup(name):
                 return final
