@@ -83,6 +83,7 @@ EXIT_CODES = (
     ("2", "usage error (options, names, specs)"),
     ("126", "the command exists in the environment but cannot be executed"),
     ("127", "the command is not in the environment; the message says which commands it has"),
+    ("130", "interrupted (Ctrl-C) before the tool started; nothing more was written"),
 )
 
 
