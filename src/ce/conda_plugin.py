@@ -114,8 +114,13 @@ def execute(arguments: Sequence[str]) -> int:
     except Exception as error:  # ce's errors, and a backend's panic: one line, as ``ce`` reports them
         from ce.cli import report_error
         from ce.fastpath import wants_verbose
+        from ce.interrupts import interrupted
 
-        code = report_error(error, wants_verbose(argv), PROG)
+        if interrupted():  # an error that follows Ctrl-C is its consequence: reported as the interrupt
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            code = _EXIT_INTERRUPTED
+        else:
+            code = report_error(error, wants_verbose(argv), PROG)
     return _leave(code)
 
 
