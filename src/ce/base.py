@@ -377,10 +377,70 @@ def _could_create(directory: str) -> bool:
     return os.access(os.path.dirname(directory), os.W_OK | os.X_OK)
 
 
-def hold_shared(path: str, inheritable: bool = True) -> int | None:
+#: A wait for a lock that lasts longer than this is reported (``on_wait`` of the lock functions).
+WAIT_NOTICE_SECONDS = 1.0
+
+
+def lock_holders(fd: int) -> "list[int]":
+    """The processes holding a ``flock`` on the file open as *fd*, as Linux lists them (else none).
+
+    Read only when a wait is reported: ``/proc/locks`` names the holder's pid by device and inode.
+    """
+    info = os.fstat(fd)
+    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    pids = []
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 11121 fe:00:5468390 0 EOF"; waiters carry "->" after the number
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where and fields[4].isdigit():
+                    pids.append(int(fields[4]))
+    except OSError:
+        pass
+    return [pid for pid in dict.fromkeys(pids) if pid != os.getpid()]
+
+
+def describe_holders(fd: int, path: str) -> str:
+    """``lock <path> is held by process 123 (python3)``: for the message of a wait."""
+    described = []
+    for pid in lock_holders(fd)[:3]:
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+                described.append(f"{pid} ({handle.read().strip()})")
+        except OSError:
+            described.append(str(pid))
+    if not described:
+        return f"lock {path} is held by another process"
+    return f"lock {path} is held by process {', '.join(described)}"
+
+
+def _flock_reporting(fd: int, operation: int, path: str, on_wait: "Callable[[str], None] | None") -> None:
+    """``flock(fd, operation)``; a wait longer than :data:`WAIT_NOTICE_SECONDS` calls ``on_wait`` once."""
+    if on_wait is None:
+        fcntl.flock(fd, operation)
+        return
+    import time
+
+    deadline = time.monotonic() + WAIT_NOTICE_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+    on_wait(describe_holders(fd, path))
+    fcntl.flock(fd, operation)
+
+
+def hold_shared(path: str, inheritable: bool = True, on_wait: "Callable[[str], None] | None" = None) -> int | None:
     """Take a shared lock on *path* (waiting for an exclusive holder); return the fd.
 
     With *inheritable*, the descriptor survives ``exec`` so the tool keeps it.
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock
+    (:func:`describe_holders`).
     ``None`` when there is nothing to lock: on Windows, and in a lock directory
     this user cannot write (a read-only cache, which this user cannot clean either).
     """
@@ -388,7 +448,7 @@ def hold_shared(path: str, inheritable: bool = True) -> int | None:
         return None
 
     def take(fd: int) -> bool:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        _flock_reporting(fd, fcntl.LOCK_SH, path, on_wait)
         return True
 
     try:
@@ -411,8 +471,10 @@ def hold_shared(path: str, inheritable: bool = True) -> int | None:
     return fd
 
 
-def wait_for_gate(path: str, max_seconds: float) -> None:
+def wait_for_gate(path: str, max_seconds: float, on_wait: "Callable[[str], None] | None" = None) -> None:
     """Wait (at most *max_seconds*) while someone holds the gate lock *path* exclusively.
+
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the gate.
 
     A process about to replace an environment holds its gate while it waits for the
     running tools to exit; new runs pause here so a busy tool cannot starve it.
@@ -429,14 +491,18 @@ def wait_for_gate(path: str, max_seconds: float) -> None:
             return  # not a gate ce made
         import time
 
-        deadline = time.monotonic() + max_seconds
+        started = time.monotonic()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                waited = time.monotonic() - started
+                if waited >= max_seconds:
                     return
+                if on_wait is not None and waited >= WAIT_NOTICE_SECONDS:
+                    on_wait(describe_holders(fd, path))
+                    on_wait = None
                 time.sleep(0.05)
     finally:
         os.close(fd)
@@ -467,8 +533,21 @@ def try_exclusive(path: str) -> int | None:
     return _locked(path, lambda fd: _lock_exclusive(fd, wait=False))
 
 
-def hold_exclusive(path: str) -> int:
-    """Take the exclusive lock on *path*, waiting for every holder to let go."""
+def hold_exclusive(path: str, on_wait: "Callable[[str], None] | None" = None) -> int:
+    """Take the exclusive lock on *path*, waiting for every holder to let go.
+
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock.
+    """
+    if on_wait is not None and sys.platform != "win32":
+        reported = on_wait
+
+        def take(fd: int) -> bool:
+            _flock_reporting(fd, fcntl.LOCK_EX, path, reported)
+            return True
+
+        fd = _locked(path, take)
+        assert fd is not None
+        return fd
     fd = _locked(path, lambda fd: _lock_exclusive(fd, wait=True))
     assert fd is not None
     return fd
@@ -497,11 +576,15 @@ def release(fd: int | None) -> None:
         os.close(fd)
 
 
-def lock_descriptor(fd: int, wait: bool = True) -> bool:
-    """Take the exclusive lock on the open file *fd* (a file the caller opened itself).
+def lock_descriptor(fd: int, wait: bool = True, on_wait: "Callable[[str], None] | None" = None, path: str = "") -> bool:
+    """Take the exclusive lock on the open file *fd* (a file the caller opened itself, at *path*).
 
     Returns whether it was taken (always ``True`` with *wait*); closing *fd* releases it.
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock.
     """
+    if wait and on_wait is not None and sys.platform != "win32":
+        _flock_reporting(fd, fcntl.LOCK_EX, path, on_wait)
+        return True
     return _lock_exclusive(fd, wait)
 
 

@@ -77,12 +77,15 @@ ENVIRONMENT_VARIABLES = (
     ("CONDA_OVERRIDE_*", "virtual package overrides (CONDA_OVERRIDE_GLIBC, _CUDA, _OSX)"),
     ("UV_*", "uv's settings, for scripts' PyPI dependencies"),
 )
+#: The exit status of a run that Ctrl-C ended before the tool started (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 EXIT_CODES = (
     ("N", "the tool ran: its exit status, unchanged (128+N: killed by signal N)"),
     ("1", "ce's own error (solve, channel, install, cache, lock, script metadata)"),
     ("2", "usage error (options, names, specs)"),
     ("126", "the command exists in the environment but cannot be executed"),
     ("127", "the command is not in the environment; the message says which commands it has"),
+    (str(EXIT_INTERRUPTED), "interrupted (Ctrl-C) before the tool started; nothing more was written"),
 )
 
 
@@ -638,7 +641,7 @@ class Cli:
     def add(self, path: str) -> int:
         from ce.script.edit import add_dependencies
 
-        for change in add_dependencies(path, self.ns.add):
+        for change in add_dependencies(path, self.ns.add, lambda held: self.info(f"waiting for another edit: {held}")):
             print(change)
         return 0
 
@@ -758,6 +761,7 @@ class Cli:
         """Report what was built or cleaned, then start the process."""
         from ce.base import launch
         from ce.config.condarc import save_pending
+        from ce.interrupts import raise_if_interrupted
 
         report, cleaned, plan = prepared.report, prepared.cleaned, prepared.plan
         if report is not None:
@@ -767,6 +771,7 @@ class Cli:
             self.info(cleaned.describe_auto_clean())
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
+        raise_if_interrupted()  # a Ctrl-C that foreign code swallowed: nothing is cached or started
         save_pending()  # the run succeeded: now cache the condarc settings it merged
         return launch(plan)
 
@@ -775,15 +780,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
     """Run the full command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = wants_verbose(args)
+    from ce.interrupts import catch_interrupts, interrupted
+
+    catch_interrupts()
     try:
         namespace = parse_args(args, prog)
         return Cli(namespace, prog).run()
-    except CeError as error:
-        return report_error(error, verbose, prog)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        pass
     except BaseException as error:  # a bug, or a backend's panic: still one line without -v
         if isinstance(error, SystemExit):
             raise
-        return report_error(error, verbose, prog)
+        if not interrupted():  # after Ctrl-C, an error is its consequence (a cut transfer...): 130 below
+            return report_error(error, verbose, prog)
+    print(f"{prog}: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED

@@ -36,6 +36,7 @@ from ce.base import rattler_cache_root
 from ce.config.condarc import load as load_settings
 from ce.config.condarc import package_cache
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
+from ce.interrupts import run_async
 from ce.records import LockedPackage, SolveRequest
 from ce.status import Status, human_bytes
 
@@ -159,7 +160,7 @@ class RattlerSolver:
 
     def solve(self, request: SolveRequest) -> list[LockedPackage]:
         """Solve *request* against its channels for its platform (plus noarch)."""
-        return asyncio.run(self._solve(request))
+        return run_async(self._solve(request))
 
     async def _solve(self, request: SolveRequest) -> list[LockedPackage]:
         cache_action: Literal["force-cache-only", "cache-or-fetch"] = (
@@ -242,10 +243,10 @@ class RattlerSolver:
             reporter = _InstallReporter(records, watch, status)
             try:
                 status.show("checking packages")
-                asyncio.run(_check_archives(records, cache_dir, request.offline, client, stall))
+                run_async(_check_archives(records, cache_dir, request.offline, client, stall))
                 status.show("downloading and linking")
                 with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
-                    asyncio.run(
+                    run_async(
                         watch.run(
                             rattler.install(
                                 records,

@@ -41,6 +41,7 @@ from ce.backends.rattler_network import (
 from ce.base import VERIFIED_STORE_DIRNAME, rattler_cache_root
 from ce.errors import InstallError
 from ce.fileio import STALE_TEMPORARY_SECONDS, AtomicFile, remove_stale_temporaries, write_atomically
+from ce.interrupts import run_async
 from ce.lockfiles import checked_hash
 from ce.records import LockedPackage, PypiPackage
 from ce.status import Status, human_bytes
@@ -178,7 +179,7 @@ class _Downloader:
         self.total = len(jobs)
         self.status.show(f"downloading {len(jobs)} archive{'s' if len(jobs) != 1 else ''}")
         try:
-            return asyncio.run(self.watch.run(self._all(jobs)))
+            return run_async(self.watch.run(self._all(jobs)))
         except InstallError:
             raise
         except TransferAborted as error:

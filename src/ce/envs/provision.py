@@ -27,6 +27,7 @@ from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, 
 from ce.base import CachePaths, CleanSettings, LaunchPlan, bump_run_count, hold_shared, release, wait_for_gate
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
+from ce.interrupts import raise_if_interrupted
 from ce.records import LockedPackage, PypiPackage, SolveRequest
 from ce.urls import without_credentials
 
@@ -237,8 +238,15 @@ def provide(
             if cache.lookup(spec.env_name) is None or os.path.islink(cache.paths.locks):
                 raise
         if not options.refresh:
-            wait_for_gate(cache.paths.refresh_lock(spec.env_name), REFRESH_WAIT_SECONDS)
-        lock = hold_shared(cache.paths.in_use_lock(spec.env_name))
+            wait_for_gate(
+                cache.paths.refresh_lock(spec.env_name),
+                REFRESH_WAIT_SECONDS,
+                on_wait=lambda held: reporter.info(f"waiting for a --refresh of {spec.env_name}: {held}"),
+            )
+        lock = hold_shared(
+            cache.paths.in_use_lock(spec.env_name),
+            on_wait=lambda held: reporter.info(f"waiting for {spec.env_name} to be replaced or removed: {held}"),
+        )
         if cache.lookup(spec.env_name) is None:
             release(lock)
             continue
@@ -246,6 +254,7 @@ def provide(
             runner = create_runner(options.runner, registry)
             plan = runner.prepare(prefix, argv(prefix) if callable(argv) else argv, options.environ)
             cleaned = maybe_auto_clean(cache, options.environ, reporter)
+            raise_if_interrupted()  # a Ctrl-C swallowed on the way: the caller records and starts nothing
         except BaseException:
             release(lock)
             raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -33,6 +34,7 @@ from ce.base import (
     hold_exclusive,
     is_env_name,
     is_trusted,
+    lock_descriptor,
     rattler_cache_root,
     read_index_entry,
     read_regular,
@@ -40,8 +42,9 @@ from ce.base import (
     remove_if_free,
     try_exclusive,
 )
-from ce.errors import CacheError, UntrustedCacheError
+from ce.errors import CacheError, CeError, UntrustedCacheError
 from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries, write_atomically
+from ce.interrupts import raise_if_interrupted
 
 #: Keys of ``.ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
 OWN_BYTES_KEY = "own_bytes"
@@ -51,6 +54,15 @@ _MEASURED: dict[str, tuple[int, int]] = {}
 SECONDS_PER_DAY = 86400.0
 #: A last use further ahead of the clock than this is not one ce recorded on a sane clock (see :func:`last_use`).
 FUTURE_TOLERANCE_SECONDS = 3600.0
+#: rattler extracts a package into ``.<name>-<version>-<build><6 random characters>`` in the
+#: package cache, beside the entry's ``<name>-<version>-<build>.lock``, and renames it into place.
+RATTLER_EXTRACTION = re.compile(r"\.(?P<entry>.+-[^-]+-[^-]+)[A-Za-z0-9]{6}")
+#: The lock rattler holds exclusively on the whole package cache while it fills an entry.
+RATTLER_CACHE_LOCK = ".cache.lock"
+#: An extraction directory younger than this is never swept, even with every lock free:
+#: another rattler version (pixi's) may extract without taking the locks ce checks.
+STALE_EXTRACTION_SECONDS = 600.0
+_OPEN_LOCK_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 #: An environment record larger than this is ignored (a real one is well under 10 KB).
@@ -311,6 +323,70 @@ def last_use(history_mtime: float, created: float, now: float) -> float:
     if history_mtime <= now + FUTURE_TOLERANCE_SECONDS:
         return history_mtime
     return created if created <= now + FUTURE_TOLERANCE_SECONDS else 0.0
+def _lock_if_free(path: str) -> tuple[bool, int | None]:
+    """``(free, fd)``: take the existing lock file *path* without waiting (never creating it or following a link).
+
+    A missing lock is free (``fd`` is ``None``); a lock someone holds is not.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_LOCK_FLAGS)
+    except FileNotFoundError:
+        return True, None
+    except OSError:
+        return False, None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode) and lock_descriptor(fd, wait=False):
+            return True, fd
+    except OSError:
+        pass
+    os.close(fd)
+    return False, None
+
+
+def remove_stale_extractions(cache_dir: str, max_age: float = STALE_EXTRACTION_SECONDS) -> int:
+    """Remove rattler's temporary extraction directories in the package cache *cache_dir* that a killed
+    process left (SIGTERM or SIGKILL mid-extraction); return how many.
+
+    A directory is abandoned when it is older than *max_age*, the cache's ``.cache.lock`` is free
+    (rattler holds it while it extracts) and so is its entry's ``.lock``: flocks die with their
+    process, so a live extraction always holds one.  Both stay held while the directory is removed.
+    Only names of rattler's pattern whose entry lock exists are touched (a package cache may be
+    conda's), never a symbolic link, nothing in a *cache_dir* that is one.
+    """
+    candidates = []
+    cutoff = time.time() - max_age
+    for entry in _list_real_dir(cache_dir):
+        match = RATTLER_EXTRACTION.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_mtime >= cutoff:
+                continue
+            lock = os.lstat(os.path.join(cache_dir, match["entry"] + ".lock"))
+        except OSError:
+            continue
+        if stat.S_ISREG(lock.st_mode):
+            candidates.append((entry.path, os.path.join(cache_dir, match["entry"] + ".lock")))
+    if not candidates:
+        return 0
+    free, cache_lock = _lock_if_free(os.path.join(cache_dir, RATTLER_CACHE_LOCK))
+    if not free:
+        return 0  # an install is filling the cache now: its directory may be among these
+    removed = 0
+    try:
+        for path, entry_lock in candidates:
+            free, fd = _lock_if_free(entry_lock)
+            if not free:
+                continue
+            try:
+                _remove_tree(path)
+                removed += 1
+            finally:
+                release(fd)
+    finally:
+        release(cache_lock)
+    return removed
 
 
 class EnvCache:
@@ -376,18 +452,23 @@ class EnvCache:
         """
         self.ensure()
         final = self.paths.env(name)
-        build_lock = try_exclusive(self.paths.build_lock(name))
-        if build_lock is None:
-            if on_wait is not None:
-                on_wait(f"waiting for another ce process that is building {name}")
-            build_lock = hold_exclusive(self.paths.build_lock(name))
+        waited = None
+        if on_wait is not None:
+            report = on_wait
+
+            def waited(held: str) -> None:
+                report(f"waiting for another ce process that is building {name}: {held}")
+
+        build_lock = hold_exclusive(self.paths.build_lock(name), on_wait=waited)
         try:
             if not refresh and self.is_complete(name):
                 return final
             self._sweep_builds(name)
+            self.sweep_package_cache()  # what killed installs left there, before this one adds to it
             build_dir = make_private_dir(self.paths.envs, f"{BUILD_PREFIX}{name}.")
             try:
                 create(build_dir, final)
+                raise_if_interrupted()  # an environment built after Ctrl-C is not published
                 self._finish(build_dir, metadata)
                 self._publish(name, build_dir, final, on_wait)
             except BaseException:
@@ -617,9 +698,32 @@ class EnvCache:
         return removed
 
     def _sweep_temporary_files(self) -> int:
-        """Temporary files of atomic writes (counter, script index, lock downloads) left by killed processes."""
-        directories = [self.paths.locks, self.paths.index, os.path.join(rattler_cache_root(), VERIFIED_STORE_DIRNAME)]
-        return sum(remove_stale_temporaries(directory, STALE_TEMPORARY_SECONDS) for directory in directories)
+        """Temporaries that killed processes left: atomic writes (counter, index entries, settings cache,
+        lock downloads, activation caches) and rattler's extraction directories in the package cache."""
+        from ce.config.condarc import CACHE_DIR
+
+        directories = [
+            self.paths.root,
+            self.paths.locks,
+            self.paths.index,
+            os.path.join(self.paths.root, CACHE_DIR),
+            os.path.join(rattler_cache_root(), VERIFIED_STORE_DIRNAME),
+        ]
+        for entry in self.entries():  # the record and activation cache live in the prefix, conda's files in conda-meta
+            directories += [entry.path, os.path.join(entry.path, "conda-meta")]
+        removed = sum(remove_stale_temporaries(directory, STALE_TEMPORARY_SECONDS) for directory in directories)
+        return removed + self.sweep_package_cache()
+
+    @staticmethod
+    def sweep_package_cache() -> int:
+        """Remove abandoned extraction directories from the package cache (see :func:`remove_stale_extractions`)."""
+        from ce.config.condarc import package_cache
+
+        try:
+            cache_dir = package_cache(os.environ)
+        except (CeError, OSError):  # a condarc that cannot be read: its cleanup waits for a run that can
+            return 0
+        return remove_stale_extractions(cache_dir)
 
     def clean(self, older_than_days: float | None, package: str | None = None) -> CleanResult:
         """Remove the selected environments (see :meth:`select`), skipping those in use; sweep leftovers."""

@@ -22,6 +22,7 @@ from ce.base import env_name_from_parts
 from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, UsageError
 from ce.fileio import write_atomically
+from ce.interrupts import raise_if_interrupted
 from ce.lockfiles import (
     LockData,
     content_digest,
@@ -255,22 +256,32 @@ def solve_platforms(
 
 
 def write_lock(
-    script: str, data: LockData, digest: str, format_name: str, backend: LockfileFormatBackend, embed: bool
+    script: str,
+    data: LockData,
+    digest: str,
+    format_name: str,
+    backend: LockfileFormatBackend,
+    embed: bool,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[tuple[str, tuple[str, ...]]]:
-    """Write *data* as *format_name* (never with credentials); return each file written with its platforms."""
+    """Write *data* as *format_name* (never with credentials); return each file written with its platforms.
+
+    *on_wait* hears of a long wait for the script's lock (``--embed``, see :func:`ce.script.edit.edit_script`).
+    """
     check_carries_pypi(format_name, backend, data.pypi and any(data.pypi.values()))
     data = data.without_credentials()
     if embed:
         if not backend.multi_platform and len(data.platforms) > 1:
             raise UsageError(f"--embed with {format_name} holds one platform; use rattler-lock-v6 or conda-lock")
         lock_text = with_header(digest, backend.dumps(data))
-        edit_script(script, lambda text: embedding.embed(text, lock_text, script))
+        edit_script(script, lambda text: embedding.embed(text, lock_text, script), on_wait)
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
+        raise_if_interrupted()  # after Ctrl-C no lock is written
         write_atomically(path, with_header(digest, backend.dumps(group)))
         written.append((path, group.platforms))
     return written

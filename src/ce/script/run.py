@@ -110,7 +110,15 @@ def _write_new_lock(
         if chosen is not None and set(platforms) <= set(chosen[1].platforms):
             return chosen[1]
     data = solve_platforms(request, platforms, options, registry)
-    for path, written in write_lock(request.path, data, digest, name, backend, lock_options.embed):
+    for path, written in write_lock(
+        request.path,
+        data,
+        digest,
+        name,
+        backend,
+        lock_options.embed,
+        lambda held: reporter.info(f"waiting for another edit of the script: {held}"),
+    ):
         reporter.info(f"wrote {name} lock for {', '.join(written)}: {path}")
     return data
 
