@@ -14,6 +14,7 @@ writes a file whole).
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -167,3 +168,56 @@ def try_write_atomically(path: str, data: bytes | str, temporary_dir: str | None
     except OSError:
         return False
     return True
+
+
+#: Group and other write permission: nothing ce installs keeps them.
+SHARED_WRITE_BITS = 0o022
+
+
+def restrict_modes(root: str) -> int:
+    """Remove group and other write permission from directory *root* and everything under it; count the changes.
+
+    Package archives carry modes as their builder set them (``0o777``, ``0o666``),
+    and extractors keep them: another local user could then change a tool that
+    this user runs.  Only entries with such a bit are changed; symbolic links
+    are neither changed nor followed (nothing is done when *root* is one).
+    Entries that cannot be changed (another user's) are left as they are.
+    """
+    changed = 0
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            info = os.lstat(directory)
+        except OSError:
+            continue
+        # A directory swapped for a link since it was listed is neither changed nor entered.
+        if not stat.S_ISDIR(info.st_mode):
+            continue
+        changed += _restrict(directory, info)
+        try:
+            with os.scandir(directory) as entries:
+                found = list(entries)
+        except OSError:
+            continue
+        for entry in found:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.S_ISLNK(info.st_mode):
+                changed += _restrict(entry.path, info)
+    return changed
+
+
+def _restrict(path: str, info: os.stat_result) -> int:
+    if not info.st_mode & SHARED_WRITE_BITS:
+        return 0
+    try:
+        os.chmod(path, stat.S_IMODE(info.st_mode) & ~SHARED_WRITE_BITS)
+    except OSError:
+        return 0
+    return 1

@@ -35,7 +35,7 @@ from ce.base import (
     try_exclusive,
 )
 from ce.errors import CacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries
+from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries, restrict_modes
 
 METADATA_FILE = "ce-env.json"
 #: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
@@ -320,6 +320,9 @@ class EnvCache:
             release(build_lock)
 
     def _finish(self, build_dir: str, metadata: dict[str, Any]) -> None:
+        # Whatever wrote the environment (an installer keeping archive modes, uv, byte-compilation),
+        # nothing in it stays writable by other users; files linked from the package cache share the fix.
+        restrict_modes(build_dir)
         meta_dir = os.path.join(build_dir, "conda-meta")
         os.makedirs(meta_dir, exist_ok=True)
         record = dict(metadata, created=time.time(), ce_version=__version__)
