@@ -13,6 +13,9 @@ import pytest
 
 import build_test_channel as btc
 from build_test_channel import Package, PkgFile
+from ce.base import CachePaths
+from ce.envs.store import EnvCache
+from ce.errors import InstallError
 from hostile.support import assert_ok, assert_one_error, generic, make_channel, run, sh, snapshot
 
 SECRET = b"the user's secret\n"
@@ -183,3 +186,65 @@ def test_group_and_world_writable_archive_modes_are_normalised(
     ]
     assert not writable, writable
     assert os.access(env / "bin" / "wide", os.X_OK)
+
+
+def test_a_package_link_in_conda_meta_is_refused(
+    tmp_path: Path, ce_home: Path, outside: Path, own_rattler_cache: Path
+) -> None:
+    """A package ships ``conda-meta/history`` and ``conda-meta/ce-env.json`` as links to a user's file.
+
+    ce writes both files when it completes an environment: it wrote through the links.
+    """
+    precious = outside / "precious.txt"
+    evil = make_channel(
+        tmp_path / "evil",
+        [
+            generic(
+                "metalink",
+                [
+                    sh("bin/metalink", "echo metalink ran"),
+                    PkgFile("conda-meta/history", symlink=str(precious)),
+                    PkgFile("conda-meta/ce-env.json", symlink=str(precious)),
+                ],
+            )
+        ],
+    )
+    before = snapshot(outside)
+    result = run("-c", evil.as_uri(), "--override-channels", "metalink")
+    assert snapshot(outside) == before, "ce wrote through a package's link in conda-meta"
+    assert_one_error(result, 1, "into conda-meta")
+
+
+@pytest.mark.parametrize("planted", ["history", "ce-env.json"])
+def test_completing_an_environment_never_writes_through_links_in_conda_meta(
+    ce_home: Path, outside: Path, planted: str
+) -> None:
+    """Whatever backend filled the build directory (conda, a plugin), ce's records replace links, never follow them."""
+    precious = outside / "precious.txt"
+    cache = EnvCache(CachePaths(str(ce_home)))
+
+    def create(build_dir: str, _final: str) -> None:
+        meta = Path(build_dir, "conda-meta")
+        meta.mkdir()
+        (meta / planted).symlink_to(precious)
+
+    before = snapshot(outside)
+    prefix = Path(cache.build("planted--0123456789abcdef", create, {"kind": "tool", "specs": ["planted"]}))
+    assert snapshot(outside) == before
+    for name in ("history", "ce-env.json"):
+        assert not (prefix / "conda-meta" / name).is_symlink()
+    assert "created by ce" in (prefix / "conda-meta" / "history").read_text()
+
+
+def test_a_symlinked_conda_meta_directory_is_refused(ce_home: Path, outside: Path) -> None:
+    """A backend left ``conda-meta`` itself a link out of the environment: the build is refused and discarded."""
+    cache = EnvCache(CachePaths(str(ce_home)))
+
+    def create(build_dir: str, _final: str) -> None:
+        Path(build_dir, "conda-meta").symlink_to(outside)
+
+    before = snapshot(outside)
+    with pytest.raises(InstallError, match="conda-meta"):
+        cache.build("planted--0123456789abcdef", create, {"kind": "tool", "specs": ["planted"]})
+    assert snapshot(outside) == before
+    assert not [p for p in (ce_home / "envs").iterdir() if not p.name.startswith(".")]

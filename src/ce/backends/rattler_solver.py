@@ -471,6 +471,10 @@ def _check_metadata(record: Any, files: dict[str, bytes | None]) -> list[tuple[s
         path = entry.get("_path") if isinstance(entry, dict) else None
         if not isinstance(entry, dict) or not isinstance(path, str) or _unsafe_path(path):
             raise InstallError(f"package {label} is broken: it installs {str(path)[:200]!r} outside the environment")
+        normal = _normal_path(path)
+        if normal.partition("/")[0] == "conda-meta":
+            # conda's records and history, which ce writes too: no package's file or link goes there.
+            raise InstallError(f"package {label} is broken: it installs {path[:200]!r} into conda-meta")
         kind = str(entry.get("path_type", "hardlink"))
         if kind == "softlink" and entry.get("prefix_placeholder") is not None:
             # rattler would read the link's target (anywhere) to rewrite it into the environment.
@@ -478,7 +482,7 @@ def _check_metadata(record: Any, files: dict[str, bytes | None]) -> list[tuple[s
                 f"package {label} is broken: {path[:200]!r} is a symbolic link with a prefix placeholder; "
                 "nothing was installed"
             )
-        entries.append((_normal_path(path), kind))
+        entries.append((normal, kind))
     return entries
 
 

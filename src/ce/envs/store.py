@@ -34,8 +34,14 @@ from ce.base import (
     remove_if_free,
     try_exclusive,
 )
-from ce.errors import CacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries, restrict_modes
+from ce.errors import CacheError, InstallError
+from ce.fileio import (
+    STALE_TEMPORARY_SECONDS,
+    is_temporary,
+    remove_stale_temporaries,
+    restrict_modes,
+    write_atomically,
+)
 
 METADATA_FILE = "ce-env.json"
 #: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
@@ -324,15 +330,21 @@ class EnvCache:
         # nothing in it stays writable by other users; files linked from the package cache share the fix.
         restrict_modes(build_dir)
         meta_dir = os.path.join(build_dir, "conda-meta")
+        if os.path.islink(meta_dir):
+            raise InstallError("a package installed conda-meta as a symbolic link; nothing was installed")
         os.makedirs(meta_dir, exist_ok=True)
         record = dict(metadata, created=time.time(), ce_version=__version__)
         own, shared = tree_sizes(build_dir)
         # size_bytes (the apparent total) is all that older ce recorded and read; ce now reads the two parts.
         record.update({"size_bytes": own + shared, OWN_BYTES_KEY: own, SHARED_BYTES_KEY: shared})
-        with open(os.path.join(meta_dir, METADATA_FILE), "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
+        # A new file in place of anything a package put there (a link is replaced, never followed).
+        write_atomically(os.path.join(meta_dir, METADATA_FILE), json.dumps(record, indent=2, sort_keys=True), 0o644)
         # The history file marks the environment complete: written last.
-        with open(os.path.join(meta_dir, "history"), "a", encoding="utf-8") as handle:
+        history = os.path.join(meta_dir, "history")
+        if os.path.islink(history):
+            os.unlink(history)  # a package's link (inside the build directory): conda's history is never followed
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(history, flags, 0o644), "a", encoding="utf-8") as handle:
             handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
 
     def _publish(self, name: str, build_dir: str, final: str, on_wait: Callable[[str], None] | None) -> None:
