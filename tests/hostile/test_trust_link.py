@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import build_test_channel as btc
+import ce.relocate as relocate_module
 from build_test_channel import Package, PkgFile
 from ce.base import CachePaths
 from ce.envs.store import EnvCache
@@ -248,3 +249,28 @@ def test_a_symlinked_conda_meta_directory_is_refused(ce_home: Path, outside: Pat
         cache.build("planted--0123456789abcdef", create, {"kind": "tool", "specs": ["planted"]})
     assert snapshot(outside) == before
     assert not [p for p in (ce_home / "envs").iterdir() if not p.name.startswith(".")]
+
+
+def test_relocation_never_reads_through_a_file_swapped_for_a_link(
+    tmp_path: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file seen as regular by the walk is a link when opened (a swap, simulated): it is neither read nor replaced."""
+    build = tmp_path / "envs" / ".build-x"
+    (build / "etc").mkdir(parents=True)
+    secret = outside / "secret.txt"
+    secret.write_bytes(SECRET + str(build).encode() + b"\n")
+    swapped = build / "etc" / "swapped.txt"
+    swapped.write_bytes(b"prefix=" + str(build).encode() + b"\n")
+    regular = swapped.lstat()
+    swapped.unlink()
+    swapped.symlink_to(secret)
+    real_lstat = os.lstat
+
+    def stale_lstat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        return regular if os.fspath(path) == str(swapped) else real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(relocate_module.os, "lstat", stale_lstat)
+    before = snapshot(outside)
+    relocate_module.relocate(str(build), str(tmp_path / "envs" / "x"))
+    assert snapshot(outside) == before
+    assert swapped.is_symlink(), "the link was replaced by a copy of what it points at"
