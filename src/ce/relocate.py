@@ -112,3 +112,29 @@ def relocate(prefix: str, final_prefix: str) -> list[str]:
             if changed:
                 rewritten.append(os.path.relpath(path, prefix))
     return rewritten
+
+
+def links_leaving(prefix: str, *also_inside: str) -> list[str]:
+    """The symbolic links under *prefix* that resolve outside it (and outside *also_inside*), as relative paths.
+
+    A package may ship a link anywhere (conda-build keeps links to system
+    paths); what ce installs later (uv, byte-compilation) must not follow one.
+    """
+    inside = [os.path.realpath(path) for path in (prefix, *also_inside)]
+    found: list[str] = []
+    pending = [prefix]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError:
+            continue
+        for entry in listed:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not any(os.path.commonpath([target, root]) == root for root in inside):
+                    found.append(os.path.relpath(entry.path, prefix))
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+    return sorted(found)

@@ -274,3 +274,55 @@ def test_relocation_never_reads_through_a_file_swapped_for_a_link(
     relocate_module.relocate(str(build), str(tmp_path / "envs" / "x"))
     assert snapshot(outside) == before
     assert swapped.is_symlink(), "the link was replaced by a copy of what it points at"
+
+
+def test_byte_compilation_never_reads_a_source_linked_from_outside(
+    tmp_path: Path, ce_home: Path, channel: Path, outside: Path
+) -> None:
+    """A noarch Python package's ``.py`` file is a link to a user's file: no bytecode of it in the environment."""
+    (outside / "secret.py").write_text("TOKEN = 'the-users-secret-token'\n")
+    evil = make_channel(
+        tmp_path / "evil",
+        [
+            Package(
+                name="leakpy",
+                version="1.0",
+                build="py_0",
+                subdir="noarch",
+                noarch="python",
+                depends=["python"],
+                files=[
+                    PkgFile("site-packages/leakpy/__init__.py", b"VALUE = 'leakpy imported'\n"),
+                    PkgFile("site-packages/leakpy/secret.py", symlink=str(outside / "secret.py")),
+                ],
+            )
+        ],
+    )
+    before = snapshot(outside)
+    result = run(
+        *("-c", channel.as_uri(), "-c", evil.as_uri(), "--override-channels", "--from", "leakpy"),
+        *("python", "-c", "import leakpy; print(leakpy.VALUE)"),
+    )
+    assert_ok(result, "leakpy imported")
+    assert snapshot(outside) == before
+    compiled = [p for p in (ce_home / "envs").rglob("*.pyc") if "leakpy" in str(p)]
+    assert compiled, "byte-compilation did not run"
+    assert not _holding(compiled, b"the-users-secret-token"), "a source outside the environment was compiled into it"
+
+
+def test_pypi_packages_are_never_installed_through_a_link_leaving_the_environment(
+    tmp_path: Path, ce_home: Path, channel: Path, outside: Path, test_cache_root: Path
+) -> None:
+    """A conda package ships ``share/elsewhere -> <outside dir>``; the script also needs a PyPI package: refused."""
+    evil = make_channel(tmp_path / "evil", [generic("dirlink", [PkgFile("share/elsewhere", symlink=str(outside))])])
+    script = tmp_path / "s.py"
+    script.write_text(
+        "# /// script\n# dependencies = ['idna>=3']\n# [tool.conda]\n# dependencies = ['python', 'dirlink']\n# ///\n"
+        "print('script ran')\n"
+    )
+    env = dict(os.environ, UV_NO_INDEX="1", UV_OFFLINE="1", UV_FIND_LINKS=str(test_cache_root / "wheels" / "pypi"))
+    before = snapshot(outside)
+    result = run("-c", channel.as_uri(), "-c", evil.as_uri(), "--override-channels", str(script), env=env)
+    assert snapshot(outside) == before
+    assert_one_error(result, 1, "'share/elsewhere' in the environment is a link to a directory outside it")
+    assert "script ran" not in result.stdout
