@@ -27,6 +27,7 @@ TEMPORARY_SUFFIX = ".tmp"
 STALE_TEMPORARY_SECONDS = 3600.0
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 def is_temporary(name: str) -> bool:
@@ -180,44 +181,51 @@ def restrict_modes(root: str) -> int:
     Package archives carry modes as their builder set them (``0o777``, ``0o666``),
     and extractors keep them: another local user could then change a tool that
     this user runs.  Only entries with such a bit are changed; symbolic links
-    are neither changed nor followed (nothing is done when *root* is one).
-    Entries that cannot be changed (another user's) are left as they are.
+    are neither changed nor followed (each directory is opened without
+    following one, and entries are changed relative to it).  Entries that
+    cannot be changed (another user's) are left as they are.
     """
-    changed = 0
+    if os.name == "nt":  # pragma: no cover - no group or other write bits to remove
+        return 0
+    try:
+        info = os.lstat(root)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(info.st_mode):
+        return 0
+    changed = _restrict(root, info.st_mode, None)
     pending = [root]
     while pending:
         directory = pending.pop()
         try:
-            info = os.lstat(directory)
+            fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW)
         except OSError:
             continue
-        # A directory swapped for a link since it was listed is neither changed nor entered.
-        if not stat.S_ISDIR(info.st_mode):
-            continue
-        changed += _restrict(directory, info)
         try:
-            with os.scandir(directory) as entries:
+            with os.scandir(fd) as entries:
                 found = list(entries)
+            for entry in found:
+                if entry.is_symlink():
+                    continue
+                try:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                changed += _restrict(entry.name, mode, fd)
+                if stat.S_ISDIR(mode):
+                    pending.append(os.path.join(directory, entry.name))
         except OSError:
             continue
-        for entry in found:
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(entry.path)
-                continue
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if not stat.S_ISLNK(info.st_mode):
-                changed += _restrict(entry.path, info)
+        finally:
+            os.close(fd)
     return changed
 
 
-def _restrict(path: str, info: os.stat_result) -> int:
-    if not info.st_mode & SHARED_WRITE_BITS:
+def _restrict(path: str, mode: int, dir_fd: int | None) -> int:
+    if not mode & SHARED_WRITE_BITS:
         return 0
     try:
-        os.chmod(path, stat.S_IMODE(info.st_mode) & ~SHARED_WRITE_BITS)
+        os.chmod(path, stat.S_IMODE(mode) & ~SHARED_WRITE_BITS, dir_fd=dir_fd)
     except OSError:
         return 0
     return 1

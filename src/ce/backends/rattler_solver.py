@@ -11,7 +11,6 @@ import contextlib
 import datetime
 import json
 import os
-import stat
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -522,18 +521,33 @@ def _check_entry_links(record: Any, entry_dir: Path, entries: list[tuple[str, st
     cache (a link to another user's file would be copied into the environment),
     and hard-links a link where a file is declared.
     """
+    links = _links_under(str(entry_dir))
+    if not links:
+        return
     for path, kind in entries:
-        if kind == "softlink":
-            continue
-        try:
-            mode = os.lstat(entry_dir / path).st_mode
-        except OSError:
-            continue  # missing: rattler's own validation reports it
-        if stat.S_ISLNK(mode):
+        if kind != "softlink" and path in links:
             raise InstallError(
                 f"package {record.file_name} is broken: {path[:200]!r} is a symbolic link, "
                 f"but its metadata says {kind}; nothing was installed"
             )
+
+
+def _links_under(root: str) -> set[str]:
+    """The ``/``-separated relative paths of the symbolic links under *root* (from directory entries: no stat calls)."""
+    links: set[str] = set()
+    pending = [("", root)]
+    while pending:
+        relative, directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        links.add(relative + entry.name)
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append((relative + entry.name + "/", entry.path))
+        except OSError:
+            continue
+    return links
 
 
 def _cached_metadata(record: Any, cache_dir: Path) -> dict[str, bytes | None] | None:
