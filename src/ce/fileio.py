@@ -7,6 +7,10 @@ the activation cache, relocated files, downloaded archives) goes through
 reader sees the old content or the new, never a mix, and a killed writer leaves only
 a temporary file that :func:`is_temporary` recognises (cleanup sweeps them).
 
+:func:`restrict_modes` takes group and other write permission off what ce
+installs (an environment, a package cache entry it extracted), whatever
+modes the archives carried.
+
 Reading, counting and locking files are in :mod:`ce.base` (a cache hit needs them; it never
 writes a file whole).
 """
