@@ -98,6 +98,10 @@ TRASH_PREFIX = ".trash-"
 #: ce's own record of an environment, in its prefix (never in ``conda-meta``, which is conda's):
 #: written last, after everything else of a build, so its presence marks the environment complete.
 RECORD_FILENAME = ".ce-env.json"
+#: The activate runner's cache of activation results, beside the record in the prefix.
+ACTIVATION_CACHE_FILENAME = ".ce-activation"
+#: Files in a prefix's top directory that are ce's: no package may install them.
+CE_PREFIX_FILES = frozenset((RECORD_FILENAME, ACTIVATION_CACHE_FILENAME))
 
 
 def cache_home(environ: "Mapping[str, str] | None" = None) -> str:

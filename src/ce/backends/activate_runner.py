@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ce.base import LaunchPlan, path_environ, read_regular, resolve_command
+from ce.base import ACTIVATION_CACHE_FILENAME, LaunchPlan, path_environ, read_regular, resolve_command
 from ce.errors import InstallError
 from ce.fileio import try_write_atomically
 
@@ -36,7 +36,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-CACHE_FILE = ".ce-activation"
+CACHE_FILE = ACTIVATION_CACHE_FILENAME
 CACHE_FORMAT = "ce-activation:1"
 #: An activation cache larger than this is not one ce wrote.
 MAX_CACHE_BYTES = 4 * 1024 * 1024

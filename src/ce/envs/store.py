@@ -42,8 +42,14 @@ from ce.base import (
     remove_if_free,
     try_exclusive,
 )
-from ce.errors import CacheError, CeError, UntrustedCacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries, write_atomically
+from ce.errors import CacheError, CeError, InstallError, UntrustedCacheError
+from ce.fileio import (
+    STALE_TEMPORARY_SECONDS,
+    is_temporary,
+    remove_stale_temporaries,
+    restrict_modes,
+    write_atomically,
+)
 from ce.interrupts import raise_if_interrupted
 
 #: Keys of ``.ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
@@ -323,6 +329,8 @@ def last_use(history_mtime: float, created: float, now: float) -> float:
     if history_mtime <= now + FUTURE_TOLERANCE_SECONDS:
         return history_mtime
     return created if created <= now + FUTURE_TOLERANCE_SECONDS else 0.0
+
+
 def _lock_if_free(path: str) -> tuple[bool, int | None]:
     """``(free, fd)``: take the existing lock file *path* without waiting (never creating it or following a link).
 
@@ -479,16 +487,27 @@ class EnvCache:
             release(build_lock)
 
     def _finish(self, build_dir: str, metadata: dict[str, Any]) -> None:
+        # Whatever wrote the environment (an installer keeping archive modes, uv, byte-compilation),
+        # nothing in it stays writable by other users; files linked from the package cache share the fix.
+        restrict_modes(build_dir)
         meta_dir = os.path.join(build_dir, "conda-meta")
+        if os.path.islink(meta_dir):
+            raise InstallError("a package installed conda-meta as a symbolic link; nothing was installed")
         os.makedirs(meta_dir, exist_ok=True)
-        # conda needs the history; its mtime is the last use.
-        with open(os.path.join(meta_dir, "history"), "a", encoding="utf-8") as handle:
+        # conda needs the history; its mtime is the last use.  A package's link there (inside the build
+        # directory) is removed, never followed.
+        history = os.path.join(meta_dir, "history")
+        if os.path.islink(history):
+            os.unlink(history)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(history, flags, 0o644), "a", encoding="utf-8") as handle:
             handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
         record = dict(metadata, created=time.time(), ce_version=__version__)
         own, shared = tree_sizes(build_dir)
         # size_bytes (the apparent total) is all that older ce recorded and read; ce now reads the two parts.
         record.update({"size_bytes": own + shared, OWN_BYTES_KEY: own, SHARED_BYTES_KEY: shared})
-        # ce's record marks the environment complete: written last, outside conda's conda-meta.
+        # ce's record marks the environment complete: written last, outside conda's conda-meta, as a new
+        # file in place of anything at that name (a link is replaced, never followed).
         write_atomically(os.path.join(build_dir, RECORD_FILENAME), json.dumps(record, indent=2, sort_keys=True), 0o644)
 
     def _publish(self, name: str, build_dir: str, final: str, on_wait: Callable[[str], None] | None) -> None:
