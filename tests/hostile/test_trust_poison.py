@@ -9,6 +9,7 @@ installs, and for the conda-layout entries of a ``pkgs_dirs`` cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -71,6 +72,27 @@ def test_a_hashless_channel_never_poisons_the_real_channels_six(
     # And the other way round: the real six cached first, then the hashless channel gets its own.
     assert _which_six("-c", evil.as_uri(), "-c", channel.as_uri(), extra=("--refresh",)) == "six is foreign"
     assert _which_six("-c", channel.as_uri(), extra=("--refresh",)) == "six is real"
+
+
+def test_a_hashless_archive_never_sits_in_the_shared_cache_under_a_name_a_hashed_record_matches(
+    tmp_path: Path, channel: Path, own_rattler_cache: Path
+) -> None:
+    """After a hashless run, rattler (as pixi uses it, with the real record) would not link the foreign six:
+    the entry is absent or its lock file names the foreign archive's own sha256; the archive itself is
+    kept under that sha256 in ce's store."""
+    evil = _hashless_channel(tmp_path / "evil")
+    assert _which_six("-c", evil.as_uri(), "-c", channel.as_uri()) == "six is foreign"
+    foreign = (evil / "noarch" / f"{SIX}.conda").read_bytes()
+    foreign_sha256 = hashlib.sha256(foreign).hexdigest()
+    real_sha256 = hashlib.sha256((channel / "noarch" / f"{SIX}.conda").read_bytes()).hexdigest()
+    stored = own_rattler_cache / "ce-verified" / foreign_sha256 / f"{SIX}.conda"
+    assert stored.read_bytes() == foreign
+    if _extracted_entry(own_rattler_cache).exists():
+        lock = (own_rattler_cache / "pkgs" / f"{SIX}.lock").read_bytes()
+        assert lock[8:40].hex() == foreign_sha256 != real_sha256
+    # conda-meta names where the package came from, not ce's store.
+    records = list((tmp_path / "ce-home" / "envs").glob(f"*/conda-meta/{SIX}.json"))
+    assert [json.loads(path.read_text())["url"] for path in records] == [(evil / "noarch" / f"{SIX}.conda").as_uri()]
 
 
 def test_a_url_spec_never_poisons_the_real_channels_six(tmp_path: Path, channel: Path, own_rattler_cache: Path) -> None:
