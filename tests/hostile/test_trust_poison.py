@@ -168,3 +168,24 @@ def _plant_foreign_six(tmp_path: Path, pkgs: Path) -> None:
     streaming.extract(archive, pkgs / SIX)
     assert (pkgs / SIX / "site-packages" / "six.py").read_text() == FOREIGN_MARK
     os.utime(pkgs / SIX)
+
+
+def test_the_conda_backend_evicts_foreign_entries_from_pkgs_dirs(tmp_path: Path, channel: Path) -> None:
+    """conda's package caches (``pkgs_dirs``) are checked the same way before conda's transaction links:
+    an entry without a matching recorded hash goes, a matching one (sha256, else md5) stays."""
+    from types import SimpleNamespace
+
+    from ce.backends.conda_solver import check_package_caches
+
+    real = json.loads((channel / "noarch" / "repodata.json").read_text())["packages.conda"][f"{SIX}.conda"]
+    record = SimpleNamespace(name="six", version="1.17.0", build="pyh_0", sha256=real["sha256"], md5=real["md5"])
+    foreign_dir, sha_dir, md5_dir = (_mkdir(tmp_path / name) for name in ("foreign", "by-sha256", "by-md5"))
+    for pkgs in (foreign_dir, sha_dir, md5_dir):
+        _plant_foreign_six(tmp_path / "archives" / pkgs.name, pkgs)
+    (sha_dir / SIX / "info" / "repodata_record.json").write_text(json.dumps({"sha256": real["sha256"].upper()}))
+    (md5_dir / SIX / "info" / "repodata_record.json").write_text(json.dumps({"md5": real["md5"]}))
+    pkgs_dirs = [str(foreign_dir), str(sha_dir), str(md5_dir), str(tmp_path / "missing")]
+    assert check_package_caches(pkgs_dirs, [record]) == [str(foreign_dir / SIX)]
+    assert not (foreign_dir / SIX).exists()
+    assert (sha_dir / SIX).is_dir() and (md5_dir / SIX).is_dir()
+    assert [path.name for path in foreign_dir.iterdir()] == [], "the evicted entry is removed, not left aside"

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ce.errors import InstallError
+
 #: Where an evicted entry is moved before it is removed (one rename takes it out of the installer's sight).
 EVICTED_PREFIX = ".ce-evicted-"
 _RATTLER_REVISION_BYTES = 8
@@ -91,7 +93,8 @@ def evict_mismatched(cache_dir: str, expected: Iterable[ExpectedEntry]) -> list[
     """Remove from *cache_dir* each existing entry of *expected* that does not match its record; their names.
 
     The installer then finds no entry and downloads (and verifies) the
-    record's archive again.  The entry is renamed aside first, so a concurrent
+    record's archive again; an entry that cannot be removed is an
+    :class:`~ce.errors.InstallError`.  The entry is renamed aside first, so a concurrent
     install never sees it half removed; the lock file stays (rattler rewrites
     it with the new download's hash).
     """
@@ -105,6 +108,12 @@ def evict_mismatched(cache_dir: str, expected: Iterable[ExpectedEntry]) -> list[
             os.rename(entry, aside)
         except FileNotFoundError:
             continue  # another run evicted it first
+        except OSError as error:
+            # Left in place, the installer would link it: refuse instead.
+            raise InstallError(
+                f"package cache entry {entry} does not match the package being installed and cannot be removed "
+                f"({error.strerror or error}); remove it, or fix the permissions of {cache_dir}"
+            ) from error
         _remove(aside)
         evicted.append(item.dirname)
     return evicted
