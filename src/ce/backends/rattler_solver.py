@@ -21,6 +21,7 @@ import rattler
 import rattler.exceptions as rattler_errors
 from rattler.package_streaming import PackageArchive
 
+from ce.backends.package_cache import ExpectedEntry, evict_mismatched
 from ce.backends.rattler_compat import build_string, subdir
 from ce.backends.rattler_network import (
     TransferAborted,
@@ -244,6 +245,8 @@ class RattlerSolver:
             reporter = _InstallReporter(records, watch, status)
             try:
                 status.show("checking packages")
+                # The cache's entries are linked only if they come from these very archives.
+                evict_mismatched(str(cache_dir), [_expected_entry(record) for record in records])
                 extracted = run_async(_check_archives(records, cache_dir, request.offline, client, stall))
                 status.show("downloading and linking")
                 with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
@@ -277,6 +280,15 @@ class RattlerSolver:
                 if type(error).__name__ != "PanicException":  # pyo3's Rust panic, a BaseException
                     raise
                 raise InstallError(f"cannot install the environment: rattler failed: {_first_line(error)}") from error
+
+
+def _expected_entry(record: Any) -> ExpectedEntry:
+    """The package cache entry rattler links *record* from, with the record's archive hashes."""
+    return ExpectedEntry(
+        dirname=f"{record.name.normalized}-{record.version}-{record.build}",
+        sha256=bytes(record.sha256).hex() if record.sha256 else None,
+        md5=bytes(record.md5).hex() if record.md5 else None,
+    )
 
 
 def _partial_names(records: Sequence[Any]) -> list[str]:

@@ -280,6 +280,82 @@ def verified_packages(
     ]
 
 
+#: Where an archive from a source without hashes is written before its own sha256 names its place in the store.
+UNVERIFIED_DIRNAME = ".unverified"
+
+
+def _hashless_job(package: LockedPackage, store: Path) -> _Job:
+    """A job for an archive whose source states no hash: any content, kept under its own sha256 afterwards.
+
+    It is fetched on every build that needs it (never found by its name or URL),
+    into a name of its own under :data:`UNVERIFIED_DIRNAME`.
+    """
+    import uuid
+
+    filename = package.filename
+    if not filename or filename in (".", "..") or "/" in filename or "\\" in filename:
+        raise InstallError(f"package {package}: cannot tell the archive's file name from {redact(package.url)}")
+    target = store / UNVERIFIED_DIRNAME / f"{uuid.uuid4().hex}-{filename}"
+    return _Job(package.url, {}, target, f"{package.name} {package.version} ({filename})", package.size)
+
+
+def _into_store(job: _Job, sha256: str, store: Path, filename: str) -> Path:
+    """Move a hashless job's archive to ``<store>/<sha256>/<file name>``: named by its content alone."""
+    final = store / sha256 / filename
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(job.target, final)  # the same name means the same bytes: replacing a twin is harmless
+    return final
+
+
+def content_addressed(
+    packages: Sequence[LockedPackage], offline: bool = False, show_progress: bool = False
+) -> list[LockedPackage]:
+    """*packages*, each solved one without a sha256 pointing at a local copy in the store, with its sha256.
+
+    A package cache tells two builds of one name-version-build apart only by
+    the archive's sha256.  An archive whose source gives only an md5 is
+    verified against it; one whose source gives no hash at all (a channel
+    without hashes, a ``[url=...]`` spec) is taken as it is.  Either is kept
+    under its own sha256, and installed with that sha256, so its extracted
+    entry in the shared package cache carries the hash of what it holds and is
+    never linked for a record of another archive (by ce, or by pixi).  Packages
+    with a sha256 are returned unchanged.  The original URLs go back into
+    ``conda-meta`` with :func:`record_lock_urls`.
+    """
+    if all(package.sha256 for package in packages):
+        return list(packages)
+    store = Path(rattler_cache_root(), VERIFIED_STORE_DIRNAME)
+    picked = [(index, package) for index, package in enumerate(packages) if not package.sha256]
+    jobs = [_lock_job(package, store) if package.md5 else _hashless_job(package, store) for _, package in picked]
+    remove_stale_temporaries(str(store / UNVERIFIED_DIRNAME), STALE_TEMPORARY_SECONDS)
+    _remove_stale_unverified(store / UNVERIFIED_DIRNAME)
+    sha256s = _fetch_jobs(jobs, offline, show_progress)
+    result = list(packages)
+    for (index, package), job, sha256 in zip(picked, jobs, sha256s, strict=True):
+        target = job.target if job.expected else _into_store(job, sha256, store, package.filename)
+        result[index] = replace(package, url=target.as_uri(), sha256=sha256, native=None)
+    return result
+
+
+def _remove_stale_unverified(directory: Path) -> None:
+    """Remove archives a killed run fetched into *directory* but never moved into the store."""
+    import time
+
+    if directory.is_symlink():
+        return
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+
+
 def record_lock_urls(prefix: str, packages: Sequence[LockedPackage]) -> None:
     """Write each package's URL from the lock into its ``conda-meta`` record in *prefix*.
 

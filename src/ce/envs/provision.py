@@ -126,13 +126,20 @@ def solve_request_for(
     )
 
 
-def _packages_to_install(spec: EnvironmentSpec, solver: SolverBackend, options: RunOptions) -> list[LockedPackage]:
+def _packages_to_install(
+    spec: EnvironmentSpec, solver: SolverBackend, options: RunOptions
+) -> tuple[list[LockedPackage], Sequence[LockedPackage]]:
+    """The packages to install, and those whose own URLs ``conda-meta`` gets back (installed from ce's store)."""
     if spec.locked is None:
-        return list(solver.solve(spec.solve_request))
+        from ce.envs.fetch import content_addressed
+
+        solved = list(solver.solve(spec.solve_request))
+        packages = content_addressed(solved, options.offline, options.show_progress)
+        return packages, [original for original, package in zip(solved, packages, strict=True) if original != package]
     from ce.envs.fetch import verified_packages
     from ce.lockfiles import install_order
 
-    return install_order(verified_packages(spec.locked, options.offline, options.show_progress))
+    return install_order(verified_packages(spec.locked, options.offline, options.show_progress)), spec.locked
 
 
 def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], BackendRegistry]) -> Callable[..., None]:
@@ -141,12 +148,12 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
 
     def create(build_dir: str, final_prefix: str, report: list[BuildReport]) -> None:
         started = time.perf_counter()
-        packages = _packages_to_install(spec, solver, options)
+        packages, own_urls = _packages_to_install(spec, solver, options)
         solver.install(packages, build_dir, final_prefix, spec.solve_request)
-        if spec.locked is not None:
+        if own_urls:
             from ce.envs.fetch import record_lock_urls
 
-            record_lock_urls(build_dir, spec.locked)
+            record_lock_urls(build_dir, own_urls)
         if spec.locked is not None and spec.locked_pypi is not None:
             from ce.envs.pypi import install_locked_pypi
 
