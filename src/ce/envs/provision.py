@@ -131,7 +131,9 @@ def _packages_to_install(spec: EnvironmentSpec, solver: SolverBackend, options: 
     from ce.envs.fetch import verified_packages
     from ce.lockfiles import install_order
 
-    return install_order(verified_packages(spec.locked, options.offline, options.show_progress))
+    return install_order(
+        verified_packages(spec.locked, options.offline, options.show_progress, spec.solve_request.channels)
+    )
 
 
 def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], BackendRegistry]) -> Callable[..., None]:
@@ -142,10 +144,10 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
         started = time.perf_counter()
         packages = _packages_to_install(spec, solver, options)
         solver.install(packages, build_dir, final_prefix, spec.solve_request)
-        if spec.locked is not None:
-            from ce.envs.fetch import record_lock_urls
+        from ce.envs.fetch import record_lock_urls
 
-            record_lock_urls(build_dir, spec.locked)
+        # the lock's URLs, not ce's store; and never a channel's credentials
+        record_lock_urls(build_dir, spec.locked if spec.locked is not None else packages)
         if spec.locked is not None and spec.locked_pypi is not None:
             from ce.envs.pypi import install_locked_pypi
 

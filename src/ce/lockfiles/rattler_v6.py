@@ -15,9 +15,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, make_package, noarch_from, url_fields
+from ce.lockfiles import (
+    LockData,
+    LockError,
+    PatternSidecars,
+    canonical_pypi_name,
+    check_listed_once,
+    checked_hash,
+    make_package,
+    noarch_from,
+    url_fields,
+)
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage, PypiPackage
+from ce.urls import masked
 
 VERSION = 6
 ENVIRONMENT = "default"
@@ -209,13 +220,23 @@ class RattlerLockV6(PatternSidecars):
             raise LockError("the lock has no 'packages' list")
         by_url: dict[str, LockedPackage] = {}
         pypi_by_url: dict[str, PypiPackage] = {}
+        first_index: dict[str, int] = {}
         for index, entry in enumerate(raw_packages):
             if isinstance(entry, dict) and "pypi" in entry:
                 pypi_package = _pypi_package(entry, index)
-                pypi_by_url[pypi_package.url] = pypi_package
-                continue
-            package = _package(entry, index)
-            by_url[package.url] = package
+                entry_url = pypi_package.url
+                pypi_by_url[entry_url] = pypi_package
+            else:
+                package = _package(entry, index)
+                entry_url = package.url
+                by_url[entry_url] = package
+            # two entries for one URL: a reference would pick one of them silently
+            if entry_url in first_index:
+                raise LockError(
+                    f"the lock lists {masked(entry_url)} twice in 'packages': packages[{first_index[entry_url]}] and "
+                    f"packages[{index}]; a lock lists each package once"
+                )
+            first_index[entry_url] = index
         platforms = environment.get("packages")
         if not isinstance(platforms, dict):
             raise LockError("the 'default' environment has no 'packages' by platform")
@@ -229,15 +250,18 @@ class RattlerLockV6(PatternSidecars):
             for ref in refs:
                 if isinstance(ref, dict) and "pypi" in ref:
                     if ref["pypi"] not in pypi_by_url:
-                        raise LockError(f"{ref['pypi']} is referenced for {platform} but missing from 'packages'")
+                        shown = masked(str(ref["pypi"]))
+                        raise LockError(f"{shown} is referenced for {platform} but missing from 'packages'")
                     selected_pypi.append(pypi_by_url[ref["pypi"]])
                     continue
                 url = ref.get("conda") if isinstance(ref, dict) else None
                 if not isinstance(url, str):
                     raise LockError(f"a package reference for {platform} has no 'conda' URL")
                 if url not in by_url:
-                    raise LockError(f"{url} is referenced for {platform} but missing from 'packages'")
+                    raise LockError(f"{masked(url)} is referenced for {platform} but missing from 'packages'")
                 selected.append(by_url[url])
+            check_listed_once(str(platform), ((p.name.lower(), p.url) for p in selected))
+            check_listed_once(str(platform), ((canonical_pypi_name(p.name), p.url) for p in selected_pypi), "PyPI ")
             locked[str(platform)] = tuple(selected)
             if selected_pypi:
                 locked_pypi[str(platform)] = tuple(selected_pypi)
