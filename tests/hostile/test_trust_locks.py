@@ -355,6 +355,10 @@ def test_a_token_in_a_lock_url_is_masked_in_messages(
     folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     url = f"http://127.0.0.1:9/t/{TOKEN}/chan/noarch/hello-tool-1.0-0.conda"
     (folder / "s.sh.linux-64.explicit.txt").write_text(explicit_lock(DIGEST, [f"{url}#sha256:{FAKE_SHA}"]))
+    result = run("--offline", "--locked", "--lock-format", "explicit", "s.sh", env=net_env, cwd=folder, timeout=90)
+    line = assert_one_error(result, 1, "--offline")
+    assert "127.0.0.1:9/chan/noarch/hello-tool-1.0-0.conda" in line, line
+    assert TOKEN not in result.stderr + result.stdout
     result = run("--locked", "--lock-format", "explicit", "s.sh", env=net_env, cwd=folder, timeout=90)
     assert_one_error(result, 1, "hello-tool-1.0-0.conda")
     assert TOKEN not in result.stderr + result.stdout
