@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -377,3 +378,28 @@ def test_an_explicit_lock_with_a_password_parses_and_never_echoes_it(
     line = assert_one_error(result, 1, "cannot fetch a locked archive")  # read, then refused by the network
     assert "hello-tool-1.0-0.conda" in line and "invalid" not in line, line
     assert SECRET not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("special", ["fifo", "dev-zero"])
+def test_a_special_file_in_a_file_channel_is_refused_at_once(
+    tmp_path: Path, channel: Path, own_rattler_cache: Path, special: str
+) -> None:
+    """Solved from a ``file://`` channel, not locked: an archive that is a FIFO or a device is refused too."""
+    local = tmp_path / "channel"
+    shutil.copytree(channel / "noarch", local / "noarch", ignore=shutil.ignore_patterns("*.conda"))
+    shutil.copytree(channel / "linux-64", local / "linux-64", ignore=shutil.ignore_patterns("*.conda"))
+    archive = local / "noarch" / "hello-tool-1.0-0.conda"
+    if special == "fifo":
+        os.mkfifo(archive)
+    else:
+        archive.symlink_to("/dev/zero")
+    env = dict(os.environ, RATTLER_CACHE_DIR=str(own_rattler_cache))
+    started = time.monotonic()
+    args = ("-c", local.as_uri(), "--override-channels", "--from", "hello-tool", "hello")
+    result = run(*args, env=env, timeout=60)
+    took = time.monotonic() - started
+    line = assert_one_error(result, 1, "hello-tool-1.0-0.conda")
+    assert "regular file" in line, line
+    assert took < 30, took
+    written = sum(path.stat().st_size for path in own_rattler_cache.rglob("*") if path.is_file())
+    assert written < 1 << 20, written
