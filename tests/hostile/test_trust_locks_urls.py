@@ -51,3 +51,21 @@ def test_lock_data_from_any_format_lists_a_name_once_per_platform() -> None:
     LockData((), {"linux-64": (first,), "osx-arm64": (first,)})
     with pytest.raises(LockError, match=r"'x' twice for linux-64: .*x-1\.0-0\.conda and .*x-1\.0-1\.conda"):
         LockData((), {"linux-64": (first, second)})
+
+
+def _v6(extra_ref: str = "") -> str:
+    entry = "- conda: https://h.example/c/noarch/x-1.0-0.conda\n  sha256: " + "a" * 64 + "\n"
+    other = entry.replace("a" * 64, "b" * 64) + "  subdir: linux-64\n"
+    return (
+        "version: 6\nenvironments:\n  default:\n    channels: []\n    packages:\n      linux-64:\n"
+        f"      - conda: https://h.example/c/noarch/x-1.0-0.conda{extra_ref}\npackages:\n{entry}{other}"
+    )
+
+
+def test_a_v6_reference_matching_two_entries_is_refused_and_a_selector_picks_one() -> None:
+    from ce.lockfiles.rattler_v6 import RattlerLockV6
+
+    with pytest.raises(LockError, match=r"matches two entries, packages\[0\] and packages\[1\]"):
+        RattlerLockV6().loads(_v6())
+    (package,) = RattlerLockV6().loads(_v6("\n        subdir: linux-64")).packages["linux-64"]
+    assert package.sha256 == "b" * 64
