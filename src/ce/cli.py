@@ -34,6 +34,7 @@ from ce.fastpath import (
     wants_verbose,
     warm_option_values,
 )
+from ce.urls import masked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -280,6 +281,7 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
     else:
         text = str(error)
     message = " ".join(text.split()) or type(error).__name__
+    message = masked(message)  # the last guard: no URL is shown with its credentials, whatever raised
     print(f"{prog}: error: {message}", file=sys.stderr)
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
 
@@ -359,7 +361,7 @@ class Cli:
     def warn(self, message: str) -> None:
         """A warning on stderr, even when quiet."""
         self.warned = True
-        print(f"{self.prog}: warning: {message}", file=sys.stderr)
+        print(f"{self.prog}: warning: {masked(message)}", file=sys.stderr)
 
     @lru_cache(maxsize=1)  # noqa: B019 - one Cli per process
     def registry(self) -> BackendRegistry:

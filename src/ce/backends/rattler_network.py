@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ce.config.settings import CondaSettings
-from ce.urls import without_credentials
+from ce.urls import masked, without_credentials
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ def classify(text: str) -> str:
 
 
 def redact(url: str) -> str:
-    """*url* without the ``user:password@`` part, for messages."""
+    """*url* without the ``user:password@`` part or conda's ``/t/<token>``, for messages."""
     return without_credentials(url)
 
 
@@ -138,8 +138,20 @@ def explain(
 ) -> str:
     """One line for a rattler network *error*: what failed, where, and what to do next.
 
-    *doing* starts the line (``"cannot read channel repodata"``).
+    *doing* starts the line (``"cannot read channel repodata"``).  Every URL in
+    it is shown without credentials, wherever rattler's text put it.
     """
+    return masked(_explain(error, doing=doing, settings=settings, environ=environ, deadline=deadline))
+
+
+def _explain(
+    error: BaseException | str,
+    *,
+    doing: str,
+    settings: CondaSettings,
+    environ: Mapping[str, str],
+    deadline: float | None,
+) -> str:
     text = str(error)
     found = _URL.search(text)
     url = found.group(1) if found else None

@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from ce.backends.rattler_network import (
     format_secs,
     make_client,
     redact,
+    size_cap,
 )
 from ce.base import CE_PREFIX_FILES, rattler_cache_root
 from ce.config.condarc import load as load_settings
@@ -575,6 +577,25 @@ def _cached_metadata(record: Any, cache_dir: Path) -> dict[str, bytes | None] | 
         return None
 
 
+def _check_local_archive(record: Any, path: str) -> None:
+    """Refuse a ``file://`` archive that is not a regular file, or larger than its record allows.
+
+    rattler would open a FIFO and wait for a writer forever, and read a device
+    (a link to ``/dev/zero``) without end; checked before anything opens it.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # missing or unreadable: the installer reports it
+    if not stat.S_ISREG(info.st_mode):
+        raise InstallError(f"package archive {record.file_name}: {path} is not a regular file; nothing was installed")
+    if info.st_size > size_cap(record.size):
+        raise InstallError(
+            f"package archive {record.file_name} is larger than its recorded size ({info.st_size} bytes); "
+            "nothing was installed"
+        )
+
+
 def _entry_dir(record: Any, cache_dir: Path) -> Path:
     """rattler's extracted cache entry of *record*."""
     return cache_dir / f"{record.name.normalized}-{record.version}-{record.build}"
@@ -594,6 +615,8 @@ async def _check_archive(
         return entries, True
     if files is None:
         url = urlsplit(record.url)
+        if url.scheme == "file":
+            _check_local_archive(record, unquote(url.path))
         try:
             if url.scheme == "file":
                 archive = await PackageArchive.from_path(unquote(url.path))

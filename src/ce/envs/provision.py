@@ -129,17 +129,21 @@ def solve_request_for(
 def _packages_to_install(
     spec: EnvironmentSpec, solver: SolverBackend, options: RunOptions
 ) -> tuple[list[LockedPackage], Sequence[LockedPackage]]:
-    """The packages to install, and those whose own URLs ``conda-meta`` gets back (installed from ce's store)."""
+    """The packages to install, and the records whose own URLs ``conda-meta`` gets (without credentials).
+
+    Packages installed from ce's store (a lock's, or a source without hashes) get their original URL back.
+    """
     if spec.locked is None:
         from ce.envs.fetch import content_addressed
 
         solved = list(solver.solve(spec.solve_request))
         packages = content_addressed(solved, options.offline, options.show_progress)
-        return packages, [original for original, package in zip(solved, packages, strict=True) if original != package]
+        return packages, solved
     from ce.envs.fetch import verified_packages
     from ce.lockfiles import install_order
 
-    return install_order(verified_packages(spec.locked, options.offline, options.show_progress)), spec.locked
+    channels = spec.solve_request.channels
+    return install_order(verified_packages(spec.locked, options.offline, options.show_progress, channels)), spec.locked
 
 
 def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], BackendRegistry]) -> Callable[..., None]:
@@ -150,10 +154,10 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
         started = time.perf_counter()
         packages, own_urls = _packages_to_install(spec, solver, options)
         solver.install(packages, build_dir, final_prefix, spec.solve_request)
-        if own_urls:
-            from ce.envs.fetch import record_lock_urls
+        from ce.envs.fetch import record_lock_urls
 
-            record_lock_urls(build_dir, own_urls)
+        # the lock's or channel's URLs, not ce's store; and never a channel's credentials
+        record_lock_urls(build_dir, own_urls)
         if spec.locked is not None and spec.locked_pypi is not None:
             from ce.envs.pypi import install_locked_pypi
 

@@ -30,6 +30,7 @@ from ce.script.lockfile_io import (
     write_lock,
 )
 from ce.script.request import ScriptRequest, script_metadata
+from ce.urls import with_credentials_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,11 +70,17 @@ def _from_metadata(request: ScriptRequest, options: RunOptions) -> EnvironmentSp
 
 
 def _from_lock(request: ScriptRequest, data: LockData, options: RunOptions) -> EnvironmentSpec:
-    """The environment the lock describes for this platform: installed as locked, never solved."""
+    """The environment the lock describes for this platform: installed as locked, never solved.
+
+    A lock holds no credentials: its channels get back those of the run's
+    configured channel at the same URL (a conda token, ``user:password@``),
+    and its archives are fetched with them.
+    """
+    channels = tuple(with_credentials_of(channel, request.channels) for channel in data.channels)
     return EnvironmentSpec(
         env_name=locked_env_name(request, data),
         solve_request=SolveRequest(
-            specs=request.conda_specs, channels=data.channels, platform=request.platform, offline=options.offline
+            specs=request.conda_specs, channels=channels, platform=request.platform, offline=options.offline
         ),
         metadata=script_metadata(request, locked=True),
         locked=data.packages[request.platform],
