@@ -24,6 +24,7 @@ from ce.errors import CeError, UsageError
 from ce.fileio import write_atomically
 from ce.lockfiles import (
     LockData,
+    LockError,
     content_digest,
     input_digest,
     read_header,
@@ -35,6 +36,7 @@ from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.edit import edit_script
 from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest, needs_python
+from ce.text import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -268,12 +270,34 @@ def write_lock(
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]
+    check_sidecar_names(script, backend, [group.platforms[0] for group in groups])
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
         write_atomically(path, with_header(digest, backend.dumps(group)))
         written.append((path, group.platforms))
     return written
+
+
+def check_sidecar_names(script: str, backend: LockfileFormatBackend, platforms: list[str]) -> None:
+    """Refuse, in one line, a lock file name beside *script* that its file system cannot hold.
+
+    A script's name may be as long as the file system allows; its lock's name adds a suffix
+    (the format's sidecar pattern), and writing it would fail with a bare "File name too long".
+    Called before solving, so that nothing is solved for a lock that cannot be written.
+    """
+    directory, name = os.path.split(script)
+    try:
+        limit = os.pathconf(directory or os.curdir, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer: the usual limit
+        limit = 255
+    for platform in platforms:
+        sidecar = backend.sidecar_names(name, platform)[0]
+        if len(os.fsencode(sidecar)) > limit:
+            raise LockError(
+                f"cannot write a lock beside {shown(script)}: its name would be {len(os.fsencode(sidecar))} bytes, "
+                f"more than the {limit} its file system allows; shorten the script's name or use --lock --embed"
+            )
 
 
 def check_carries_pypi(format_name: str, backend: LockfileFormatBackend, has_pypi: object) -> None:
