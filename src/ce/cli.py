@@ -443,12 +443,12 @@ class Cli:
             if not found:
                 print("  (none)")
             for name, backend in sorted(found.items()):
-                summary = f"  {backend.record.summary}" if backend.record.summary else ""
+                # names, providers and summaries come from plugins' distributions: one line each, escaped
+                summary = f"  {one_line(backend.record.summary)}" if backend.record.summary else ""
                 table_entry = builtin(kind, name)
                 reason = table_entry.unavailable_reason() if table_entry is not None else None
-                unavailable = f"  [unavailable here: {reason}]" if reason else ""
-                # names, providers and summaries come from plugins' distributions
-                print(one_line(f"  {name:<20} {backend.provider}{summary}{unavailable}"))
+                unavailable = f"  [unavailable here: {one_line(reason)}]" if reason else ""
+                print(f"  {shown(name):<20} {shown(backend.provider)}{summary}{unavailable}")
         return 0
 
     def completion(self) -> int:
