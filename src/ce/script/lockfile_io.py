@@ -293,10 +293,11 @@ def check_sidecar_names(script: str, backend: LockfileFormatBackend, platforms: 
         limit = 255
     for platform in platforms:
         sidecar = backend.sidecar_names(name, platform)[0]
-        if len(os.fsencode(sidecar)) > limit:
+        size = len(os.fsencode(sidecar))
+        if size > limit:
             raise LockError(
-                f"cannot write a lock beside {shown(script)}: its name would be {len(os.fsencode(sidecar))} bytes, "
-                f"more than the {limit} its file system allows; shorten the script's name or use --lock --embed"
+                f"cannot write the lock {shown(os.path.join(directory, sidecar))}: file name too long ({size} bytes; "
+                f"the file system allows {limit}); shorten the script's name or use --lock --embed"
             )
 
 
