@@ -52,8 +52,8 @@ every cold run.  On Windows, where ce waits for the tool as a child process, exc
 **Automatic cleanup** (:class:`CleanSettings`, :func:`bump_run_count`): every N runs, remove
 environments unused for D days; the cleanup itself (:mod:`ce.envs.store`) is imported only when due.
 
-**Finding a command in an environment and starting it** (:func:`find_command`,
-:func:`path_environ`, :class:`LaunchPlan`, :func:`launch`): the last step of every run.  On POSIX
+**Finding a command in an environment and starting it** (:func:`find_command`, :func:`path_environ`,
+:func:`script_argument`, :class:`LaunchPlan`, :func:`launch`): the last step of every run.  On POSIX
 the tool replaces the ce process (``exec``), so signals, the terminal and the exit status are the
 tool's own.  On Windows the tool runs as a child and its exit code is returned.
 
@@ -732,8 +732,9 @@ def list_commands(prefix: str) -> list[str]:
 def command_not_found(prefix: str, command: str) -> "ToolNotFoundError":
     """The 127 error, listing what the environment does provide."""
     from ce.errors import ToolNotFoundError
+    from ce.text import shown as escaped  # only on a miss: a hit never imports it
 
-    available = list_commands(prefix)
+    available = [escaped(name) for name in list_commands(prefix)]  # file names a package chose
     shown = ", ".join(available[:40]) + (f" (and {len(available) - 40} more)" if len(available) > 40 else "")
     hint = f"it provides: {shown}" if available else "it provides no commands"
     return ToolNotFoundError(
@@ -760,6 +761,19 @@ def resolve_command(prefix: str, command: str, environ: "Mapping[str, str]") -> 
 
         raise ToolNotExecutableError(f"{executable} is in the environment but is not executable")
     return executable
+
+
+def script_argument(path: str) -> str:
+    """*path* as a script's argument to its interpreter: never something the interpreter parses as an option.
+
+    A script may be called ``-c...``, ``-m`` or ``+O``: ``python -cprint(1)`` would run the name
+    as code and ``bash -x.sh`` take it for options, so a relative path that starts with ``-`` or
+    ``+`` is given as ``./-x`` (also the script's ``sys.argv[0]`` or ``$0``, as a shell shows it).
+    Every other path, absolute ones included, is passed unchanged.  String checks only (the warm path).
+    """
+    if path.startswith(("-", "+")):
+        return os.curdir + os.sep + path
+    return path
 
 
 class LaunchPlan:

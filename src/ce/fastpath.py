@@ -51,6 +51,7 @@ from ce.base import (
     path_environ,
     read_index_entry,
     release,
+    script_argument,
     sha256_hex,
     trusted_dir,
     wait_for_gate,
@@ -430,7 +431,7 @@ def _tool_target(
         if target is None:
             return None
         env_name, executable, interpreter = target
-        return env_name, executable, [*interpreter, tool, *tool_args]
+        return env_name, executable, [*interpreter, script_argument(tool), *tool_args]
     if "/" in tool or os.sep in tool:
         return None
     values = warm_option_values(options)

@@ -25,6 +25,7 @@ from ce.fileio import write_atomically
 from ce.interrupts import raise_if_interrupted
 from ce.lockfiles import (
     LockData,
+    LockError,
     content_digest,
     input_digest,
     read_header,
@@ -36,6 +37,7 @@ from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.edit import edit_script
 from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest, needs_python
+from ce.text import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -278,6 +280,7 @@ def write_lock(
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]
+    check_sidecar_names(script, backend, [group.platforms[0] for group in groups])
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
@@ -285,6 +288,28 @@ def write_lock(
         write_atomically(path, with_header(digest, backend.dumps(group)))
         written.append((path, group.platforms))
     return written
+
+
+def check_sidecar_names(script: str, backend: LockfileFormatBackend, platforms: list[str]) -> None:
+    """Refuse, in one line, a lock file name beside *script* that its file system cannot hold.
+
+    A script's name may be as long as the file system allows; its lock's name adds a suffix
+    (the format's sidecar pattern), and writing it would fail with a bare "File name too long".
+    Called before solving, so that nothing is solved for a lock that cannot be written.
+    """
+    directory, name = os.path.split(script)
+    try:
+        limit = os.pathconf(directory or os.curdir, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer: the usual limit
+        limit = 255
+    for platform in platforms:
+        sidecar = backend.sidecar_names(name, platform)[0]
+        size = len(os.fsencode(sidecar))
+        if size > limit:
+            raise LockError(
+                f"cannot write the lock {shown(os.path.join(directory, sidecar))}: file name too long ({size} bytes; "
+                f"the file system allows {limit}); shorten the script's name or use --lock --embed"
+            )
 
 
 def check_carries_pypi(format_name: str, backend: LockfileFormatBackend, has_pypi: object) -> None:

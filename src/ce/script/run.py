@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ce.backends.builtin import DEFAULT_LOCKFILE_FORMAT
+from ce.base import script_argument
 from ce.envs.provision import EnvironmentSpec, Prepared, Reporter, RunOptions, provide, solve_request_for
 from ce.errors import UsageError
 from ce.lockfiles import LockData, LockError
@@ -20,6 +21,7 @@ from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.lockfile_io import (
     check_carries_pypi,
+    check_sidecar_names,
     discover,
     lock_format,
     locked_env_name,
@@ -105,6 +107,9 @@ def _write_new_lock(
     platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
     if lock_options.embed:
         embedding.check_embeddable(script_text, request.path)  # before solving, not after
+    else:
+        first = [platforms[0]] if backend.multi_platform else platforms
+        check_sidecar_names(request.path, backend, first)  # before solving, not after
     if not options.refresh:
         own = [
             source
@@ -175,5 +180,5 @@ def prepare_script(
         # --locked --refresh rebuilds from the lock, and never solves
         data = _existing_lock(request, script_text, digest, lock_options, registry, reporter)
     spec = _from_metadata(request, options) if data is None else _from_lock(request, data, options)
-    argv = [*request.interpreter, request.path, *args]
+    argv = [*request.interpreter, script_argument(request.path), *args]
     return provide(spec, argv, options, registry, reporter)
