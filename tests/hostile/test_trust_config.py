@@ -72,18 +72,20 @@ def test_a_fifo_where_rattler_reads_credentials_is_refused_in_one_line(
     assert "hello from hello-tool" not in result.stdout
 
 
-@pytest.mark.parametrize("how", ["condarc", "variable"])
-def test_an_ssl_verify_bundle_that_is_a_fifo_is_refused(tmp_path: Path, http_channel: str, how: str) -> None:
-    """``ssl_verify: <a FIFO>`` (in a condarc or ``CONDA_SSL_VERIFY``) hung the run; now one line names it."""
+@pytest.mark.parametrize("how", ["condarc", "CONDA_SSL_VERIFY", "SSL_CERT_FILE"])
+def test_a_ca_bundle_that_is_a_fifo_is_refused(tmp_path: Path, http_channel: str, how: str) -> None:
+    """``ssl_verify: <a FIFO>`` (in a condarc or ``CONDA_SSL_VERIFY``), or ``SSL_CERT_FILE`` naming one,
+    hung the run; now one line names it and where it was configured."""
     fifo = _fifo(tmp_path / "planted" / "ca.pem")
     env = dict(os.environ)
     if how == "condarc":
         (Path(env["HOME"]) / ".condarc").write_text(f"ssl_verify: {fifo}\n")
     else:
-        env["CONDA_SSL_VERIFY"] = str(fifo)
+        env[how] = str(fifo)
     result = _run_http(http_channel, env)
     line = assert_one_error(result, 1, str(fifo))
-    assert "FIFO" in line and "ssl_verify" in line
+    assert "FIFO" in line
+    assert ("SSL_CERT_FILE" if how == "SSL_CERT_FILE" else "ssl_verify") in line
 
 
 def test_a_directory_as_the_netrc_is_refused(http_channel: str) -> None:
