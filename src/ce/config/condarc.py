@@ -202,7 +202,7 @@ def find_files(environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
                 raise ConfigurationError(f"cannot read condarc {path} (named by CONDARC): {reason}") from None
             continue
         if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
-            _refuse_special(path, info.st_mode)
+            _refuse_special(path + (" (named by CONDARC)" if explicit else ""), info.st_mode)
         if stat.S_ISREG(info.st_mode):
             name = os.path.basename(path)
             if (name in CONDARC_NAMES or name.endswith(YAML_SUFFIXES)) and path not in found:
