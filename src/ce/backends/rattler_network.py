@@ -19,13 +19,15 @@ import json
 import math
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ce.config.settings import CondaSettings
+from ce.config.settings import CondaSettings, file_kind, home_of
+from ce.errors import ConfigurationError
 from ce.urls import masked, without_credentials
 
 T = TypeVar("T")
@@ -101,12 +103,55 @@ def make_client(settings: CondaSettings) -> object:
     total per-request timeout, so none is set here: the caller bounds a
     stalled transfer with a deadline (:func:`deadline_secs`).
     """
+    check_network_files(settings, os.environ)
     import rattler
 
     if settings.ssl_verify not in ("true", "false"):
         os.environ["SSL_CERT_FILE"] = settings.ssl_verify
     config = rattler.Config.from_toml(_config_toml(settings))
     return rattler.Client.from_config(config, max_retries=settings.remote_max_retries)
+
+
+def network_files(settings: CondaSettings, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The files rattler's client reads by itself, as ``(what names it, path)``.
+
+    rattler's authentication storage reads ``$RATTLER_AUTH_FILE``,
+    ``~/.rattler/credentials.json`` and ``$NETRC`` (else ``~/.netrc``) when
+    the client is built; TLS reads the CA bundle ``ssl_verify`` names (handed
+    over as ``SSL_CERT_FILE``), else ``$SSL_CERT_FILE`` when set.
+    """
+    home = home_of(environ)
+    files: list[tuple[str, str]] = []
+    if environ.get("RATTLER_AUTH_FILE"):
+        files.append(("RATTLER_AUTH_FILE names", environ["RATTLER_AUTH_FILE"]))
+    files.append(("rattler's credentials file", os.path.join(home, ".rattler", "credentials.json")))
+    netrc = environ.get("NETRC")
+    files.append(("NETRC names", netrc) if netrc else ("the netrc file", os.path.join(home, ".netrc")))
+    if settings.ssl_verify not in ("true", "false"):
+        source = settings.sources.get("ssl_verify", "the configuration")
+        files.append((f"ssl_verify in {source} names", settings.ssl_verify))
+    elif settings.ssl_verify == "true" and environ.get("SSL_CERT_FILE"):
+        files.append(("SSL_CERT_FILE names", environ["SSL_CERT_FILE"]))
+    return files
+
+
+def check_network_files(settings: CondaSettings, environ: Mapping[str, str]) -> None:
+    """Refuse a FIFO, device or directory where rattler expects one of its :func:`network_files`.
+
+    rattler opens them with a blocking read, so a FIFO there would hang every
+    run that builds a client.  Only ``stat`` is used (an ``open`` of a FIFO
+    blocks); a file that does not exist is fine (rattler reads nothing), and
+    one that cannot be looked at is left to rattler to report.
+    """
+    for what, path in network_files(settings, environ):
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISREG(mode):
+            raise ConfigurationError(
+                f"{what} {path}, which is {file_kind(mode)}, not a regular file: replace or remove it"
+            )
 
 
 def deadline_secs(settings: CondaSettings) -> float:
