@@ -385,66 +385,12 @@ def _could_create(directory: str) -> bool:
 WAIT_NOTICE_SECONDS = 1.0
 
 
-def lock_holders(fd: int) -> "list[int]":
-    """The processes holding a ``flock`` on the file open as *fd*, as Linux lists them (else none).
-
-    Read only when a wait is reported: ``/proc/locks`` names the holder's pid by device and inode.
-    """
-    info = os.fstat(fd)
-    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    pids = []
-    try:
-        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                fields = line.split()
-                # "1: FLOCK  ADVISORY  WRITE 11121 fe:00:5468390 0 EOF"; waiters carry "->" after the number
-                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where and fields[4].isdigit():
-                    pids.append(int(fields[4]))
-    except OSError:
-        pass
-    return [pid for pid in dict.fromkeys(pids) if pid != os.getpid()]
-
-
-def describe_holders(fd: int, path: str) -> str:
-    """``lock <path> is held by process 123 (python3)``: for the message of a wait."""
-    described = []
-    for pid in lock_holders(fd)[:3]:
-        try:
-            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
-                described.append(f"{pid} ({handle.read().strip()})")
-        except OSError:
-            described.append(str(pid))
-    if not described:
-        return f"lock {path} is held by another process"
-    return f"lock {path} is held by process {', '.join(described)}"
-
-
-def _flock_reporting(fd: int, operation: int, path: str, on_wait: "Callable[[str], None] | None") -> None:
-    """``flock(fd, operation)``; a wait longer than :data:`WAIT_NOTICE_SECONDS` calls ``on_wait`` once."""
-    if on_wait is None:
-        fcntl.flock(fd, operation)
-        return
-    import time
-
-    deadline = time.monotonic() + WAIT_NOTICE_SECONDS
-    while True:
-        try:
-            fcntl.flock(fd, operation | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-    on_wait(describe_holders(fd, path))
-    fcntl.flock(fd, operation)
-
-
 def hold_shared(path: str, inheritable: bool = True, on_wait: "Callable[[str], None] | None" = None) -> int | None:
     """Take a shared lock on *path* (waiting for an exclusive holder); return the fd.
 
     With *inheritable*, the descriptor survives ``exec`` so the tool keeps it.
     A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock
-    (:func:`describe_holders`).
+    (:func:`ce.lockwait.describe_holders`).
     ``None`` when there is nothing to lock: on Windows, and in a lock directory
     this user cannot write (a read-only cache, which this user cannot clean either).
     """
@@ -452,7 +398,12 @@ def hold_shared(path: str, inheritable: bool = True, on_wait: "Callable[[str], N
         return None
 
     def take(fd: int) -> bool:
-        _flock_reporting(fd, fcntl.LOCK_SH, path, on_wait)
+        if on_wait is None:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        else:
+            from ce.lockwait import flock_reporting  # only a caller that reports waits
+
+            flock_reporting(fd, fcntl.LOCK_SH, path, on_wait, WAIT_NOTICE_SECONDS)
         return True
 
     try:
@@ -505,6 +456,8 @@ def wait_for_gate(path: str, max_seconds: float, on_wait: "Callable[[str], None]
                 if waited >= max_seconds:
                     return
                 if on_wait is not None and waited >= WAIT_NOTICE_SECONDS:
+                    from ce.lockwait import describe_holders  # only when a wait is reported
+
                     on_wait(describe_holders(fd, path))
                     on_wait = None
                 time.sleep(0.05)
@@ -543,10 +496,12 @@ def hold_exclusive(path: str, on_wait: "Callable[[str], None] | None" = None) ->
     A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock.
     """
     if on_wait is not None and sys.platform != "win32":
+        from ce.lockwait import flock_reporting  # only a caller that reports waits
+
         reported = on_wait
 
         def take(fd: int) -> bool:
-            _flock_reporting(fd, fcntl.LOCK_EX, path, reported)
+            flock_reporting(fd, fcntl.LOCK_EX, path, reported, WAIT_NOTICE_SECONDS)
             return True
 
         fd = _locked(path, take)
@@ -587,7 +542,9 @@ def lock_descriptor(fd: int, wait: bool = True, on_wait: "Callable[[str], None] 
     A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock.
     """
     if wait and on_wait is not None and sys.platform != "win32":
-        _flock_reporting(fd, fcntl.LOCK_EX, path, on_wait)
+        from ce.lockwait import flock_reporting  # only a caller that reports waits
+
+        flock_reporting(fd, fcntl.LOCK_EX, path, on_wait, WAIT_NOTICE_SECONDS)
         return True
     return _lock_exclusive(fd, wait)
 
