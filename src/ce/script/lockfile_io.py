@@ -13,14 +13,16 @@ The formats themselves are :mod:`ce.lockfiles`; running from a lock is
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend, sidecar_names
 from ce.base import env_name_from_parts
 from ce.envs.provision import RunOptions, create_solver
-from ce.errors import CeError, UsageError
+from ce.errors import CeError, ScriptError, UsageError
 from ce.fileio import write_atomically
 from ce.lockfiles import (
     LockData,
@@ -78,10 +80,42 @@ def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: l
 MAX_LOCK_BYTES = 64 * 1024 * 1024
 
 
-def _read(path: str, warn: Callable[[str], None] | None = None) -> str | None:
-    """The text of *path*; a lock that exists but is not readable text is warned about."""
+def _refuse_untrusted(path: str, info: os.stat_result, trusted_uids: frozenset[int]) -> None:
+    """Refuse a sidecar lock another user wrote or could write: it decides what runs, like the script.
+
+    A lock is found by its place beside the script, and a sticky world-writable
+    folder such as /tmp lets anyone create one there; so its owner must be
+    this user, root or the script's owner, and nobody else may write it.
+    """
+    if not trusted_uids:  # no owners to compare (Windows)
+        return
+    if info.st_uid not in trusted_uids:
+        raise ScriptError(f"refusing the lock {path}: it is owned by another user (uid {info.st_uid})")
+    if info.st_mode & stat.S_IWOTH:
+        raise ScriptError(f"refusing the lock {path}: every user can write it (chmod o-w to use it)")
+
+
+def _trusted_uids(script: str) -> frozenset[int]:
+    """Who may own a script's sidecar locks: this user, root and the script's owner."""
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows
+        return frozenset()
+    uids = {os.geteuid(), 0}
+    with contextlib.suppress(OSError):  # no script to stat: the lock is read by no one
+        uids.add(os.stat(script).st_uid)
+    return frozenset(uids)
+
+
+def _read(
+    path: str, warn: Callable[[str], None] | None = None, trusted_uids: frozenset[int] | None = None
+) -> str | None:
+    """The text of *path*; a lock that exists but is not readable text is warned about.
+
+    With *trusted_uids*, a lock owned by anyone else, or writable by every user, is an error.
+    """
     try:
         with open(path, "rb") as handle:
+            if trusted_uids is not None:  # the file opened, not the name: it cannot be swapped in between
+                _refuse_untrusted(path, os.fstat(handle.fileno()), trusted_uids)
             data = handle.read(MAX_LOCK_BYTES + 1)
     except OSError as error:
         if warn is not None and os.path.exists(path):
@@ -143,10 +177,11 @@ def discover(
         elif not format_name:
             warn(f"ignoring the lock embedded in {script}:{block.start_line}: not in a known lock format")
     directory, name = os.path.split(script)
+    trusted_uids = _trusted_uids(script)
     for format_name_, backend in formats.items():
         for sidecar in backend.sidecar_names(name, platform):
             path = os.path.join(directory, sidecar)
-            found = _read(path, warn) if os.path.isfile(path) else None
+            found = _read(path, warn, trusted_uids) if os.path.isfile(path) else None
             if found is not None:
                 sources.append(LockSource(path, found, format_name_, backend))
         if not backend.multi_platform and not any(

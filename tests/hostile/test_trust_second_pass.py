@@ -1,0 +1,65 @@
+"""Issue 21's attacker's second pass: inputs beyond the issue's list, each a defect found on main."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hostile.support import (
+    HELLO_SCRIPT,
+    archive_of,
+    assert_ok,
+    assert_one_error,
+    explicit_lock,
+    generic,
+    lock_digest,
+    make_channel,
+    run,
+    sh,
+)
+
+NOBODY = 65534
+
+
+def _attacker_lock(channel_root: Path) -> str:
+    """An explicit lock that matches HELLO_SCRIPT's metadata but pins an attacker's ``hello-tool``."""
+    evil = make_channel(channel_root, [generic("hello-tool", [sh("bin/hello", "echo HIJACKED")])])
+    url, md5, _sha256 = archive_of(evil, "hello-tool-1.0-0")
+    return explicit_lock(lock_digest(["hello-tool"]), [f"{url}#{md5}"])
+
+
+@pytest.mark.parametrize("planted", ["other-owner", "world-writable"])
+def test_a_sidecar_lock_planted_beside_a_script_is_never_run(
+    shared_tmp: Path, env: dict[str, str], planted: str
+) -> None:
+    """A script of mine in a sticky, world-writable folder such as /tmp: another user cannot change it,
+    but can create its sidecar lock; ce ran the packages that lock named (trusted by place)."""
+    folder = shared_tmp / "drop"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    script = folder / "s.sh"
+    script.write_text(HELLO_SCRIPT)
+    lock = folder / "s.sh.linux-64.explicit.txt"
+    lock.write_text(_attacker_lock(shared_tmp / "evil"))
+    if planted == "other-owner":
+        os.chown(lock, NOBODY, NOBODY)
+    else:
+        lock.chmod(0o666)
+    result = run(str(script), env=env, cwd=shared_tmp, timeout=120)
+    assert "HIJACKED" not in result.stdout
+    assert_one_error(result, 1, str(lock))
+
+
+def test_a_sidecar_lock_of_the_scripts_own_owner_is_used(shared_tmp: Path, env: dict[str, str]) -> None:
+    """Running another user's script with that user's lock is running what they wrote: the lock is used."""
+    folder = shared_tmp / "theirs"
+    folder.mkdir()
+    script = folder / "s.sh"
+    script.write_text(HELLO_SCRIPT)
+    lock = folder / "s.sh.linux-64.explicit.txt"
+    lock.write_text(_attacker_lock(shared_tmp / "their-channel"))
+    for path in (script, lock):
+        os.chown(path, NOBODY, NOBODY)
+    assert_ok(run(str(script), env=env, cwd=shared_tmp, timeout=120), "HIJACKED")
