@@ -63,3 +63,19 @@ def test_a_sidecar_lock_of_the_scripts_own_owner_is_used(shared_tmp: Path, env: 
     for path in (script, lock):
         os.chown(path, NOBODY, NOBODY)
     assert_ok(run(str(script), env=env, cwd=shared_tmp, timeout=120), "HIJACKED")
+
+
+@pytest.mark.parametrize("value", ["relcache", "./relcache", "."])
+def test_a_relative_xdg_cache_home_never_puts_the_package_cache_in_the_working_directory(
+    tmp_path: Path, env: dict[str, str], value: str
+) -> None:
+    """``XDG_CACHE_HOME`` relative: ce took it against the working folder, so the package cache it
+    linked from was whatever the current (maybe cloned, maybe shared) folder held; the XDG rules
+    say to ignore a relative value, as rattler itself does."""
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {key: item for key, item in env.items() if key != "RATTLER_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = value
+    assert_ok(run("--from", "hello-tool", "hello", env=env, cwd=work), "hello from hello-tool")
+    assert list(work.iterdir()) == []
+    assert (Path(env["HOME"]) / ".cache" / "rattler" / "cache").is_dir()
