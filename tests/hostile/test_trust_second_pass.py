@@ -79,3 +79,24 @@ def test_a_relative_xdg_cache_home_never_puts_the_package_cache_in_the_working_d
     assert_ok(run("--from", "hello-tool", "hello", env=env, cwd=work), "hello from hello-tool")
     assert list(work.iterdir()) == []
     assert (Path(env["HOME"]) / ".cache" / "rattler" / "cache").is_dir()
+
+
+def test_a_relative_channel_in_script_metadata_is_the_scripts_not_the_working_folders(
+    tmp_path: Path, channel: Path
+) -> None:
+    """``channels = ["./vendor"]`` in a script's metadata means the folder beside the script. ce took it
+    against the working folder, so running the script from a cloned repository holding ``vendor/``
+    installed and ran that repository's packages (cold), and the script index then served whichever
+    environment the first folder had built (warm)."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "vendor").symlink_to(channel)
+    script = scripts / "s.sh"
+    script.write_text(HELLO_SCRIPT.replace("# run-with", '# channels = ["./vendor"]\n# run-with'))
+    clone = tmp_path / "clone"
+    make_channel(clone / "vendor", [generic("hello-tool", [sh("bin/hello", "echo HIJACKED")], version="99.0")])
+    env = {key: value for key, value in os.environ.items() if key != "CONDA_CHANNELS"}
+    for cwd in (clone, scripts, clone):  # cold from the clone, then from beside the script, then warm
+        result = run(str(script), env=env, cwd=cwd)
+        assert "HIJACKED" not in result.stdout
+        assert_ok(result, "hello from hello-tool")
