@@ -100,3 +100,20 @@ def test_a_relative_channel_in_script_metadata_is_the_scripts_not_the_working_fo
         result = run(str(script), env=env, cwd=cwd)
         assert "HIJACKED" not in result.stdout
         assert_ok(result, "hello from hello-tool")
+
+
+@pytest.mark.parametrize("action", ["add", "embed"])
+def test_editing_another_users_script_keeps_its_owner(shared_tmp: Path, env: dict[str, str], action: str) -> None:
+    """Root (or a group member) editing a user's script with ``--add`` or ``--lock --embed``: the script
+    was replaced by a file the editor owned, so its owner could no longer change their own script."""
+    folder = shared_tmp / "theirs"
+    folder.mkdir()
+    script = folder / "s.sh"
+    script.write_text(HELLO_SCRIPT)
+    script.chmod(0o644)
+    os.chown(script, NOBODY, NOBODY)
+    args = ("--add", "six") if action == "add" else ("--lock", "--embed")
+    assert_ok(run(*args, str(script), env=env, cwd=shared_tmp))
+    info = script.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (NOBODY, NOBODY, 0o644)
+    assert script.read_text() != HELLO_SCRIPT
