@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from hostile.support import (
     run,
     sh,
 )
+from pypi_index import loopback_index
 
 NOBODY = 65534
 
@@ -117,3 +120,64 @@ def test_editing_another_users_script_keeps_its_owner(shared_tmp: Path, env: dic
     info = script.stat()
     assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (NOBODY, NOBODY, 0o644)
     assert script.read_text() != HELLO_SCRIPT
+
+
+def _wheel(folder: Path, name: str, version: str, code: str) -> Path:
+    """A minimal pure-Python wheel of *name* whose module runs *code*."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": code,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, text in files.items():
+            archive.writestr(member, text)
+        archive.writestr(f"{info}/RECORD", "".join(f"{member},,\n" for member in files) + f"{info}/RECORD,,\n")
+    return path
+
+
+PYPI_SCRIPT = (
+    '# /// script\n# dependencies = ["idna>=3"]\n# [tool.conda]\n# dependencies = ["python"]\n# ///\n'
+    "import idna\nprint('idna', idna.__version__)\n"
+)
+
+
+@pytest.fixture
+def pypi_env(test_cache_root: Path, channel_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The test channel and a loopback simple index serving the real idna wheel."""
+    wheels = sorted((test_cache_root / "wheels" / "pypi").glob("*.whl"))
+    with loopback_index(tmp_path / "index", wheels) as served:
+        environ = {key: value for key, value in os.environ.items() if not key.startswith(("UV_", "PIP_"))}
+        environ.update(CONDA_CHANNELS=channel_url, UV_INDEX_URL=served.index_url)
+        environ["UV_CACHE_DIR"] = str(tmp_path / "uv-cache")
+        yield environ
+
+
+@pytest.mark.parametrize("lock", [False, True], ids=["run", "lock"])
+@pytest.mark.parametrize("settings", ["uv.toml", "pyproject.toml"])
+def test_uv_settings_of_the_working_folder_never_choose_a_scripts_pypi_packages(
+    tmp_path: Path, pypi_env: dict[str, str], lock: bool, settings: str
+) -> None:
+    """A cloned repository's ``uv.toml`` or ``[tool.uv]`` (``find-links``) where the user stands: uv,
+    run in the working folder, read it and installed (or locked) the repository's ``idna`` for the
+    user's own script."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    script = scripts / "s.py"
+    script.write_text(PYPI_SCRIPT)
+    clone = tmp_path / "clone"
+    _wheel(clone / "wheels", "idna", "99.0", "print('HIJACKED')\n__version__ = '99.0'\n")
+    project = '[project]\nname = "x"\nversion = "0"\n'
+    if settings == "uv.toml":  # beside a plain pyproject.toml, which makes the clone uv's project root
+        (clone / "pyproject.toml").write_text(project)
+        (clone / "uv.toml").write_text('[pip]\nfind-links = ["wheels"]\n')
+    else:
+        (clone / "pyproject.toml").write_text(project + '[tool.uv.pip]\nfind-links = ["wheels"]\n')
+    if lock:
+        assert_ok(run("--lock", str(script), env=pypi_env, cwd=clone, timeout=300))
+    result = run(str(script), env=pypi_env, cwd=clone, timeout=300)
+    assert "HIJACKED" not in result.stdout
+    assert_ok(result, "idna 3.11")
