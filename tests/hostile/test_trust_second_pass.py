@@ -181,3 +181,24 @@ def test_uv_settings_of_the_working_folder_never_choose_a_scripts_pypi_packages(
     result = run(str(script), env=pypi_env, cwd=clone, timeout=300)
     assert "HIJACKED" not in result.stdout
     assert_ok(result, "idna 3.11")
+
+
+def test_a_relative_channel_option_is_resolved_in_each_working_folder_by_the_warm_path(
+    tmp_path: Path, channel: Path
+) -> None:
+    """``ce -c ./chan SCRIPT``: the script index keyed the run by the option's text alone, so after a
+    run inside a cloned repository (whose ``chan/`` the user asked for there) a warm run back in the
+    user's own folder ran the clone's environment instead of the one ``./chan`` names there."""
+    script = tmp_path / "s.sh"
+    script.write_text(HELLO_SCRIPT)
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "chan").symlink_to(channel)
+    clone = tmp_path / "clone"
+    make_channel(clone / "chan", [generic("hello-tool", [sh("bin/hello", "echo HIJACKED")], version="99.0")])
+    args = ("-c", "./chan", "--override-channels", str(script))
+    assert_ok(run(*args, cwd=clone), "HIJACKED")  # asked for there
+    for _ in range(2):  # cold, then warm
+        result = run(*args, cwd=own)
+        assert "HIJACKED" not in result.stdout
+        assert_ok(result, "hello from hello-tool")
