@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from hostile.support import (
     archive_of,
     assert_ok,
     assert_one_error,
+    ce_command,
     explicit_lock,
     generic,
     lock_digest,
@@ -193,3 +196,32 @@ def test_a_relative_channel_option_is_resolved_in_each_working_folder_by_the_war
         result = run(*args, cwd=own)
         assert "HIJACKED" not in result.stdout
         assert_ok(result, "hello from hello-tool")
+
+
+@pytest.mark.parametrize(
+    "args", [("{script}",), ("--lock", "{script}"), ("--refresh", "--from", "hello-tool", "hello")], ids=str
+)
+def test_a_removed_working_folder_is_named_in_one_line(
+    tmp_path: Path, env: dict[str, str], args: tuple[str, ...]
+) -> None:
+    """Run from a folder that was removed (a build tree cleaned under a shell): the full path said only
+    ``ce: error: No such file or directory`` (importing rattler reads the working folder)."""
+    script = tmp_path / "s.sh"
+    script.write_text(HELLO_SCRIPT)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (
+        "import os, subprocess, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]);"
+        " sys.exit(subprocess.run(sys.argv[2:], timeout=120).returncode)"
+    )
+    argv = [arg.format(script=script) for arg in args]
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(gone), *ce_command(*argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=150,
+        stdin=subprocess.DEVNULL,
+    )
+    assert_one_error(result, (1, 2), "working directory")
+    assert script.read_text() == HELLO_SCRIPT
