@@ -55,7 +55,8 @@ def test_a_sidecar_lock_planted_beside_a_script_is_never_run(
         lock.chmod(0o666)
     result = run(str(script), env=env, cwd=shared_tmp, timeout=120)
     assert "HIJACKED" not in result.stdout
-    assert_one_error(result, 1, str(lock))
+    assert "--ignore-lock" in assert_one_error(result, 1, str(lock))
+    assert_ok(run("--ignore-lock", str(script), env=env, cwd=shared_tmp, timeout=120), "hello from hello-tool")
     if planted == "other-owner":
         # the other side of the rule: running that user's own script with their lock is running what they wrote
         os.chown(script, NOBODY, NOBODY)

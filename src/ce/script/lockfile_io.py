@@ -90,9 +90,13 @@ def _refuse_untrusted(path: str, info: os.stat_result, trusted_uids: frozenset[i
     if not trusted_uids:  # no owners to compare (Windows)
         return
     if info.st_uid not in trusted_uids:
-        raise ScriptError(f"refusing the lock {path}: it is owned by another user (uid {info.st_uid})")
+        raise ScriptError(
+            f"refusing the lock {path}: it is owned by another user (uid {info.st_uid}); remove it or use --ignore-lock"
+        )
     if info.st_mode & stat.S_IWOTH:
-        raise ScriptError(f"refusing the lock {path}: every user can write it (chmod o-w to use it)")
+        raise ScriptError(
+            f"refusing the lock {path}: every user can write it; chmod o-w to use it, or use --ignore-lock"
+        )
 
 
 def _trusted_uids(script: str) -> frozenset[int]:
