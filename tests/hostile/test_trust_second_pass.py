@@ -61,6 +61,10 @@ def test_a_sidecar_lock_planted_beside_a_script_is_never_run(
         # the other side of the rule: running that user's own script with their lock is running what they wrote
         os.chown(script, NOBODY, NOBODY)
         assert_ok(run(str(script), env=env, cwd=shared_tmp, timeout=120), "HIJACKED")
+        os.chown(script, 0, 0)
+    # a lock embedded in the script comes first: the planted file beside it does not stand in its way
+    assert_ok(run("--lock", "--embed", str(script), env=env, cwd=shared_tmp, timeout=120))
+    assert_ok(run(str(script), env=env, cwd=shared_tmp, timeout=120), "hello from hello-tool")
 
 
 @pytest.mark.parametrize("value", ["relcache", "./relcache", "."])

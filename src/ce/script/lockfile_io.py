@@ -58,6 +58,8 @@ class LockSource:
     text: str
     format_name: str
     format: LockfileFormatBackend
+    #: Why this lock may not be used (another user's, or anyone's to write): an error if it is reached.
+    refused: str | None = None
 
 
 def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: list[str]) -> str:
@@ -185,7 +187,11 @@ def discover(
     for format_name_, backend in formats.items():
         for sidecar in backend.sidecar_names(name, platform):
             path = os.path.join(directory, sidecar)
-            found = _read(path, warn, trusted_uids) if os.path.isfile(path) else None
+            try:
+                found = _read(path, warn, trusted_uids) if os.path.isfile(path) else None
+            except ScriptError as error:  # an earlier lock (the embedded one) may still be the one used
+                sources.append(LockSource(path, "", format_name_, backend, refused=str(error)))
+                continue
             if found is not None:
                 sources.append(LockSource(path, found, format_name_, backend))
         if not backend.multi_platform and not any(
@@ -226,6 +232,8 @@ def select(
     The others are warned about.
     """
     for source in sources:
+        if source.refused is not None:
+            raise ScriptError(source.refused)
         if read_header(source.text) != digest:
             warn(
                 f"ignoring stale lock {source.description}: the script's dependencies changed since it was "

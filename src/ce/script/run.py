@@ -98,7 +98,7 @@ def _write_new_lock(
     platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
     if lock_options.embed:
         embedding.check_embeddable(script_text, request.path)  # before solving, not after
-    if not options.refresh:
+    if not (options.refresh or lock_options.ignore_lock):  # --ignore-lock: solve anew, whatever lock is there
         own = [
             source
             for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
