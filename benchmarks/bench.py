@@ -301,7 +301,7 @@ def fake_environments(home: Path, count: int) -> None:
         prefix = envs / f"tool{index:04d}--{index:016x}"
         (prefix / "conda-meta").mkdir(parents=True)
         (prefix / "bin").mkdir()
-        (prefix / "conda-meta" / "ce-env.json").write_text(
+        (prefix / ".ce-env.json").write_text(
             f'{{"kind": "tool", "specs": ["tool{index:04d}"], "size_bytes": {1000 + index}, '
             f'"own_bytes": {index}, "shared_bytes": 1000}}'
         )

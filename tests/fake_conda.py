@@ -202,6 +202,7 @@ _BASE = {
             subdir = "linux-64"
             offline = False
             quiet = False
+            pkgs_dirs = ()  # conda's package caches (real conda: a tuple of paths)
             plugin_manager = _PluginManager()
 
             def __init__(self, search_path=None, argparse_args=None):

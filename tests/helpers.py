@@ -33,9 +33,7 @@ def make_fake_env(ce_home: Path, tool: str, script: str = 'echo "$0 $*"', *with_
     executable = prefix / "bin" / request.command
     executable.write_text(f"#!/bin/sh\n{script}\n")
     executable.chmod(executable.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    (prefix / "conda-meta" / "ce-env.json").write_text(
-        f'{{"kind": "tool", "specs": ["{request.specs[0]}"], "size_bytes": 100}}'
-    )
+    (prefix / ".ce-env.json").write_text(f'{{"kind": "tool", "specs": ["{request.specs[0]}"], "size_bytes": 100}}')
     (prefix / "conda-meta" / "history").write_text("")
     os.utime(prefix / "conda-meta" / "history")
     return prefix

@@ -55,7 +55,7 @@ def test_activated_tool_sees_conda_variables(local: tuple[str, ...], ce_home: Pa
     assert run_ce(*args, "CONDA_PREFIX_1", env=environ).stdout.strip() == "/outer/env"
     assert run_ce(*args, "CE_ACTIVATE_DEMO", env=environ).stdout.strip() == "activated"
     assert run_ce(*args, "PATH", env=environ).stdout.split(os.pathsep)[0] == str(prefix / "bin")
-    assert (prefix / "conda-meta" / CACHE_FILE).is_file()
+    assert (prefix / CACHE_FILE).is_file()
 
 
 def _prefix(tmp_path: Path, scripts: dict[str, str]) -> Path:
@@ -115,7 +115,7 @@ def test_script_effects_are_cached_until_their_inputs_change(tmp_path: Path) -> 
     (prefix / "etc/conda/activate.d/10-demo.sh").write_text(script + "export CE_MORE=1\n")  # the script changed
     assert activated_environ(str(prefix), dict(base, CE_TEST_INPUT="two"))["CE_MORE"] == "1"
     assert counter.read_text().count("ran") == 3
-    cached = decode_cache((prefix / "conda-meta" / CACHE_FILE).read_text())
+    cached = decode_cache((prefix / CACHE_FILE).read_text())
     assert cached is not None
     _scripts, names, _inputs, changes = cached
     assert names == ["CE_TEST_COUNTER", "CE_TEST_INPUT"]

@@ -155,7 +155,7 @@ def test_sweep_removes_leftovers_of_interrupted_builds_only(ce_home: Path) -> No
 def test_list_ignores_incomplete_environments(ce_home: Path) -> None:
     make_fake_env(ce_home, "done", "true")
     half = ce_home / "envs" / "half--0123456789abcdef"
-    (half / "bin").mkdir(parents=True)  # no conda-meta/history: never complete
+    (half / "bin").mkdir(parents=True)  # no .ce-env.json: never complete
     result = run_ce("--list", "--json")
     assert [row["name"].split("--")[0] for row in json.loads(result.stdout)] == ["done"]
 

@@ -34,7 +34,7 @@ def test_tree_sizes_count_hard_links_from_outside_as_shared_and_each_inode_once(
 
 
 def _write_meta(prefix: Path, **fields: object) -> None:
-    meta = prefix / "conda-meta" / "ce-env.json"
+    meta = prefix / ".ce-env.json"
     meta.write_text(json.dumps({**json.loads(meta.read_text()), **fields}))
 
 
@@ -62,7 +62,7 @@ def test_list_and_clean_report_freed_and_shared_bytes(ce_home: Path) -> None:
 def test_built_environments_record_own_and_shared_bytes(local: tuple[str, ...], ce_home: Path) -> None:
     assert run_ce(*local, "ruff", "--version").returncode == 0
     (name,) = env_names(ce_home)
-    record = json.loads((ce_home / "envs" / name / "conda-meta" / "ce-env.json").read_text())
+    record = json.loads((ce_home / "envs" / name / ".ce-env.json").read_text())
     # ruff's binary is hard-linked from the package cache (same file system under pytest's tmp)
     assert record["shared_bytes"] > 1_000_000 > record["own_bytes"] > 0
     assert record["size_bytes"] == record["own_bytes"] + record["shared_bytes"]
@@ -81,7 +81,7 @@ def test_list_has_headers_identifies_scripts_and_filters_by_tool(ce_home: Path, 
         (prefix / "conda-meta").mkdir(parents=True)
         (prefix / "conda-meta" / "history").write_text("")
         meta = {"kind": "script", "script": str(script), "locked": locked, "specs": ["python"], "pypi": []}
-        (prefix / "conda-meta" / "ce-env.json").write_text(json.dumps(meta))
+        (prefix / ".ce-env.json").write_text(json.dumps(meta))
     text = run_ce("--list").stdout.splitlines()
     assert text[0].split() == ["KIND", "TOOL", "OR", "SCRIPT", "SPECS", "SIZE", "SHARED", "LAST", "USED", "ENVIRONMENT"]
     assert len(text) == 5

@@ -284,6 +284,7 @@ FAKE_SOLVER_API = {
             plugin_manager = _PluginManager()
             offline = False
             quiet = False
+            pkgs_dirs = ()
 
             def __init__(self, search_path=None, argparse_args=None):
                 self._search_path = () if search_path is None else tuple(search_path)

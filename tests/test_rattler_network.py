@@ -296,7 +296,9 @@ def _assert_no_partial_files(env: dict[str, str]) -> None:
         for path in root.rglob("*") if root.exists() else ():
             name = path.name
             if name.endswith((".partial", ".tmp", ".part")) or (
-                name.startswith(".") and not name.endswith(".lock") and name not in (".cache.lock", ".locks", ".index")
+                name.startswith(".")
+                and not name.endswith(".lock")
+                and name not in (".cache.lock", ".locks", ".index", ".ce-env.json", ".ce-activation")
             ):
                 leftovers.append(str(path))
     envs = Path(env["CONDA_EXEC_HOME"]) / "envs"
@@ -526,7 +528,8 @@ def test_credentials_never_reach_a_lock_file_or_conda_meta(
         text = path.read_text()
         assert "ce-secret" not in text and "ce-user" not in text, path.name
         assert server.split("://", 1)[1] in text  # the URL itself is kept
-    metas = list(Path(net_env["CONDA_EXEC_HOME"]).glob("envs/*/conda-meta/*.json"))
+    home = Path(net_env["CONDA_EXEC_HOME"])
+    metas = [*home.glob("envs/*/conda-meta/*.json"), *home.glob("envs/*/.ce-env.json")]
     assert metas and not [meta for meta in metas if "ce-secret" in meta.read_text()]
 
 

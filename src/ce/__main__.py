@@ -22,8 +22,11 @@ def run_full(args: list[str], warm_error: Exception | None = None) -> int:
         from ce.cli import report_error
 
         return report_error(warm_error, verbose=False)
-    from ce.cli import main as cli_main
-
+    try:
+        from ce.cli import main as cli_main
+    except KeyboardInterrupt:  # Ctrl-C while the full command line loads: as ce.cli.main reports it
+        sys.stderr.write("ce: interrupted\n")
+        return 130
     return cli_main(args)
 
 

@@ -11,7 +11,8 @@ section below has one job:
 place that knows the paths.  Under the cache home (``~/.conda/exec`` or ``$CONDA_EXEC_HOME``)::
 
     run-count                       automatic-cleanup counter
-    envs/<name>--<hash16>/          complete environments, and nothing else
+    envs/<name>--<hash16>/          environments; complete once ``.ce-env.json`` (ce's record) is in them
+    envs/<name>--<hash16>/.ce-env.json       what it was built from, written last: it marks it complete
     envs/.locks/<name>--<hash16>.lock        in-use lock (shared while a tool runs)
     envs/.locks/<name>--<hash16>.build.lock  one builder per key
     envs/.locks/<name>--<hash16>.refresh.lock  a replacement waiting for running tools
@@ -19,6 +20,12 @@ place that knows the paths.  Under the cache home (``~/.conda/exec`` or ``$CONDA
     envs/.index/<key>                        the script index (see ce.script.index)
     envs/.build-<name>--<hash16>-<random>/   an environment being built
     envs/.trash-<name>--<hash16>-<random>/   an environment being removed
+
+**Whom to trust** (:func:`is_trusted`): ce runs nothing from, and writes nothing into, a cache
+directory that another user controls, as ssh refuses a world-writable ``~/.ssh``: the cache root,
+``envs/``, each environment, ``.index/`` and ``.locks/`` must be owned by this user or root, never
+writable by others, and (root's) not by its group either.  A group-writable directory of this
+user's own is trusted (a umask of 002 must not lock anyone out of their own cache).
 
 **What environments are called** (:func:`env_name`, :func:`env_name_from_parts`,
 :func:`sha256_hex`): pure hashing of already-resolved inputs (specs, channel URLs, platform, lock
@@ -45,8 +52,8 @@ every cold run.  On Windows, where ce waits for the tool as a child process, exc
 **Automatic cleanup** (:class:`CleanSettings`, :func:`bump_run_count`): every N runs, remove
 environments unused for D days; the cleanup itself (:mod:`ce.envs.store`) is imported only when due.
 
-**Finding a command in an environment and starting it** (:func:`find_command`,
-:func:`path_environ`, :class:`LaunchPlan`, :func:`launch`): the last step of every run.  On POSIX
+**Finding a command in an environment and starting it** (:func:`find_command`, :func:`path_environ`,
+:func:`script_argument`, :class:`LaunchPlan`, :func:`launch`): the last step of every run.  On POSIX
 the tool replaces the ce process (``exec``), so signals, the terminal and the exit status are the
 tool's own.  On Windows the tool runs as a child and its exit code is returned.
 
@@ -88,6 +95,13 @@ INDEX_DIRNAME = ".index"
 VERIFIED_STORE_DIRNAME = "ce-verified"
 BUILD_PREFIX = ".build-"
 TRASH_PREFIX = ".trash-"
+#: ce's own record of an environment, in its prefix (never in ``conda-meta``, which is conda's):
+#: written last, after everything else of a build, so its presence marks the environment complete.
+RECORD_FILENAME = ".ce-env.json"
+#: The activate runner's cache of activation results, beside the record in the prefix.
+ACTIVATION_CACHE_FILENAME = ".ce-activation"
+#: Files in a prefix's top directory that are ce's: no package may install them.
+CE_PREFIX_FILES = frozenset((RECORD_FILENAME, ACTIVATION_CACHE_FILENAME))
 
 
 def cache_home(environ: "Mapping[str, str] | None" = None) -> str:
@@ -141,8 +155,12 @@ class CachePaths:
         return os.path.join(self.envs, name)
 
     def history(self, name: str) -> str:
-        """``conda-meta/history`` of *name*: its presence marks a complete environment."""
+        """``conda-meta/history`` of *name*: its mtime is the environment's last use."""
         return os.path.join(self.envs, name, "conda-meta", "history")
+
+    def record(self, name: str) -> str:
+        """ce's record of *name* (:data:`RECORD_FILENAME`): its presence marks a complete environment."""
+        return os.path.join(self.envs, name, RECORD_FILENAME)
 
     def in_use_lock(self, name: str) -> str:
         """Lock file held shared by every process running from *name*."""
@@ -155,6 +173,34 @@ class CachePaths:
     def build_lock(self, name: str) -> str:
         """Lock file held by the one process building *name*."""
         return os.path.join(self.locks, name + ".build.lock")
+
+
+# --- whom to trust ---------------------------------------------------------------------------
+
+#: This user, as the kernel checks files: the effective uid (``None`` where there are no owners to check).
+EUID = os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def is_trusted(info: "os.stat_result") -> bool:
+    """Whether a cache directory (or ce's record) with the stat result *info* is safe to run from.
+
+    It is when this user owns it and others cannot write it, or root owns it and neither its
+    group nor others can.  Only the mode and owner of a stat result the caller already has.
+    """
+    if EUID is None:  # pragma: no cover - Windows: no owners to compare
+        return True
+    if info.st_uid == EUID:
+        return not info.st_mode & stat.S_IWOTH
+    return info.st_uid == 0 and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def trusted_dir(path: str, follow_symlinks: bool = False) -> bool:
+    """Whether *path* is a directory :func:`is_trusted` accepts (a symbolic link is not, unless followed)."""
+    try:
+        info = os.stat(path, follow_symlinks=follow_symlinks)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISDIR(info.st_mode) and is_trusted(info)
 
 
 # --- what environments are called ------------------------------------------------------------
@@ -337,10 +383,70 @@ def _could_create(directory: str) -> bool:
     return os.access(os.path.dirname(directory), os.W_OK | os.X_OK)
 
 
-def hold_shared(path: str, inheritable: bool = True) -> int | None:
+#: A wait for a lock that lasts longer than this is reported (``on_wait`` of the lock functions).
+WAIT_NOTICE_SECONDS = 1.0
+
+
+def lock_holders(fd: int) -> "list[int]":
+    """The processes holding a ``flock`` on the file open as *fd*, as Linux lists them (else none).
+
+    Read only when a wait is reported: ``/proc/locks`` names the holder's pid by device and inode.
+    """
+    info = os.fstat(fd)
+    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    pids = []
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 11121 fe:00:5468390 0 EOF"; waiters carry "->" after the number
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == where and fields[4].isdigit():
+                    pids.append(int(fields[4]))
+    except OSError:
+        pass
+    return [pid for pid in dict.fromkeys(pids) if pid != os.getpid()]
+
+
+def describe_holders(fd: int, path: str) -> str:
+    """``lock <path> is held by process 123 (python3)``: for the message of a wait."""
+    described = []
+    for pid in lock_holders(fd)[:3]:
+        try:
+            with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as handle:
+                described.append(f"{pid} ({handle.read().strip()})")
+        except OSError:
+            described.append(str(pid))
+    if not described:
+        return f"lock {path} is held by another process"
+    return f"lock {path} is held by process {', '.join(described)}"
+
+
+def _flock_reporting(fd: int, operation: int, path: str, on_wait: "Callable[[str], None] | None") -> None:
+    """``flock(fd, operation)``; a wait longer than :data:`WAIT_NOTICE_SECONDS` calls ``on_wait`` once."""
+    if on_wait is None:
+        fcntl.flock(fd, operation)
+        return
+    import time
+
+    deadline = time.monotonic() + WAIT_NOTICE_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+    on_wait(describe_holders(fd, path))
+    fcntl.flock(fd, operation)
+
+
+def hold_shared(path: str, inheritable: bool = True, on_wait: "Callable[[str], None] | None" = None) -> int | None:
     """Take a shared lock on *path* (waiting for an exclusive holder); return the fd.
 
     With *inheritable*, the descriptor survives ``exec`` so the tool keeps it.
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock
+    (:func:`describe_holders`).
     ``None`` when there is nothing to lock: on Windows, and in a lock directory
     this user cannot write (a read-only cache, which this user cannot clean either).
     """
@@ -348,7 +454,7 @@ def hold_shared(path: str, inheritable: bool = True) -> int | None:
         return None
 
     def take(fd: int) -> bool:
-        fcntl.flock(fd, fcntl.LOCK_SH)
+        _flock_reporting(fd, fcntl.LOCK_SH, path, on_wait)
         return True
 
     try:
@@ -371,8 +477,10 @@ def hold_shared(path: str, inheritable: bool = True) -> int | None:
     return fd
 
 
-def wait_for_gate(path: str, max_seconds: float) -> None:
+def wait_for_gate(path: str, max_seconds: float, on_wait: "Callable[[str], None] | None" = None) -> None:
     """Wait (at most *max_seconds*) while someone holds the gate lock *path* exclusively.
+
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the gate.
 
     A process about to replace an environment holds its gate while it waits for the
     running tools to exit; new runs pause here so a busy tool cannot starve it.
@@ -389,14 +497,18 @@ def wait_for_gate(path: str, max_seconds: float) -> None:
             return  # not a gate ce made
         import time
 
-        deadline = time.monotonic() + max_seconds
+        started = time.monotonic()
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                waited = time.monotonic() - started
+                if waited >= max_seconds:
                     return
+                if on_wait is not None and waited >= WAIT_NOTICE_SECONDS:
+                    on_wait(describe_holders(fd, path))
+                    on_wait = None
                 time.sleep(0.05)
     finally:
         os.close(fd)
@@ -427,8 +539,21 @@ def try_exclusive(path: str) -> int | None:
     return _locked(path, lambda fd: _lock_exclusive(fd, wait=False))
 
 
-def hold_exclusive(path: str) -> int:
-    """Take the exclusive lock on *path*, waiting for every holder to let go."""
+def hold_exclusive(path: str, on_wait: "Callable[[str], None] | None" = None) -> int:
+    """Take the exclusive lock on *path*, waiting for every holder to let go.
+
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock.
+    """
+    if on_wait is not None and sys.platform != "win32":
+        reported = on_wait
+
+        def take(fd: int) -> bool:
+            _flock_reporting(fd, fcntl.LOCK_EX, path, reported)
+            return True
+
+        fd = _locked(path, take)
+        assert fd is not None
+        return fd
     fd = _locked(path, lambda fd: _lock_exclusive(fd, wait=True))
     assert fd is not None
     return fd
@@ -457,11 +582,15 @@ def release(fd: int | None) -> None:
         os.close(fd)
 
 
-def lock_descriptor(fd: int, wait: bool = True) -> bool:
-    """Take the exclusive lock on the open file *fd* (a file the caller opened itself).
+def lock_descriptor(fd: int, wait: bool = True, on_wait: "Callable[[str], None] | None" = None, path: str = "") -> bool:
+    """Take the exclusive lock on the open file *fd* (a file the caller opened itself, at *path*).
 
     Returns whether it was taken (always ``True`` with *wait*); closing *fd* releases it.
+    A wait longer than :data:`WAIT_NOTICE_SECONDS` calls *on_wait* once with who holds the lock.
     """
+    if wait and on_wait is not None and sys.platform != "win32":
+        _flock_reporting(fd, fcntl.LOCK_EX, path, on_wait)
+        return True
     return _lock_exclusive(fd, wait)
 
 
@@ -475,9 +604,9 @@ def read_index_entry(paths: CachePaths, name: str) -> bytes | None:
     """The bytes of the index entry *name* (tool or script); ``None`` if there is no usable one.
 
     An entry that is not a regular file, or larger than :data:`MAX_INDEX_ENTRY_BYTES`, is none,
-    and a linked ``.index`` is never read through.
+    and a linked ``.index``, or one another user controls (:func:`is_trusted`), is never read.
     """
-    if os.path.islink(paths.index):
+    if not trusted_dir(paths.index):
         return None
     data = read_regular(os.path.join(paths.index, name), MAX_INDEX_ENTRY_BYTES)
     return data if data is not None and len(data) <= MAX_INDEX_ENTRY_BYTES else None
@@ -486,9 +615,12 @@ def read_index_entry(paths: CachePaths, name: str) -> bytes | None:
 def write_index_entry(paths: CachePaths, name: str, data: bytes | str) -> bool:
     """Write the index entry *name* (best effort); whether it was written.
 
-    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link: ce writes no cache file through one.
+    Nothing is written when ``envs/.index`` (or ``envs/``) is a symbolic link, or a directory another user
+    controls (:func:`is_trusted`): ce writes no cache file through one, nor into one.
     """
-    if os.path.islink(paths.index) or os.path.islink(paths.envs):
+    if os.path.lexists(paths.index) and not trusted_dir(paths.index):
+        return False
+    if not trusted_dir(paths.envs):
         return False
     from ce.fileio import try_write_atomically  # the atomic writer: only the full path records
 
@@ -602,8 +734,9 @@ def list_commands(prefix: str) -> list[str]:
 def command_not_found(prefix: str, command: str) -> "ToolNotFoundError":
     """The 127 error, listing what the environment does provide."""
     from ce.errors import ToolNotFoundError
+    from ce.text import shown as escaped  # only on a miss: a hit never imports it
 
-    available = list_commands(prefix)
+    available = [escaped(name) for name in list_commands(prefix)]  # file names a package chose
     shown = ", ".join(available[:40]) + (f" (and {len(available) - 40} more)" if len(available) > 40 else "")
     hint = f"it provides: {shown}" if available else "it provides no commands"
     return ToolNotFoundError(
@@ -630,6 +763,19 @@ def resolve_command(prefix: str, command: str, environ: "Mapping[str, str]") -> 
 
         raise ToolNotExecutableError(f"{executable} is in the environment but is not executable")
     return executable
+
+
+def script_argument(path: str) -> str:
+    """*path* as a script's argument to its interpreter: never something the interpreter parses as an option.
+
+    A script may be called ``-c...``, ``-m`` or ``+O``: ``python -cprint(1)`` would run the name
+    as code and ``bash -x.sh`` take it for options, so a relative path that starts with ``-`` or
+    ``+`` is given as ``./-x`` (also the script's ``sys.argv[0]`` or ``$0``, as a shell shows it).
+    Every other path, absolute ones included, is passed unchanged.  String checks only (the warm path).
+    """
+    if path.startswith(("-", "+")):
+        return os.curdir + os.sep + path
+    return path
 
 
 class LaunchPlan:

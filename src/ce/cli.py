@@ -34,6 +34,8 @@ from ce.fastpath import (
     wants_verbose,
     warm_option_values,
 )
+from ce.text import one_line, shown
+from ce.urls import masked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,12 +79,15 @@ ENVIRONMENT_VARIABLES = (
     ("CONDA_OVERRIDE_*", "virtual package overrides (CONDA_OVERRIDE_GLIBC, _CUDA, _OSX)"),
     ("UV_*", "uv's settings, for scripts' PyPI dependencies"),
 )
+#: The exit status of a run that Ctrl-C ended before the tool started (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
 EXIT_CODES = (
     ("N", "the tool ran: its exit status, unchanged (128+N: killed by signal N)"),
     ("1", "ce's own error (solve, channel, install, cache, lock, script metadata)"),
     ("2", "usage error (options, names, specs)"),
     ("126", "the command exists in the environment but cannot be executed"),
     ("127", "the command is not in the environment; the message says which commands it has"),
+    (str(EXIT_INTERRUPTED), "interrupted (Ctrl-C) before the tool started; nothing more was written"),
 )
 
 
@@ -265,18 +270,28 @@ def parse_args(argv: Sequence[str], prog: str = "ce") -> argparse.Namespace:
     return namespace
 
 
+def printable(text: str) -> str:
+    """*text* as ce prints a message: one line, control characters escaped, no URL with its credentials."""
+    return masked(one_line(text))
+
+
 def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
-    """Print *error* as one line on stderr (with a traceback when verbose); return its exit code."""
+    """Print *error* as one line on stderr (with a traceback when verbose); return its exit code.
+
+    Every message goes through :func:`ce.text.one_line`: names, paths and metadata from outside
+    in it reach the terminal with their control characters escaped (the traceback's too).
+    """
     if verbose:
         import traceback
 
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        for line in "".join(traceback.format_exception(type(error), error, error.__traceback__)).split("\n"):
+            print(shown(line), file=sys.stderr)
     if isinstance(error, OSError) and error.strerror:  # "PATH: Not a directory", not "[Errno 20] ..."
         names = [str(name) for name in (error.filename, error.filename2) if name is not None]
         text = f"{' -> '.join(names)}: {error.strerror}" if names else error.strerror
     else:
         text = str(error)
-    message = " ".join(text.split()) or type(error).__name__
+    message = printable(text) or type(error).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
 
@@ -334,9 +349,11 @@ def _check_working_directory() -> None:
 def _no_such_script(path: str) -> str:
     """``no such script: PATH``, with the nearest file of that directory if one is close."""
     if os.path.isdir(path):
-        return f"{path} is a directory, not a script"
+        return f"{shown(path)} is a directory, not a script"
+    if os.path.exists(path):  # a FIFO, a device, a terminal (ce /dev/stdin at a prompt)
+        return f"{shown(path)} is not a regular file, nor a pipe such as /dev/stdin (cat s.py | ce /dev/stdin)"
     if os.path.islink(path):  # dangling, or a loop
-        return f"no such script: {path} is a symbolic link to nothing ({os.readlink(path)})"
+        return f"no such script: {shown(path)} is a symbolic link to nothing ({shown(os.readlink(path))})"
     directory, name = os.path.split(path)
     try:
         neighbours = [entry for entry in os.listdir(directory or ".") if not entry.startswith(".") and entry != name]
@@ -346,10 +363,10 @@ def _no_such_script(path: str) -> str:
 
     close = difflib.get_close_matches(name, neighbours, n=1, cutoff=0.6)
     if close:
-        return f"no such script: {path}; did you mean {os.path.join(directory, close[0])}?"
+        return f"no such script: {shown(path)}; did you mean {shown(os.path.join(directory, close[0]))}?"
     if directory:
-        return f"no such script: {path}"
-    return f"no such script: {path} (for a command of that name: --from PACKAGE {path})"
+        return f"no such script: {shown(path)}"
+    return f"no such script: {shown(path)} (for a command of that name: --from PACKAGE {shown(path)})"
 
 
 class Cli:
@@ -359,16 +376,17 @@ class Cli:
         self.ns = namespace
         self.prog = prog
         self.warned = False
+        self.piped = False
 
     def info(self, message: str) -> None:
         """A status line on stderr, unless quiet."""
         if not self.ns.quiet:
-            print(f"{self.prog}: {message}", file=sys.stderr)
+            print(f"{self.prog}: {printable(message)}", file=sys.stderr)
 
     def warn(self, message: str) -> None:
         """A warning on stderr, even when quiet."""
         self.warned = True
-        print(f"{self.prog}: warning: {message}", file=sys.stderr)
+        print(f"{self.prog}: warning: {printable(message)}", file=sys.stderr)
 
     @lru_cache(maxsize=1)  # noqa: B019 - one Cli per process
     def registry(self) -> BackendRegistry:
@@ -422,6 +440,10 @@ class Cli:
         if ns.tool is None:
             raise UsageError(f"missing TOOL or SCRIPT (see {self.prog} --help)")
         _check_working_directory()
+        if ns.tool.startswith(("/dev/", "/proc/")) and not os.path.isfile(ns.tool):
+            from ce.script.metadata import hold_piped_script
+
+            self.piped = hold_piped_script(ns.tool)  # cat s.py | ce /dev/stdin: now a file
         if os.path.isfile(ns.tool):
             return self.script()
         if ns.from_spec is None and _looks_like_a_script(ns.tool):
@@ -443,11 +465,12 @@ class Cli:
             if not found:
                 print("  (none)")
             for name, backend in sorted(found.items()):
-                summary = f"  {backend.record.summary}" if backend.record.summary else ""
+                # names, providers and summaries come from plugins' distributions: one line each, escaped
+                summary = f"  {one_line(backend.record.summary)}" if backend.record.summary else ""
                 table_entry = builtin(kind, name)
                 reason = table_entry.unavailable_reason() if table_entry is not None else None
-                unavailable = f"  [unavailable here: {reason}]" if reason else ""
-                print(f"  {name:<20} {backend.provider}{summary}{unavailable}")
+                unavailable = f"  [unavailable here: {one_line(reason)}]" if reason else ""
+                print(f"  {shown(name):<20} {shown(backend.provider)}{summary}{unavailable}")
         return 0
 
     def completion(self) -> int:
@@ -487,30 +510,31 @@ class Cli:
             print(json.dumps(rows, indent=2))
             return 0
         if not entries:
-            self.info("no cached environments" + (f" of {self.ns.tool}" if self.ns.tool else ""))
+            self.info("no cached environments" + (f" of {shown(self.ns.tool)}" if self.ns.tool else ""))
             return 0
-        table = [("KIND", "TOOL OR SCRIPT", "SPECS", "SIZE", "SHARED", "LAST USED", "ENVIRONMENT")]
+        header = ("KIND", "TOOL OR SCRIPT", "SPECS", "SIZE", "SHARED", "LAST USED", "ENVIRONMENT")
+        table: list[tuple[str, ...]] = [header]
         for row in rows:
             kind = str(row["kind"])
             if kind == "script" and row["locked"]:
                 kind = "script, locked"
             what = row["script"] if kind.startswith("script") else row["command"] or row["package"]
-            table.append(
-                (
-                    kind,
-                    str(what or "?"),
-                    ", ".join(row["specs"]) or "?",  # type: ignore[arg-type]
-                    format_size(row["size_bytes"]),  # type: ignore[arg-type]
-                    format_size(row["shared_bytes"]),  # type: ignore[arg-type]
-                    _format_age(float(row["last_used"])),  # type: ignore[arg-type]
-                    str(row["name"]),
-                )
+            cells = (
+                kind,
+                str(what or "?"),
+                ", ".join(row["specs"]) or "?",  # type: ignore[arg-type]
+                format_size(row["size_bytes"]),  # type: ignore[arg-type]
+                format_size(row["shared_bytes"]),  # type: ignore[arg-type]
+                _format_age(float(row["last_used"])),  # type: ignore[arg-type]
+                str(row["name"]),
             )
+            # a script's path, a command and specs are names from outside (JSON escapes them itself)
+            table.append(tuple(shown(cell) for cell in cells))
         widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
         right = {3, 4}  # sizes
         for line in table:
-            cells = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(line)]
-            print("  ".join(cells).rstrip())
+            padded = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(line)]
+            print("  ".join(padded).rstrip())
         return 0
 
     def clean(self) -> int:
@@ -535,10 +559,12 @@ class Cli:
             if not ns.dry_run:
                 cache.sweep()
             return 0
+        if not ns.dry_run:
+            cache.check_writable()  # one line before listing what could not be removed
         for entry in selected:
             own, shared = entry.sizes()
             extra = f", {format_size(shared)} shared" if shared else ""
-            print(f"{'would remove' if ns.dry_run else 'remove'} {entry.name} ({format_size(own)}{extra})")
+            print(f"{'would remove' if ns.dry_run else 'remove'} {shown(entry.name)} ({format_size(own)}{extra})")
         if ns.dry_run:
             own_total = sum(entry.sizes()[0] or 0 for entry in selected)
             shared_total = sum(entry.sizes()[1] or 0 for entry in selected)
@@ -588,6 +614,9 @@ class Cli:
         path = ns.tool
         if not os.path.isfile(path):
             raise UsageError(_no_such_script(path))
+        if self.piped and (ns.add or ns.lock):
+            option = "--add" if ns.add else "--lock"
+            raise UsageError(f"{option} writes into or beside a script file; {shown(path)} is a pipe: save it first")
         if ns.add:
             self._only("add", set(), tool=True)
             return self.add(path)
@@ -649,8 +678,8 @@ class Cli:
     def add(self, path: str) -> int:
         from ce.script.edit import add_dependencies
 
-        for change in add_dependencies(path, self.ns.add):
-            print(change)
+        for change in add_dependencies(path, self.ns.add, lambda held: self.info(f"waiting for another edit: {held}")):
+            print(one_line(change))
         return 0
 
     def tool(self) -> int:
@@ -761,14 +790,16 @@ class Cli:
                 options.append(option)
         source = ns.from_spec or package
         command = commands[0] if len(commands) == 1 else "COMMAND"
-        run = f"{self.prog} {shlex.join([*options, '--from', source, command])}"
-        provides = f"provides one command: {commands[0]}" if len(commands) == 1 else f"provides {', '.join(commands)}"
-        return f"command {typed!r} not found: package {package} {provides}; run: {run}"
+        run = shown(f"{self.prog} {shlex.join([*options, '--from', source, command])}")
+        listed = [shown(name) for name in commands]
+        provides = f"provides one command: {listed[0]}" if len(listed) == 1 else f"provides {', '.join(listed)}"
+        return f"command {typed!r} not found: package {shown(package)} {provides}; run: {run}"
 
     def start(self, prepared: Prepared) -> int:
         """Report what was built or cleaned, then start the process."""
         from ce.base import launch
         from ce.config.condarc import save_pending
+        from ce.interrupts import raise_if_interrupted
 
         report, cleaned, plan = prepared.report, prepared.cleaned, prepared.plan
         if report is not None:
@@ -778,6 +809,7 @@ class Cli:
             self.info(cleaned.describe_auto_clean())
         if self.ns.verbose:
             self.info(f"running {plan.executable}")
+        raise_if_interrupted()  # a Ctrl-C that foreign code swallowed: nothing is cached or started
         save_pending()  # the run succeeded: now cache the condarc settings it merged
         return launch(plan)
 
@@ -786,15 +818,18 @@ def main(argv: Sequence[str] | None = None, prog: str = "ce") -> int:
     """Run the full command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = wants_verbose(args)
+    from ce.interrupts import catch_interrupts, interrupted
+
+    catch_interrupts()
     try:
         namespace = parse_args(args, prog)
         return Cli(namespace, prog).run()
-    except CeError as error:
-        return report_error(error, verbose, prog)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        pass
     except BaseException as error:  # a bug, or a backend's panic: still one line without -v
         if isinstance(error, SystemExit):
             raise
-        return report_error(error, verbose, prog)
+        if not interrupted():  # after Ctrl-C, an error is its consequence (a cut transfer...): 130 below
+            return report_error(error, verbose, prog)
+    print(f"{prog}: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED

@@ -84,7 +84,9 @@ def _run(argv: list[str]) -> int:
     run_warm(argv, dict(os.environ))
     from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.cli import Cli, parse_args
+    from ce.interrupts import catch_interrupts
 
+    catch_interrupts()
     use_context_of_conda_cli()  # conda's CLI loaded its configuration and arguments: keep them
     namespace = parse_args(argv, PROG)
     if namespace.solver is None:
@@ -112,8 +114,13 @@ def execute(arguments: Sequence[str]) -> int:
     except Exception as error:  # ce's errors, and a backend's panic: one line, as ``ce`` reports them
         from ce.cli import report_error
         from ce.fastpath import wants_verbose
+        from ce.interrupts import interrupted
 
-        code = report_error(error, wants_verbose(argv), PROG)
+        if interrupted():  # an error that follows Ctrl-C is its consequence: reported as the interrupt
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            code = _EXIT_INTERRUPTED
+        else:
+            code = report_error(error, wants_verbose(argv), PROG)
     return _leave(code)
 
 

@@ -50,6 +50,10 @@ class CacheError(CeError):
     """The environment cache is unusable (unwritable, corrupt, wrong type)."""
 
 
+class UntrustedCacheError(CacheError):
+    """A cache directory that another user controls: ce runs nothing from it and writes nothing into it."""
+
+
 class BackendNotFoundError(CeError):
     """A solver, runner or lock format name that no backend provides."""
 

@@ -46,11 +46,14 @@ from ce.base import (
     find_command,
     hold_shared,
     is_env_name,
+    is_trusted,
     launch,
     path_environ,
     read_index_entry,
     release,
+    script_argument,
     sha256_hex,
+    trusted_dir,
     wait_for_gate,
     write_index_entry,
 )
@@ -428,7 +431,7 @@ def _tool_target(
         if target is None:
             return None
         env_name, executable, interpreter = target
-        return env_name, executable, [*interpreter, tool, *tool_args]
+        return env_name, executable, [*interpreter, script_argument(tool), *tool_args]
     if "/" in tool or os.sep in tool:
         return None
     values = warm_option_values(options)
@@ -448,14 +451,19 @@ def _tool_target(
 def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> tuple[bool, int | None]:
     """Whether *env_name* is complete and runnable, and its in-use lock (left open for the tool).
 
-    The lock is ``None`` where there is none to take (a read-only cache, Windows).
-    ``conda-meta/history`` records the last use by its mtime; a link there is touched itself, never its target.
+    The lock is ``None`` where there is none to take (a read-only cache, Windows).  Complete means
+    ce's record is there, written last by the build; every directory on the way is one stat whose
+    result also says who controls it (:func:`ce.base.is_trusted`): on any doubt this is a miss, and
+    the full path says why.  ``conda-meta/history`` records the last use by its mtime; a link there
+    is touched itself, never its target.
     """
-    history = paths.history(env_name)
+    record = paths.record(env_name)
     try:
-        if not os.path.isfile(history) or os.path.islink(paths.envs) or os.path.islink(paths.env(env_name)):
-            return False, None
-        if os.path.islink(paths.locks):
+        directories = ((paths.root, True), (paths.envs, False), (paths.env(env_name), False), (paths.locks, False))
+        for path, follow in directories:
+            if not trusted_dir(path, follow):
+                return False, None
+        if not _is_record(record):
             return False, None
         wait_for_gate(paths.refresh_lock(env_name), REFRESH_WAIT_SECONDS)
         lock = hold_shared(paths.in_use_lock(env_name))
@@ -463,15 +471,26 @@ def _hold_complete(paths: CachePaths, env_name: str, executable: str) -> tuple[b
         return False, None
     if lock is None and os.name == "nt":  # pragma: no cover - Windows keeps the full path, as before
         return False, None
-    if not os.path.isfile(history) or not os.access(executable, os.X_OK):
+    if not _is_record(record) or not os.access(executable, os.X_OK):  # a cleanup removed it meanwhile
         release(lock)
         return False, None
+    history = paths.history(env_name)
     try:
-        if time.time() - os.lstat(history).st_mtime > TOUCH_INTERVAL_SECONDS:
+        # Also when the last use is ahead of the clock (a clock set back): it would never age otherwise.
+        if abs(time.time() - os.lstat(history).st_mtime) > TOUCH_INTERVAL_SECONDS:
             os.utime(history, follow_symlinks=False)
     except (OSError, NotImplementedError):
         pass
     return True, lock
+
+
+def _is_record(path: str) -> bool:
+    """Whether ce's record of an environment is at *path*: a regular file that only this user (or root) controls."""
+    try:
+        info = os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(info.st_mode) and is_trusted(info)
 
 
 def run_warm(argv: list[str], environ: "Mapping[str, str]") -> None:

@@ -7,6 +7,10 @@ the activation cache, relocated files, downloaded archives) goes through
 reader sees the old content or the new, never a mix, and a killed writer leaves only
 a temporary file that :func:`is_temporary` recognises (cleanup sweeps them).
 
+:func:`restrict_modes` takes group and other write permission off what ce
+installs (an environment, a package cache entry it extracted), whatever
+modes the archives carried.
+
 Reading, counting and locking files are in :mod:`ce.base` (a cache hit needs them; it never
 writes a file whole).
 """
@@ -14,6 +18,7 @@ writes a file whole).
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,6 +31,7 @@ TEMPORARY_SUFFIX = ".tmp"
 STALE_TEMPORARY_SECONDS = 3600.0
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 def is_temporary(name: str) -> bool:
@@ -191,3 +197,63 @@ def try_write_atomically(path: str, data: bytes | str, temporary_dir: str | None
     except OSError:
         return False
     return True
+
+
+#: Group and other write permission: nothing ce installs keeps them.
+SHARED_WRITE_BITS = 0o022
+
+
+def restrict_modes(root: str) -> int:
+    """Remove group and other write permission from directory *root* and everything under it; count the changes.
+
+    Package archives carry modes as their builder set them (``0o777``, ``0o666``),
+    and extractors keep them: another local user could then change a tool that
+    this user runs.  Only entries with such a bit are changed; symbolic links
+    are neither changed nor followed (each directory is opened without
+    following one, and entries are changed relative to it).  Entries that
+    cannot be changed (another user's) are left as they are.
+    """
+    if os.name == "nt":  # pragma: no cover - no group or other write bits to remove
+        return 0
+    try:
+        info = os.lstat(root)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(info.st_mode):
+        return 0
+    changed = _restrict(root, info.st_mode, None)
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            fd = os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                found = list(entries)
+            for entry in found:
+                if entry.is_symlink():
+                    continue
+                try:
+                    mode = entry.stat(follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                changed += _restrict(entry.name, mode, fd)
+                if stat.S_ISDIR(mode):
+                    pending.append(os.path.join(directory, entry.name))
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return changed
+
+
+def _restrict(path: str, mode: int, dir_fd: int | None) -> int:
+    if not mode & SHARED_WRITE_BITS:
+        return 0
+    try:
+        os.chmod(path, stat.S_IMODE(mode) & ~SHARED_WRITE_BITS, dir_fd=dir_fd)
+    except OSError:
+        return 0
+    return 1

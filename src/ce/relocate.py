@@ -9,7 +9,9 @@ with conda's NUL-padded replacement (possible because the final path is
 shorter), symbolic links by re-pointing them.  ``.pyc`` files are left alone
 (Python fixes their paths on load), and so are files with other hard links:
 they are linked from a package cache, so nobody wrote the prefix into them,
-and rewriting them in place would change the cache.
+and rewriting them in place would change the cache.  Nothing is read or
+written through a link: links are only re-pointed, and a file is opened
+without following one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import sys
 
 from ce.errors import InstallError
 from ce.fileio import write_atomically
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 _MACHO_MAGICS = (
     b"\xfe\xed\xfa\xce",
@@ -52,10 +57,26 @@ def _relocate_link(path: str, prefix: str, final_prefix: str) -> bool:
     return True
 
 
+def _read_regular(path: str, info: os.stat_result) -> bytes | None:
+    """The content of *path* if it is still the regular file *info* describes; ``None`` otherwise.
+
+    Opened without following a link: a package's file swapped for a link (to
+    another user's file, say) after the walk saw it is never read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            return None
+        return handle.read()
+
+
 def _relocate_file(path: str, info: os.stat_result, old: bytes, new: bytes) -> bool:
-    with open(path, "rb") as handle:
-        data = handle.read()
-    if old not in data:
+    data = _read_regular(path, info)
+    if data is None or old not in data:
         return False
     binary = b"\0" in data
     if binary and len(new) > len(old):
@@ -91,3 +112,29 @@ def relocate(prefix: str, final_prefix: str) -> list[str]:
             if changed:
                 rewritten.append(os.path.relpath(path, prefix))
     return rewritten
+
+
+def links_leaving(prefix: str, *also_inside: str) -> list[str]:
+    """The symbolic links under *prefix* that resolve outside it (and outside *also_inside*), as relative paths.
+
+    A package may ship a link anywhere (conda-build keeps links to system
+    paths); what ce installs later (uv, byte-compilation) must not follow one.
+    """
+    inside = [os.path.realpath(path) for path in (prefix, *also_inside)]
+    found: list[str] = []
+    pending = [prefix]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError:
+            continue
+        for entry in listed:
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not any(os.path.commonpath([target, root]) == root for root in inside):
+                    found.append(os.path.relpath(entry.path, prefix))
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+    return sorted(found)

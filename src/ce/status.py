@@ -18,6 +18,8 @@ import time
 from types import TracebackType
 from typing import TextIO
 
+from ce.text import one_line
+
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _INTERVAL = 0.1
 
@@ -97,9 +99,10 @@ class Status:
 
     def _line(self, frame: int) -> str:
         elapsed = time.monotonic() - self._since
-        parts = [f"{_FRAMES[frame % len(_FRAMES)]} {self._phase}"]
+        # a phase names channels and specs, a detail a package: from outside, so escaped
+        parts = [f"{_FRAMES[frame % len(_FRAMES)]} {one_line(self._phase)}"]
         if self._detail:
-            parts.append(self._detail)
+            parts.append(one_line(self._detail))
         if elapsed >= 1:
             parts.append(f"{elapsed:.0f} s")
         line = " · ".join(parts)

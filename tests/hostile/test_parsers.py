@@ -236,7 +236,7 @@ def test_one_corrupt_environment_record_does_not_break_list(ce_home: Path, data:
     """Bullet: one corrupt environment record makes ``--list`` fail entirely."""
     make_fake_env(ce_home, "goodtool", "true")
     bad = make_fake_env(ce_home, "badtool", "true")
-    record = bad / "conda-meta" / "ce-env.json"
+    record = bad / ".ce-env.json"
     record.unlink()
     if data is None:
         record.mkdir()
@@ -252,11 +252,11 @@ def test_one_corrupt_environment_record_does_not_break_list(ce_home: Path, data:
 
 
 def test_a_fifo_environment_record_does_not_hang_list(ce_home: Path) -> None:
-    """Own case: ``ce-env.json`` is a FIFO."""
+    """Own case: ``.ce-env.json`` is a FIFO."""
     make_fake_env(ce_home, "goodtool", "true")
     bad = make_fake_env(ce_home, "badtool", "true")
-    (bad / "conda-meta" / "ce-env.json").unlink()
-    os.mkfifo(bad / "conda-meta" / "ce-env.json")
+    (bad / ".ce-env.json").unlink()
+    os.mkfifo(bad / ".ce-env.json")
     assert_ok(run("--list", timeout=30), "goodtool")
 
 

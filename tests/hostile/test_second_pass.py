@@ -93,11 +93,11 @@ def test_a_special_settings_cache_file_is_no_cache(tmp_path: Path, ce_home: Path
 
 @pytest.mark.parametrize("kind", ["fifo", "huge", "binary", "link"])
 def test_a_special_activation_cache_is_no_cache(ce_home: Path, outside: Path, kind: str) -> None:
-    """A FIFO (it hung ``--activate``), a huge, binary or linked ``conda-meta/ce-activation``."""
+    """A FIFO (it hung ``--activate``), a huge, binary or linked ``.ce-activation``."""
     prefix = make_fake_env(ce_home, "faketool", 'echo "tool-ran $CE_ACTIVATED"')
     (prefix / "etc" / "conda" / "activate.d").mkdir(parents=True)
     (prefix / "etc" / "conda" / "activate.d" / "a.sh").write_text("export CE_ACTIVATED=yes\n")
-    cache = prefix / "conda-meta" / "ce-activation"
+    cache = prefix / ".ce-activation"
     if kind == "fifo":
         os.mkfifo(cache)
     elif kind == "link":

@@ -128,9 +128,9 @@ def test_a_symlinked_run_count_is_not_written_through(ce_home: Path, outside: Pa
 
 
 def test_a_symlinked_environment_metadata_file_is_not_followed_by_list_or_clean(ce_home: Path, outside: Path) -> None:
-    """Own case: ``conda-meta/ce-env.json`` is a link outside; list and clean neither follow nor remove it."""
+    """Own case: ``.ce-env.json`` is a link outside; list and clean neither follow nor remove it."""
     prefix = make_fake_env(ce_home, "faketool", "echo tool-ran")
-    record = prefix / "conda-meta" / "ce-env.json"
+    record = prefix / ".ce-env.json"
     (outside / "ce-env.json").write_text(record.read_text())
     record.unlink()
     record.symlink_to(outside / "ce-env.json")

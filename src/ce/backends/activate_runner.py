@@ -14,7 +14,7 @@ between on a warm run:
   order by ``bash`` the way conda's and pixi's activation do.
 
 The scripts' effect (the variables they set or unset) is captured once and
-cached in ``conda-meta/ce-activation``, keyed by the scripts' names,
+cached in ``<prefix>/.ce-activation`` (never in ``conda-meta``, which is conda's), keyed by the scripts' names,
 sizes and mtimes and by the values of every variable the scripts refer to
 (``$NAME``/``${NAME}``); while those stay the same, an activated run starts no
 shell.  Hand-written rather than ``rattler.shell.activate``: importing rattler
@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ce.base import LaunchPlan, path_environ, read_regular, resolve_command
+from ce.base import ACTIVATION_CACHE_FILENAME, LaunchPlan, path_environ, read_regular, resolve_command
 from ce.errors import InstallError
 from ce.fileio import try_write_atomically
 
@@ -36,7 +36,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-CACHE_FILE = "ce-activation"
+CACHE_FILE = ACTIVATION_CACHE_FILENAME
 CACHE_FORMAT = "ce-activation:1"
 #: An activation cache larger than this is not one ce wrote.
 MAX_CACHE_BYTES = 4 * 1024 * 1024
@@ -150,28 +150,37 @@ def _inputs_key(names: Sequence[str], env: Mapping[str, str]) -> str:
     return env_name_from_parts("activation", {"values": values})
 
 
-def _bash(environ: Mapping[str, str], env: Mapping[str, str]) -> str:
+def _program(name: str, environ: Mapping[str, str], env: Mapping[str, str]) -> str:
     import shutil
 
     for path in (environ.get("PATH"), env.get("PATH")):
-        found = shutil.which("bash", path=path)
+        found = shutil.which(name, path=path)
         if found:
-            return found
-    raise InstallError("the activate runner needs bash to run the environment's etc/conda/activate.d scripts")
+            return os.path.abspath(found)
+    raise InstallError(f"the activate runner needs {name} to run the environment's etc/conda/activate.d scripts")
 
 
-def run_scripts(scripts: Sequence[str], env: Mapping[str, str], bash: str) -> dict[str, str]:
+def _bash(environ: Mapping[str, str], env: Mapping[str, str]) -> str:
+    return _program("bash", environ, env)
+
+
+def run_scripts(
+    scripts: Sequence[str], env: Mapping[str, str], bash: str, env_program: str = "/usr/bin/env"
+) -> dict[str, str]:
     """The environment after sourcing *scripts* in bash, starting from *env*.
 
-    The scripts' own output goes to stderr; the resulting variables are
-    written NUL-separated to stdout.
+    The scripts' own output goes to stderr; the resulting variables are written
+    NUL-separated to stdout by *env_program* (``env -0``), called by its absolute path:
+    a command name with a slash is never looked up as a function or an alias, so a script
+    that redefines ``printf``, ``compgen`` or ``builtin``, enables aliases, or sets ``IFS``
+    changes nothing in what is captured (a shell loop over the names would depend on all of them).
+    Functions a script exports (``BASH_FUNC_name%%``) are bash's own encoding, not variables.
     """
     import shlex
     import subprocess
 
     sources = "".join(f". {shlex.quote(script)}\n" for script in scripts)
-    dump = 'for __ce_name in $(compgen -e); do printf "%s=%s\\0" "$__ce_name" "${!__ce_name}"; done\n'
-    program = f"{{\n{sources}}} 1>&2\n{dump}"
+    program = f"{{\n{sources}}} 1>&2\n{shlex.quote(env_program)} -0\n"
     result = subprocess.run(
         [bash, "--noprofile", "--norc", "-c", program], env=dict(env), stdout=subprocess.PIPE, check=False
     )
@@ -183,9 +192,11 @@ def run_scripts(scripts: Sequence[str], env: Mapping[str, str], bash: str) -> di
         )
     captured: dict[str, str] = {}
     for entry in result.stdout.split(b"\0"):
-        name, equals, value = entry.partition(b"=")
-        if equals:
-            captured[os.fsdecode(name)] = os.fsdecode(value)
+        raw_name, equals, value = entry.partition(b"=")
+        name = os.fsdecode(raw_name)
+        if not equals or (name.startswith("BASH_FUNC_") and name.endswith("%%") and name not in env):
+            continue
+        captured[name] = os.fsdecode(value)
     return captured
 
 
@@ -271,7 +282,7 @@ def activated_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]
     scripts = activate_scripts(prefix)
     if not scripts:
         return env
-    cache = os.path.join(prefix, "conda-meta", CACHE_FILE)
+    cache = os.path.join(prefix, CACHE_FILE)
     changes = _load_cache(cache, scripts, env)
     if changes is None:
         texts = []
@@ -279,7 +290,8 @@ def activated_environ(prefix: str, environ: Mapping[str, str]) -> dict[str, str]
             with open(path, encoding="utf-8", errors="replace") as handle:
                 texts.append(handle.read())
         names = referenced_names(texts)
-        after = run_scripts([path for path, _size, _mtime in scripts], env, _bash(environ, env))
+        programs = _bash(environ, env), _program("env", environ, env)
+        after = run_scripts([path for path, _size, _mtime in scripts], env, *programs)
         changes = script_changes(env, after)
         _store_cache(cache, scripts, names, env, changes)
     for name, value in changes.items():

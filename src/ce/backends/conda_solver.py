@@ -341,6 +341,7 @@ class CondaSolver:
         records = tuple(to_conda_record(package) for package in packages)
         try:
             with _conda_settings(request), _conda_output(not request.show_progress, prefix):
+                check_package_caches(_load_context().pkgs_dirs, records)
                 setup = PrefixSetup(
                     target_prefix=prefix,
                     unlink_precs=(),
@@ -352,12 +353,39 @@ class CondaSolver:
                 transaction = UnlinkLinkTransaction(setup)  # type: ignore[no-untyped-call,unused-ignore]
                 transaction.download_and_extract()  # type: ignore[no-untyped-call,unused-ignore]
                 transaction.execute()  # type: ignore[no-untyped-call,unused-ignore]
+        except InstallError:
+            raise
         except Exception as error:
             hint = " (offline: only cached packages are used)" if request.offline else ""
             raise InstallError(f"cannot install the environment{hint}: {_message(error)}") from error
         finally:
             forget_environment(prefix)
         relocate(prefix, final_prefix)
+
+
+def check_package_caches(pkgs_dirs: Sequence[str], records: Sequence[Any]) -> list[str]:
+    """Remove from conda's package caches the extracted entries of *records* that another archive filled; their paths.
+
+    conda matches an extracted entry to a record by name, version and build
+    (and the md5 its ``repodata_record.json`` claims, when both have one); ce
+    checks the entry's recorded sha256, else md5, against the record first,
+    so conda downloads and extracts the record's own archive instead.
+    """
+    from ce.backends.package_cache import ExpectedEntry, evict_mismatched
+
+    expected = [
+        ExpectedEntry(
+            dirname=f"{record.name}-{record.version}-{record.build}",
+            sha256=(str(_optional(record, "sha256") or "").lower() or None),
+            md5=(str(_optional(record, "md5") or "").lower() or None),
+        )
+        for record in records
+    ]
+    evicted: list[str] = []
+    for pkgs_dir in pkgs_dirs:
+        if os.path.isdir(pkgs_dir):
+            evicted += [os.path.join(pkgs_dir, name) for name in evict_mismatched(pkgs_dir, expected)]
+    return evicted
 
 
 def forget_environment(prefix: str) -> None:

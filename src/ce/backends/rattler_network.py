@@ -19,14 +19,16 @@ import json
 import math
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ce.config.settings import CondaSettings
-from ce.urls import without_credentials
+from ce.config.settings import CondaSettings, file_kind, home_of
+from ce.errors import ConfigurationError
+from ce.urls import masked, without_credentials
 
 T = TypeVar("T")
 
@@ -61,7 +63,7 @@ def classify(text: str) -> str:
 
 
 def redact(url: str) -> str:
-    """*url* without the ``user:password@`` part, for messages."""
+    """*url* without the ``user:password@`` part or conda's ``/t/<token>``, for messages."""
     return without_credentials(url)
 
 
@@ -101,12 +103,55 @@ def make_client(settings: CondaSettings) -> object:
     total per-request timeout, so none is set here: the caller bounds a
     stalled transfer with a deadline (:func:`deadline_secs`).
     """
+    check_network_files(settings, os.environ)
     import rattler
 
     if settings.ssl_verify not in ("true", "false"):
         os.environ["SSL_CERT_FILE"] = settings.ssl_verify
     config = rattler.Config.from_toml(_config_toml(settings))
     return rattler.Client.from_config(config, max_retries=settings.remote_max_retries)
+
+
+def network_files(settings: CondaSettings, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The files rattler's client reads by itself, as ``(what names it, path)``.
+
+    rattler's authentication storage reads ``$RATTLER_AUTH_FILE``,
+    ``~/.rattler/credentials.json`` and ``$NETRC`` (else ``~/.netrc``) when
+    the client is built; TLS reads the CA bundle ``ssl_verify`` names (handed
+    over as ``SSL_CERT_FILE``), else ``$SSL_CERT_FILE`` when set.
+    """
+    home = home_of(environ)
+    files: list[tuple[str, str]] = []
+    if environ.get("RATTLER_AUTH_FILE"):
+        files.append(("RATTLER_AUTH_FILE names", environ["RATTLER_AUTH_FILE"]))
+    files.append(("rattler's credentials file", os.path.join(home, ".rattler", "credentials.json")))
+    netrc = environ.get("NETRC")
+    files.append(("NETRC names", netrc) if netrc else ("the netrc file", os.path.join(home, ".netrc")))
+    if settings.ssl_verify not in ("true", "false"):
+        source = settings.sources.get("ssl_verify", "the configuration")
+        files.append((f"ssl_verify in {source} names", settings.ssl_verify))
+    elif settings.ssl_verify == "true" and environ.get("SSL_CERT_FILE"):
+        files.append(("SSL_CERT_FILE names", environ["SSL_CERT_FILE"]))
+    return files
+
+
+def check_network_files(settings: CondaSettings, environ: Mapping[str, str]) -> None:
+    """Refuse a FIFO, device or directory where rattler expects one of its :func:`network_files`.
+
+    rattler opens them with a blocking read, so a FIFO there would hang every
+    run that builds a client.  Only ``stat`` is used (an ``open`` of a FIFO
+    blocks); a file that does not exist is fine (rattler reads nothing), and
+    one that cannot be looked at is left to rattler to report.
+    """
+    for what, path in network_files(settings, environ):
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISREG(mode):
+            raise ConfigurationError(
+                f"{what} {path}, which is {file_kind(mode)}, not a regular file: replace or remove it"
+            )
 
 
 def deadline_secs(settings: CondaSettings) -> float:
@@ -138,8 +183,20 @@ def explain(
 ) -> str:
     """One line for a rattler network *error*: what failed, where, and what to do next.
 
-    *doing* starts the line (``"cannot read channel repodata"``).
+    *doing* starts the line (``"cannot read channel repodata"``).  Every URL in
+    it is shown without credentials, wherever rattler's text put it.
     """
+    return masked(_explain(error, doing=doing, settings=settings, environ=environ, deadline=deadline))
+
+
+def _explain(
+    error: BaseException | str,
+    *,
+    doing: str,
+    settings: CondaSettings,
+    environ: Mapping[str, str],
+    deadline: float | None,
+) -> str:
     text = str(error)
     found = _URL.search(text)
     url = found.group(1) if found else None

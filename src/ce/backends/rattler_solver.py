@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import rattler
 import rattler.exceptions as rattler_errors
 from rattler.package_streaming import PackageArchive
 
+from ce.backends.package_cache import ExpectedEntry, evict_mismatched
 from ce.backends.rattler_compat import build_string, subdir
 from ce.backends.rattler_network import (
     TransferAborted,
@@ -31,11 +33,14 @@ from ce.backends.rattler_network import (
     format_secs,
     make_client,
     redact,
+    size_cap,
 )
-from ce.base import rattler_cache_root
+from ce.base import CE_PREFIX_FILES, rattler_cache_root
 from ce.config.condarc import load as load_settings
 from ce.config.condarc import package_cache
 from ce.errors import ChannelError, InstallError, SolveError, UsageError
+from ce.fileio import restrict_modes
+from ce.interrupts import run_async
 from ce.records import LockedPackage, SolveRequest
 from ce.status import Status, human_bytes
 
@@ -159,7 +164,7 @@ class RattlerSolver:
 
     def solve(self, request: SolveRequest) -> list[LockedPackage]:
         """Solve *request* against its channels for its platform (plus noarch)."""
-        return asyncio.run(self._solve(request))
+        return run_async(self._solve(request))
 
     async def _solve(self, request: SolveRequest) -> list[LockedPackage]:
         cache_action: Literal["force-cache-only", "cache-or-fetch"] = (
@@ -242,10 +247,12 @@ class RattlerSolver:
             reporter = _InstallReporter(records, watch, status)
             try:
                 status.show("checking packages")
-                asyncio.run(_check_archives(records, cache_dir, request.offline, client, stall))
+                # The cache's entries are linked only if they come from these very archives.
+                evict_mismatched(str(cache_dir), [_expected_entry(record) for record in records])
+                extracted = run_async(_check_archives(records, cache_dir, request.offline, client, stall))
                 status.show("downloading and linking")
                 with contextlib.nullcontext() if show_progress else _rust_panic_output_held_back():
-                    asyncio.run(
+                    run_async(
                         watch.run(
                             rattler.install(
                                 records,
@@ -260,6 +267,7 @@ class RattlerSolver:
                             )
                         )
                     )
+                _check_extracted(records, cache_dir, extracted)
             except InstallError:
                 _remove_partial_entries(cache_dir, records, before)
                 raise
@@ -274,6 +282,15 @@ class RattlerSolver:
                 if type(error).__name__ != "PanicException":  # pyo3's Rust panic, a BaseException
                     raise
                 raise InstallError(f"cannot install the environment: rattler failed: {_first_line(error)}") from error
+
+
+def _expected_entry(record: Any) -> ExpectedEntry:
+    """The package cache entry rattler links *record* from, with the record's archive hashes."""
+    return ExpectedEntry(
+        dirname=f"{record.name.normalized}-{record.version}-{record.build}",
+        sha256=bytes(record.sha256).hex() if record.sha256 else None,
+        md5=bytes(record.md5).hex() if record.md5 else None,
+    )
 
 
 def _partial_names(records: Sequence[Any]) -> list[str]:
@@ -443,8 +460,11 @@ def _unsafe_path(path: object) -> bool:
     return normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":") or ".." in normalized.split("/")
 
 
-def _check_metadata(record: Any, files: dict[str, bytes | None]) -> None:
-    """Refuse an archive whose ``info/`` contradicts its record or names paths outside the prefix."""
+def _check_metadata(record: Any, files: dict[str, bytes | None]) -> list[tuple[str, str]]:
+    """Refuse an archive whose ``info/`` contradicts its record, names paths outside the prefix or relocates a link.
+
+    Returns its ``paths.json`` entries as ``(path, path_type)``.
+    """
     label = record.file_name
     try:
         index = json.loads(files.get("info/index.json") or b"null")
@@ -460,15 +480,94 @@ def _check_metadata(record: Any, files: dict[str, bytes | None]) -> None:
             f"package archive {label} is {'-'.join(found)}, not {'-'.join(expected)} as the channel says; "
             "nothing was installed"
         )
+    entries: list[tuple[str, str]] = []
     for entry in paths["paths"]:
         path = entry.get("_path") if isinstance(entry, dict) else None
-        if _unsafe_path(path):
+        if not isinstance(entry, dict) or not isinstance(path, str) or _unsafe_path(path):
             raise InstallError(f"package {label} is broken: it installs {str(path)[:200]!r} outside the environment")
+        normal = _normal_path(path)
+        if normal.partition("/")[0] == "conda-meta" or normal in CE_PREFIX_FILES:
+            # conda's records and history, and ce's own record and caches: no package's file or link goes there.
+            raise InstallError(f"package {label} is broken: it installs {path[:200]!r} where ce keeps its records")
+        kind = str(entry.get("path_type", "hardlink"))
+        if kind == "softlink" and entry.get("prefix_placeholder") is not None:
+            # rattler would read the link's target (anywhere) to rewrite it into the environment.
+            raise InstallError(
+                f"package {label} is broken: {path[:200]!r} is a symbolic link with a prefix placeholder; "
+                "nothing was installed"
+            )
+        entries.append((normal, kind))
+    return entries
+
+
+def _normal_path(path: str) -> str:
+    """A ``paths.json`` path as ``/``-separated parts without empty or ``.`` ones."""
+    return "/".join(part for part in path.replace("\\", "/").split("/") if part not in ("", "."))
+
+
+def _check_nesting(checked: Sequence[tuple[Any, list[tuple[str, str]]]]) -> None:
+    """Refuse packages that install a path below another path installed as a file or link.
+
+    A link ``lib -> /elsewhere`` and a file ``lib/x`` would have the file
+    written through the link; rattler sets such clashes aside, but the
+    environment would be broken, and what ce writes later (PyPI packages,
+    byte-compilation) could follow the link.
+    """
+    owners: dict[str, str] = {}
+    for record, entries in checked:
+        for path, _kind in entries:
+            owners.setdefault(path, record.file_name)
+    for record, entries in checked:
+        for path, _kind in entries:
+            parent = path.rpartition("/")[0]
+            while parent:
+                if parent in owners:
+                    raise InstallError(
+                        f"package {record.file_name} installs {path[:200]!r} below {parent[:200]!r}, "
+                        f"a file or link of package {owners[parent]}; nothing was installed"
+                    )
+                parent = parent.rpartition("/")[0]
+
+
+def _check_entry_links(record: Any, entry_dir: Path, entries: list[tuple[str, str]]) -> None:
+    """Refuse an extracted package whose files are symbolic links its ``paths.json`` does not declare.
+
+    rattler reads a file it copies or relocates through any link in the package
+    cache (a link to another user's file would be copied into the environment),
+    and hard-links a link where a file is declared.
+    """
+    links = _links_under(str(entry_dir))
+    if not links:
+        return
+    for path, kind in entries:
+        if kind != "softlink" and path in links:
+            raise InstallError(
+                f"package {record.file_name} is broken: {path[:200]!r} is a symbolic link, "
+                f"but its metadata says {kind}; nothing was installed"
+            )
+
+
+def _links_under(root: str) -> set[str]:
+    """The ``/``-separated relative paths of the symbolic links under *root* (from directory entries: no stat calls)."""
+    links: set[str] = set()
+    pending = [("", root)]
+    while pending:
+        relative, directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        links.add(relative + entry.name)
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append((relative + entry.name + "/", entry.path))
+        except OSError:
+            continue
+    return links
 
 
 def _cached_metadata(record: Any, cache_dir: Path) -> dict[str, bytes | None] | None:
     """``info/`` of *record* from rattler's extracted cache entry, when that entry is this very archive."""
-    entry = cache_dir / f"{record.name.normalized}-{record.version}-{record.build}"
+    entry = _entry_dir(record, cache_dir)
     try:
         lock = (cache_dir / f"{entry.name}.lock").read_bytes()
         if record.sha256 is None or lock[8:40] != bytes(record.sha256):
@@ -478,10 +577,46 @@ def _cached_metadata(record: Any, cache_dir: Path) -> dict[str, bytes | None] | 
         return None
 
 
-async def _check_archive(record: Any, cache_dir: Path, offline: bool, client: Any, stall: float) -> None:
+def _check_local_archive(record: Any, path: str) -> None:
+    """Refuse a ``file://`` archive that is not a regular file, or larger than its record allows.
+
+    rattler would open a FIFO and wait for a writer forever, and read a device
+    (a link to ``/dev/zero``) without end; checked before anything opens it.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return  # missing or unreadable: the installer reports it
+    if not stat.S_ISREG(info.st_mode):
+        raise InstallError(f"package archive {record.file_name}: {path} is not a regular file; nothing was installed")
+    if info.st_size > size_cap(record.size):
+        raise InstallError(
+            f"package archive {record.file_name} is larger than its recorded size ({info.st_size} bytes); "
+            "nothing was installed"
+        )
+
+
+def _entry_dir(record: Any, cache_dir: Path) -> Path:
+    """rattler's extracted cache entry of *record*."""
+    return cache_dir / f"{record.name.normalized}-{record.version}-{record.build}"
+
+
+async def _check_archive(
+    record: Any, cache_dir: Path, offline: bool, client: Any, stall: float
+) -> tuple[list[tuple[str, str]] | None, bool]:
+    """*record*'s checked ``paths.json`` entries (``None``: unreadable before the install), and whether it is cached.
+
+    A cached entry is checked whole here; an archive's files only once extracted.
+    """
     files = _cached_metadata(record, cache_dir)
+    if files is not None:
+        entries = _check_metadata(record, files)
+        _check_entry_links(record, _entry_dir(record, cache_dir), entries)
+        return entries, True
     if files is None:
         url = urlsplit(record.url)
+        if url.scheme == "file":
+            _check_local_archive(record, unquote(url.path))
         try:
             if url.scheme == "file":
                 archive = await PackageArchive.from_path(unquote(url.path))
@@ -490,12 +625,12 @@ async def _check_archive(record: Any, cache_dir: Path, offline: bool, client: An
                 reading = _read_remote_metadata(client, record.url)
                 files = await asyncio.wait_for(reading, stall) if stall > 0 else await reading
             else:
-                return  # read whole by the installer anyway; rattler's own checks apply
+                return None, False  # read whole by the installer anyway; checked once extracted
         except asyncio.TimeoutError as error:
             raise TransferAborted(f"timed out after {format_secs(stall)} s downloading {record.file_name}") from error
         except Exception:
-            return  # unreadable here: the installer reports it
-    _check_metadata(record, files)
+            return None, False  # unreadable here: the installer reports it
+    return _check_metadata(record, files), False
 
 
 async def _read_remote_metadata(client: Any, url: str) -> dict[str, bytes | None]:
@@ -504,6 +639,40 @@ async def _read_remote_metadata(client: Any, url: str) -> dict[str, bytes | None
     return files
 
 
-async def _check_archives(records: Sequence[Any], cache_dir: Path, offline: bool, client: Any, stall: float) -> None:
-    """Refuse, before anything is linked, archives rattler would link outside the prefix or panic on."""
-    await asyncio.gather(*(_check_archive(record, cache_dir, offline, client, stall) for record in records))
+async def _check_archives(
+    records: Sequence[Any], cache_dir: Path, offline: bool, client: Any, stall: float
+) -> dict[int, list[tuple[str, str]] | None]:
+    """Refuse, before anything is linked, archives rattler would link outside the prefix, through a link, or panic on.
+
+    Returns, by index into *records*, the packages not yet in the cache, with
+    their checked ``paths.json`` entries when they could be read.
+    """
+    found = await asyncio.gather(*(_check_archive(record, cache_dir, offline, client, stall) for record in records))
+    _check_nesting(
+        [(record, entries) for record, (entries, _cached) in zip(records, found, strict=True) if entries is not None]
+    )
+    return {index: entries for index, (entries, cached) in enumerate(found) if not cached}
+
+
+def _check_extracted(
+    records: Sequence[Any], cache_dir: Path, extracted: dict[int, list[tuple[str, str]] | None]
+) -> None:
+    """After the install: the cache entries it extracted hold no undeclared links and nothing others can write.
+
+    An archive whose files are links where ``paths.json`` declares files, or
+    one read whole only by the installer, is caught here: the build directory
+    is then discarded, never renamed in, and the next install refuses the
+    cached entry before linking.
+    """
+    for index, known in extracted.items():
+        record = records[index]
+        entry_dir = _entry_dir(record, cache_dir)
+        entries = known
+        if entries is None:
+            try:
+                files = {name: (entry_dir / name).read_bytes() for name in ("info/index.json", "info/paths.json")}
+            except OSError:
+                continue
+            entries = _check_metadata(record, dict(files))
+        _check_entry_links(record, entry_dir, entries)
+        restrict_modes(str(entry_dir))

@@ -42,6 +42,7 @@ from ce.config.settings import (
     CondaSettings,
     expand_home,
     expandvars,
+    file_kind,
     home_of,
     parse_settings,
 )
@@ -180,16 +181,28 @@ def _expand_entry(entry: str, environ: Mapping[str, str]) -> str | None:
 
 
 def find_files(environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
-    """The condarc files conda would read, in order: ``(path, size, mtime_ns)`` each."""
+    """The condarc files conda would read, in order: ``(path, size, mtime_ns)`` each.
+
+    Raises :class:`ConfigurationError` for a special file (FIFO, device, socket) on the
+    search path, which would block or mean nothing, and for a ``$CONDARC`` that names
+    nothing ce can read: the user named it, so silently using other settings (and
+    conda-forge) instead would be wrong.
+    """
     found: dict[str, tuple[str, int, int]] = {}
     for entry in search_path(environ):
         path = _expand_entry(entry, environ)
         if path is None:
             continue
+        explicit = entry == "$CONDARC"
         try:
             info = os.stat(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError) as error:
+            if explicit:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else "invalid path"
+                raise ConfigurationError(f"cannot read condarc {path} (named by CONDARC): {reason}") from None
             continue
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            _refuse_special(path + (" (named by CONDARC)" if explicit else ""), info.st_mode)
         if stat.S_ISREG(info.st_mode):
             name = os.path.basename(path)
             if (name in CONDARC_NAMES or name.endswith(YAML_SUFFIXES)) and path not in found:
@@ -209,7 +222,13 @@ def find_files(environ: Mapping[str, str]) -> list[tuple[str, int, int]]:
                     continue
                 if stat.S_ISREG(child_info.st_mode):
                     found[child] = (child, child_info.st_size, child_info.st_mtime_ns)
+                elif not stat.S_ISDIR(child_info.st_mode):
+                    _refuse_special(child, child_info.st_mode)
     return list(found.values())
+
+
+def _refuse_special(path: str, mode: int) -> None:
+    raise ConfigurationError(f"condarc {path} is {file_kind(mode)}, not a regular file: replace or remove it")
 
 
 def variables_in(text: str) -> set[str]:

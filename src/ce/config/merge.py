@@ -11,15 +11,18 @@ settings (conda's built-in ``defaults``, the package cache directory).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Mapping
 
+from ce.base import read_regular
 from ce.config.settings import (
     ENV_VARIABLES,
     CondaSettings,
     dump_settings,
     expand_home,
     expandvars,
+    file_kind,
 )
 from ce.errors import ConfigurationError
 
@@ -209,15 +212,33 @@ def _final_keys(text: str) -> frozenset[str]:
     return frozenset(finals)
 
 
+def _unreadable(path: str) -> str:
+    """Why :func:`ce.base.read_regular` could not read *path*."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return error.strerror or "it cannot be read"
+    if not stat.S_ISREG(mode):
+        return f"it is {file_kind(mode)}, not a regular file"
+    return "it cannot be read" if os.access(path, os.R_OK) else "permission denied"
+
+
 def read_file(path: str) -> _Layer:
     """One condarc file as a layer (bounded PyYAML, imported here only)."""
     from ce.config import bounded_yaml
 
+    # never a blocking open: the file found regular a moment ago may have been replaced by a FIFO
+    raw = read_regular(path, MAX_CONDARC_BYTES)
+    if raw is None:
+        raise ConfigurationError(f"cannot read condarc {path}: {_unreadable(path)}")
+    if len(raw) > MAX_CONDARC_BYTES:
+        raise ConfigurationError(
+            f"condarc {path} refused: larger than {MAX_CONDARC_BYTES} bytes; fix or remove the file"
+        )
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(MAX_CONDARC_BYTES + 1)
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigurationError(f"cannot read condarc {path}: {error}") from error
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigurationError(f"cannot read condarc {path}: not UTF-8 text ({error.reason})") from None
     try:
         data = bounded_yaml.load(text, MAX_CONDARC_BYTES)
     except bounded_yaml.YamlLimitError as error:

@@ -2,12 +2,13 @@
 
 Shared by :mod:`ce.config.condarc` (finding files, the settings cache) and
 :mod:`ce.config.merge` (reading and merging them), which never import each
-other's internals.  On the warm path: no imports beyond ``os``.
+other's internals.  On the warm path: no imports beyond ``os`` and ``stat``.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -111,6 +112,21 @@ class CondaSettings:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__ if name != "sources")
         return f"CondaSettings({fields})"
+
+
+def file_kind(mode: int) -> str:
+    """What a file of *mode* is, for a message: ``"a FIFO"``, ``"a directory"``, ``"a regular file"``..."""
+    for test, kind in (
+        (stat.S_ISREG, "a regular file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def home_of(environ: Mapping[str, str]) -> str:

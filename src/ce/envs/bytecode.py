@@ -14,6 +14,7 @@ import os
 import subprocess
 
 from ce.envs.pypi import python_in
+from ce.relocate import links_leaving
 
 
 def _site_packages(prefix: str) -> list[str]:
@@ -56,6 +57,25 @@ def _inside(path: str, prefix: str) -> bool:
     return os.path.commonpath([os.path.realpath(path), real_prefix]) == real_prefix
 
 
+def _skip_links_leaving(prefix: str, targets: list[str]) -> list[str]:
+    """compileall's ``-x`` option excluding sources that are links out of the environment (none: no option).
+
+    Compiling one would read a file elsewhere (anyone's) into the environment's
+    ``__pycache__``; Python still imports such a module from its source.
+    """
+    import re
+
+    leaving = [
+        os.path.join(target, path)
+        for target in targets
+        for path in links_leaving(target, prefix)
+        if path.endswith(".py")
+    ]
+    if not leaving:
+        return []
+    return ["-x", "|".join(f"^{re.escape(path)}$" for path in leaving)]
+
+
 def compile_site_packages(prefix: str) -> None:
     """Compile every ``.py`` under the environment's site-packages (best effort)."""
     python = python_in(prefix)
@@ -72,7 +92,7 @@ def compile_site_packages(prefix: str) -> None:
     parallel = ["-j", "0"] if sum(counts.values()) >= PARALLEL_THRESHOLD else []
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
     subprocess.run(
-        [python, "-m", "compileall", "-q", *parallel, *targets],
+        [python, "-m", "compileall", "-q", *parallel, *_skip_links_leaving(prefix, targets), *targets],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -27,6 +27,7 @@ from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, 
 from ce.base import CachePaths, CleanSettings, LaunchPlan, bump_run_count, hold_shared, release, wait_for_gate
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
+from ce.interrupts import raise_if_interrupted
 from ce.records import LockedPackage, PypiPackage, SolveRequest
 from ce.urls import without_credentials
 
@@ -125,13 +126,24 @@ def solve_request_for(
     )
 
 
-def _packages_to_install(spec: EnvironmentSpec, solver: SolverBackend, options: RunOptions) -> list[LockedPackage]:
+def _packages_to_install(
+    spec: EnvironmentSpec, solver: SolverBackend, options: RunOptions
+) -> tuple[list[LockedPackage], Sequence[LockedPackage]]:
+    """The packages to install, and the records whose own URLs ``conda-meta`` gets (without credentials).
+
+    Packages installed from ce's store (a lock's, or a source without hashes) get their original URL back.
+    """
     if spec.locked is None:
-        return list(solver.solve(spec.solve_request))
+        from ce.envs.fetch import content_addressed
+
+        solved = list(solver.solve(spec.solve_request))
+        packages = content_addressed(solved, options.offline, options.show_progress)
+        return packages, solved
     from ce.envs.fetch import verified_packages
     from ce.lockfiles import install_order
 
-    return install_order(verified_packages(spec.locked, options.offline, options.show_progress))
+    channels = spec.solve_request.channels
+    return install_order(verified_packages(spec.locked, options.offline, options.show_progress, channels)), spec.locked
 
 
 def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], BackendRegistry]) -> Callable[..., None]:
@@ -140,12 +152,12 @@ def _build(spec: EnvironmentSpec, options: RunOptions, registry: Callable[[], Ba
 
     def create(build_dir: str, final_prefix: str, report: list[BuildReport]) -> None:
         started = time.perf_counter()
-        packages = _packages_to_install(spec, solver, options)
+        packages, own_urls = _packages_to_install(spec, solver, options)
         solver.install(packages, build_dir, final_prefix, spec.solve_request)
-        if spec.locked is not None:
-            from ce.envs.fetch import record_lock_urls
+        from ce.envs.fetch import record_lock_urls
 
-            record_lock_urls(build_dir, spec.locked)
+        # the lock's or channel's URLs, not ce's store; and never a channel's credentials
+        record_lock_urls(build_dir, own_urls)
         if spec.locked is not None and spec.locked_pypi is not None:
             from ce.envs.pypi import install_locked_pypi
 
@@ -237,8 +249,15 @@ def provide(
             if cache.lookup(spec.env_name) is None or os.path.islink(cache.paths.locks):
                 raise
         if not options.refresh:
-            wait_for_gate(cache.paths.refresh_lock(spec.env_name), REFRESH_WAIT_SECONDS)
-        lock = hold_shared(cache.paths.in_use_lock(spec.env_name))
+            wait_for_gate(
+                cache.paths.refresh_lock(spec.env_name),
+                REFRESH_WAIT_SECONDS,
+                on_wait=lambda held: reporter.info(f"waiting for a --refresh of {spec.env_name}: {held}"),
+            )
+        lock = hold_shared(
+            cache.paths.in_use_lock(spec.env_name),
+            on_wait=lambda held: reporter.info(f"waiting for {spec.env_name} to be replaced or removed: {held}"),
+        )
         if cache.lookup(spec.env_name) is None:
             release(lock)
             continue
@@ -246,6 +265,7 @@ def provide(
             runner = create_runner(options.runner, registry)
             plan = runner.prepare(prefix, argv(prefix) if callable(argv) else argv, options.environ)
             cleaned = maybe_auto_clean(cache, options.environ, reporter)
+            raise_if_interrupted()  # a Ctrl-C swallowed on the way: the caller records and starts nothing
         except BaseException:
             release(lock)
             raise

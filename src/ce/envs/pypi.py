@@ -33,7 +33,7 @@ from typing import Any
 from ce.errors import InstallError, SolveError
 from ce.lockfiles import canonical_pypi_name, python_distribution_name
 from ce.records import LockedPackage, PypiPackage
-from ce.relocate import relocate
+from ce.relocate import links_leaving, relocate
 
 #: uv's ``--python-platform`` for a conda subdir other than this machine's (its default glibc/macOS baseline).
 UV_PLATFORMS = {
@@ -86,7 +86,7 @@ def install_pypi(
     python = _environment_python(prefix)
     arguments = ["--offline", *requirements] if offline else list(requirements)
     what = f"cannot install PyPI dependencies {', '.join(requirements)}"
-    _uv_pip_install(python, arguments, prefix, environ, quiet, what)
+    _uv_pip_install(python, arguments, prefix, final_prefix, environ, quiet, what)
     relocate(prefix, final_prefix)  # uv's launchers point at the build directory
 
 
@@ -117,21 +117,42 @@ def _failure(result: subprocess.CompletedProcess[str]) -> str:
     return "; ".join(lines[-3:]) or f"uv exited with {result.returncode}"
 
 
+def _refuse_links_leaving(prefix: str, final_prefix: str, what: str) -> None:
+    """Refuse to let uv write into *prefix* when a package's directory link there leads outside it.
+
+    uv writes wherever a wheel's scheme says (``bin``, ``site-packages``,
+    ``include``, data files anywhere under the prefix) and follows links.
+    """
+    for path in links_leaving(prefix, final_prefix):
+        if os.path.isdir(os.path.join(prefix, path)):
+            raise InstallError(
+                f"{what}: {path[:200]!r} in the environment is a link to a directory outside it, "
+                "which a PyPI package could be written through"
+            )
+
+
 def _uv_pip_install(
-    python: str, arguments: Sequence[str], prefix: str, environ: Mapping[str, str], quiet: bool, what: str
+    python: str,
+    arguments: Sequence[str],
+    prefix: str,
+    final_prefix: str,
+    environ: Mapping[str, str],
+    quiet: bool,
+    what: str,
 ) -> None:
     """``uv pip install ARGUMENTS`` into *python*'s environment, being built at *prefix*.
 
     *what* failed starts the error's line.
     """
+    _refuse_links_leaving(prefix, final_prefix, what)
     command = [find_uv(), "pip", "install", "--python", python, "--no-progress", *arguments]
     if quiet:
         command.append("--quiet")
     env = _uv_environ(environ)
     # uv locks an environment that is not a virtualenv with $TMPDIR/uv-<hash>.lock and never
-    # removes it: give uv a temporary directory inside the environment being built.
-    scratch = os.path.join(prefix, ".ce-uv-tmp")
-    os.makedirs(scratch, exist_ok=True)
+    # removes it: give uv a temporary directory inside the environment being built (a new one:
+    # a package's file or link of the same name is never reused).
+    scratch = tempfile.mkdtemp(prefix=".ce-uv-tmp-", dir=prefix)
     env["TMPDIR"] = scratch
     try:
         result = subprocess.run(command, env=env, cwd=UV_WORKING_DIRECTORY, capture_output=True, text=True, check=False)
@@ -167,7 +188,9 @@ def install_locked_pypi(
             handle.write("\n".join(lines) + "\n")
         arguments = ["--no-deps", "--require-hashes", "--no-index", "--offline", "-r", requirements]
         names = ", ".join(str(package) for package in packages)
-        _uv_pip_install(python, arguments, prefix, environ, quiet, f"cannot install the locked PyPI packages {names}")
+        _uv_pip_install(
+            python, arguments, prefix, final_prefix, environ, quiet, f"cannot install the locked PyPI packages {names}"
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     relocate(prefix, final_prefix)

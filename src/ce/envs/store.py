@@ -1,7 +1,10 @@
 """The environment store: lookup, atomic builds, listing and cleanup of ``envs/``.
 
 An environment becomes visible under its name only when complete: it is built
-in ``envs/.build-<name>.<random>`` and renamed into place.  One process
+in ``envs/.build-<name>.<random>``, ce's record (``.ce-env.json``) is written
+last, and it is renamed into place.  Only the record makes it complete, and
+only if nobody else controls it (:func:`ce.base.is_trusted`): an environment
+made by an older ce (its record in ``conda-meta``) is rebuilt on first use.  One process
 builds a given name at a time (a build lock); the others wait and reuse it.
 Removal takes the in-use lock exclusively without waiting, so an environment
 that a tool is running from is never removed (see :mod:`ce.base`, locks).
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -22,11 +26,15 @@ from typing import Any
 from ce import __version__
 from ce.base import (
     BUILD_PREFIX,
+    EUID,
+    RECORD_FILENAME,
     TRASH_PREFIX,
     VERIFIED_STORE_DIRNAME,
     CachePaths,
     hold_exclusive,
     is_env_name,
+    is_trusted,
+    lock_descriptor,
     rattler_cache_root,
     read_index_entry,
     read_regular,
@@ -34,16 +42,33 @@ from ce.base import (
     remove_if_free,
     try_exclusive,
 )
-from ce.errors import CacheError
-from ce.fileio import STALE_TEMPORARY_SECONDS, is_temporary, remove_stale_temporaries
+from ce.errors import CacheError, CeError, InstallError, UntrustedCacheError
+from ce.fileio import (
+    STALE_TEMPORARY_SECONDS,
+    is_temporary,
+    remove_stale_temporaries,
+    restrict_modes,
+    write_atomically,
+)
+from ce.interrupts import raise_if_interrupted
 
-METADATA_FILE = "ce-env.json"
-#: Keys of ``ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
+#: Keys of ``.ce-env.json``: bytes only the environment holds, and bytes shared with the package cache.
 OWN_BYTES_KEY = "own_bytes"
 SHARED_BYTES_KEY = "shared_bytes"
 #: Sizes measured on demand (environments recorded without them), per prefix, for this process.
 _MEASURED: dict[str, tuple[int, int]] = {}
 SECONDS_PER_DAY = 86400.0
+#: A last use further ahead of the clock than this is not one ce recorded on a sane clock (see :func:`last_use`).
+FUTURE_TOLERANCE_SECONDS = 3600.0
+#: rattler extracts a package into ``.<name>-<version>-<build><6 random characters>`` in the
+#: package cache, beside the entry's ``<name>-<version>-<build>.lock``, and renames it into place.
+RATTLER_EXTRACTION = re.compile(r"\.(?P<entry>.+-[^-]+-[^-]+)[A-Za-z0-9]{6}")
+#: The lock rattler holds exclusively on the whole package cache while it fills an entry.
+RATTLER_CACHE_LOCK = ".cache.lock"
+#: An extraction directory younger than this is never swept, even with every lock free:
+#: another rattler version (pixi's) may extract without taking the locks ce checks.
+STALE_EXTRACTION_SECONDS = 600.0
+_OPEN_LOCK_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 #: An environment record larger than this is ignored (a real one is well under 10 KB).
@@ -256,6 +281,122 @@ def make_private_dir(parent: str, prefix: str) -> str:
     raise CacheError(f"cannot create a unique directory in {parent}")
 
 
+def distrust(path: str, info: os.stat_result, what: str = "cache directory") -> str | None:
+    """Why the *what* at *path*, whose stat result is *info*, is not trusted (:func:`ce.base.is_trusted`), or ``None``.
+
+    One line: the path, the owner or mode that is wrong, and the fix.
+    """
+    if is_trusted(info):
+        return None
+    import shlex  # only on this rare path
+
+    mode = stat.S_IMODE(info.st_mode)
+    quoted = shlex.quote(path)
+    if info.st_uid not in (EUID, 0):
+        fix = "remove it, or " if what == "environment" else ""
+        return (
+            f"ce runs nothing from a cache another user controls: {what} {path} is owned by another user "
+            f"(uid {info.st_uid}); {fix}set CONDA_EXEC_HOME to a directory of your own"
+        )
+    who, bits = ("others", "o-w") if info.st_uid == EUID else ("its group or others", "go-w")
+    return (
+        f"ce runs nothing from a cache another user could change: {what} {path} is writable by {who} "
+        f"(mode {mode:04o}); run chmod {bits} {quoted}, or set CONDA_EXEC_HOME to a directory of your own"
+    )
+
+
+def check_trusted(path: str, what: str, follow_symlinks: bool = False) -> None:
+    """Raise :class:`UntrustedCacheError` if *path* exists and another user controls it (see :func:`distrust`)."""
+    try:
+        info = os.stat(path, follow_symlinks=follow_symlinks)
+    except OSError:
+        return  # missing: created by ce (private) when needed; other problems are reported where it is used
+    if not stat.S_ISDIR(info.st_mode):
+        return  # a link or a file: never used as a directory, and reported as such where it is used
+    problem = distrust(path, info, what)
+    if problem is not None:
+        raise UntrustedCacheError(problem)
+
+
+def last_use(history_mtime: float, created: float, now: float) -> float:
+    """An environment's last use: its history's mtime, unless that is ahead of the clock.
+
+    Every run touches the history (at most hourly, and at once when it is ahead), so a time
+    still in the future means no run since the clock went back: the last use is unknown and
+    the environment counts as used when it was created (its record's mtime), or, if that is
+    ahead too, as never used, so that cleanup by age can remove it.
+    """
+    if history_mtime <= now + FUTURE_TOLERANCE_SECONDS:
+        return history_mtime
+    return created if created <= now + FUTURE_TOLERANCE_SECONDS else 0.0
+
+
+def _lock_if_free(path: str) -> tuple[bool, int | None]:
+    """``(free, fd)``: take the existing lock file *path* without waiting (never creating it or following a link).
+
+    A missing lock is free (``fd`` is ``None``); a lock someone holds is not.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_LOCK_FLAGS)
+    except FileNotFoundError:
+        return True, None
+    except OSError:
+        return False, None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode) and lock_descriptor(fd, wait=False):
+            return True, fd
+    except OSError:
+        pass
+    os.close(fd)
+    return False, None
+
+
+def remove_stale_extractions(cache_dir: str, max_age: float = STALE_EXTRACTION_SECONDS) -> int:
+    """Remove rattler's temporary extraction directories in the package cache *cache_dir* that a killed
+    process left (SIGTERM or SIGKILL mid-extraction); return how many.
+
+    A directory is abandoned when it is older than *max_age*, the cache's ``.cache.lock`` is free
+    (rattler holds it while it extracts) and so is its entry's ``.lock``: flocks die with their
+    process, so a live extraction always holds one.  Both stay held while the directory is removed.
+    Only names of rattler's pattern whose entry lock exists are touched (a package cache may be
+    conda's), never a symbolic link, nothing in a *cache_dir* that is one.
+    """
+    candidates = []
+    cutoff = time.time() - max_age
+    for entry in _list_real_dir(cache_dir):
+        match = RATTLER_EXTRACTION.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_mtime >= cutoff:
+                continue
+            lock = os.lstat(os.path.join(cache_dir, match["entry"] + ".lock"))
+        except OSError:
+            continue
+        if stat.S_ISREG(lock.st_mode):
+            candidates.append((entry.path, os.path.join(cache_dir, match["entry"] + ".lock")))
+    if not candidates:
+        return 0
+    free, cache_lock = _lock_if_free(os.path.join(cache_dir, RATTLER_CACHE_LOCK))
+    if not free:
+        return 0  # an install is filling the cache now: its directory may be among these
+    removed = 0
+    try:
+        for path, entry_lock in candidates:
+            free, fd = _lock_if_free(entry_lock)
+            if not free:
+                continue
+            try:
+                _remove_tree(path)
+                removed += 1
+            finally:
+                release(fd)
+    finally:
+        release(cache_lock)
+    return removed
+
+
 class EnvCache:
     """The cached environments under one cache home."""
 
@@ -264,6 +405,7 @@ class EnvCache:
 
     def ensure(self) -> None:
         """Create the cache directories, private to the user."""
+        self.check_trusted()  # before writing anything into them
         for directory in (self.paths.root, self.paths.envs, self.paths.locks):
             if directory != self.paths.root and os.path.islink(directory):
                 raise CacheError(f"cache path {directory} is a symbolic link; ce does not build or clean through links")
@@ -278,10 +420,30 @@ class EnvCache:
             if not os.access(directory, os.W_OK | os.X_OK):
                 raise CacheError(f"cache directory {directory} is not writable; set CONDA_EXEC_HOME elsewhere")
 
+    def check_trusted(self, name: str | None = None) -> None:
+        """Raise :class:`UntrustedCacheError` if another user controls the cache's directories (or *name*'s)."""
+        check_trusted(self.paths.root, "cache directory", follow_symlinks=True)
+        for path in (self.paths.envs, self.paths.locks, self.paths.index):
+            check_trusted(path, "cache directory")
+        if name is not None:
+            check_trusted(self.paths.env(name), "environment")
+
+    def is_complete(self, name: str) -> bool:
+        """Whether *name* is a complete environment: a real directory holding ce's record, both trusted."""
+        try:
+            info = os.lstat(self.paths.env(name))
+            record = os.lstat(self.paths.record(name))
+        except OSError:
+            return False
+        return stat.S_ISDIR(info.st_mode) and stat.S_ISREG(record.st_mode) and is_trusted(info) and is_trusted(record)
+
     def lookup(self, name: str) -> str | None:
-        """The prefix of complete environment *name*, or ``None`` (a symbolic link is never one)."""
-        prefix = self.paths.env(name)
-        return prefix if os.path.isfile(self.paths.history(name)) and not os.path.islink(prefix) else None
+        """The prefix of complete environment *name*, or ``None`` (a symbolic link is never one).
+
+        Raises :class:`UntrustedCacheError` when another user controls the cache or the environment.
+        """
+        self.check_trusted(name)
+        return self.paths.env(name) if self.is_complete(name) else None
 
     def build(
         self,
@@ -298,18 +460,23 @@ class EnvCache:
         """
         self.ensure()
         final = self.paths.env(name)
-        build_lock = try_exclusive(self.paths.build_lock(name))
-        if build_lock is None:
-            if on_wait is not None:
-                on_wait(f"waiting for another ce process that is building {name}")
-            build_lock = hold_exclusive(self.paths.build_lock(name))
+        waited = None
+        if on_wait is not None:
+            report = on_wait
+
+            def waited(held: str) -> None:
+                report(f"waiting for another ce process that is building {name}: {held}")
+
+        build_lock = hold_exclusive(self.paths.build_lock(name), on_wait=waited)
         try:
-            if not refresh and self.lookup(name):
+            if not refresh and self.is_complete(name):
                 return final
             self._sweep_builds(name)
+            self.sweep_package_cache()  # what killed installs left there, before this one adds to it
             build_dir = make_private_dir(self.paths.envs, f"{BUILD_PREFIX}{name}.")
             try:
                 create(build_dir, final)
+                raise_if_interrupted()  # an environment built after Ctrl-C is not published
                 self._finish(build_dir, metadata)
                 self._publish(name, build_dir, final, on_wait)
             except BaseException:
@@ -320,17 +487,28 @@ class EnvCache:
             release(build_lock)
 
     def _finish(self, build_dir: str, metadata: dict[str, Any]) -> None:
+        # Whatever wrote the environment (an installer keeping archive modes, uv, byte-compilation),
+        # nothing in it stays writable by other users; files linked from the package cache share the fix.
+        restrict_modes(build_dir)
         meta_dir = os.path.join(build_dir, "conda-meta")
+        if os.path.islink(meta_dir):
+            raise InstallError("a package installed conda-meta as a symbolic link; nothing was installed")
         os.makedirs(meta_dir, exist_ok=True)
+        # conda needs the history; its mtime is the last use.  A package's link there (inside the build
+        # directory) is removed, never followed.
+        history = os.path.join(meta_dir, "history")
+        if os.path.islink(history):
+            os.unlink(history)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(history, flags, 0o644), "a", encoding="utf-8") as handle:
+            handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
         record = dict(metadata, created=time.time(), ce_version=__version__)
         own, shared = tree_sizes(build_dir)
         # size_bytes (the apparent total) is all that older ce recorded and read; ce now reads the two parts.
         record.update({"size_bytes": own + shared, OWN_BYTES_KEY: own, SHARED_BYTES_KEY: shared})
-        with open(os.path.join(meta_dir, METADATA_FILE), "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-        # The history file marks the environment complete: written last.
-        with open(os.path.join(meta_dir, "history"), "a", encoding="utf-8") as handle:
-            handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
+        # ce's record marks the environment complete: written last, outside conda's conda-meta, as a new
+        # file in place of anything at that name (a link is replaced, never followed).
+        write_atomically(os.path.join(build_dir, RECORD_FILENAME), json.dumps(record, indent=2, sort_keys=True), 0o644)
 
     def _publish(self, name: str, build_dir: str, final: str, on_wait: Callable[[str], None] | None) -> None:
         if not os.path.lexists(final):
@@ -378,6 +556,7 @@ class EnvCache:
         return removed
 
     def _scan(self) -> list[os.DirEntry[str]]:
+        self.check_trusted()
         if os.path.islink(self.paths.envs):
             raise CacheError(
                 f"cache path {self.paths.envs} is a symbolic link; ce does not build or clean through links"
@@ -391,27 +570,31 @@ class EnvCache:
             raise CacheError(f"cache path {self.paths.envs} is not a directory") from None
 
     def entries(self) -> list[EnvEntry]:
-        """Every complete environment, sorted by name."""
+        """Every complete environment (see :meth:`is_complete`), sorted by name."""
         found = []
+        now = time.time()
         for entry in self._scan():
-            if entry.name.startswith(".") or "--" not in entry.name or entry.is_symlink():
+            if entry.name.startswith(".") or "--" not in entry.name or not self.is_complete(entry.name):
                 continue
-            history = os.path.join(entry.path, "conda-meta", "history")
             try:
-                last_used = os.stat(history, follow_symlinks=False).st_mtime
+                created = os.lstat(os.path.join(entry.path, RECORD_FILENAME)).st_mtime
             except OSError:
                 continue
-            found.append(EnvEntry(entry.name, entry.path, last_used, self._metadata(entry.path)))
+            try:
+                used = os.stat(os.path.join(entry.path, "conda-meta", "history"), follow_symlinks=False).st_mtime
+            except OSError:
+                used = created
+            found.append(EnvEntry(entry.name, entry.path, last_use(used, created, now), self._metadata(entry.path)))
         return sorted(found, key=lambda item: item.name)
 
     @staticmethod
     def _metadata(prefix: str) -> dict[str, Any]:
         """The environment's record, read defensively: a bad record is an empty one, never an error."""
-        return read_record(os.path.join(prefix, "conda-meta", METADATA_FILE))
+        return read_record(os.path.join(prefix, RECORD_FILENAME))
 
     def select(self, older_than_days: float | None, package: str | None = None) -> list[EnvEntry]:
         """Environments unused for *older_than_days* (all with ``None``), of *package* if given."""
-        now = time.time()
+        now = time.time()  # entries() puts a last use ahead of the clock in the past (see last_use)
         return [
             entry
             for entry in self.entries()
@@ -444,9 +627,15 @@ class EnvCache:
                 lock_path = self.paths.in_use_lock(entry.name[len(TRASH_PREFIX) :].rpartition(".")[0])
             elif entry.name.startswith(BUILD_PREFIX):
                 lock_path = self.paths.build_lock(entry.name[len(BUILD_PREFIX) :].rpartition(".")[0])
+            elif self._is_incomplete_own(entry):
+                removed += self._remove_incomplete(entry)
+                continue
             else:
                 continue
-            lock = try_exclusive(lock_path)
+            try:
+                lock = try_exclusive(lock_path)
+            except OSError:  # a lock this user cannot create: not this user's leftover to remove
+                continue
             if lock is None:
                 continue
             try:
@@ -455,6 +644,40 @@ class EnvCache:
             finally:
                 release(lock)
         return removed
+
+    def _remove_incomplete(self, entry: os.DirEntry[str]) -> int:
+        """Remove an environment made by an older ce (its record in conda-meta), or never finished.
+
+        It would be rebuilt on its next use anyway.  Moved to the trash under its in-use lock, so
+        never while a tool runs from it, and looked at again once locked: a rebuild may just have
+        replaced it.
+        """
+        try:
+            lock = try_exclusive(self.paths.in_use_lock(entry.name))
+        except OSError:
+            return 0
+        if lock is None:
+            return 0
+        try:
+            if not self._is_incomplete_own(entry):
+                return 0
+            trash = self._move_to_trash(entry.name, entry.path)
+        except OSError:
+            return 0
+        finally:
+            release(lock)
+        _remove_tree(trash)
+        return 1
+
+    def _is_incomplete_own(self, entry: os.DirEntry[str]) -> bool:
+        """Whether *entry* is an environment's directory, this user's own, but not complete."""
+        if not is_env_name(entry.name) or "--" not in entry.name or self.is_complete(entry.name):
+            return False
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            return False
+        return stat.S_ISDIR(info.st_mode) and info.st_uid == EUID
 
     def _prune_locks_and_index(self) -> int:
         """Lock files and index entries (scripts and tools) of environments that no longer exist.
@@ -487,16 +710,39 @@ class EnvCache:
             data = None if entry.is_symlink() else read_index_entry(self.paths, entry.name)
             lines = data.split(b"\n") if data is not None else []
             env_name = lines[1].decode("utf-8", "replace") if len(lines) > 1 else ""
-            if not is_env_name(env_name) or self.lookup(env_name) is None:
+            if not is_env_name(env_name) or not self.is_complete(env_name):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)
                     removed += 1
         return removed
 
     def _sweep_temporary_files(self) -> int:
-        """Temporary files of atomic writes (counter, script index, lock downloads) left by killed processes."""
-        directories = [self.paths.locks, self.paths.index, os.path.join(rattler_cache_root(), VERIFIED_STORE_DIRNAME)]
-        return sum(remove_stale_temporaries(directory, STALE_TEMPORARY_SECONDS) for directory in directories)
+        """Temporaries that killed processes left: atomic writes (counter, index entries, settings cache,
+        lock downloads, activation caches) and rattler's extraction directories in the package cache."""
+        from ce.config.condarc import CACHE_DIR
+
+        directories = [
+            self.paths.root,
+            self.paths.locks,
+            self.paths.index,
+            os.path.join(self.paths.root, CACHE_DIR),
+            os.path.join(rattler_cache_root(), VERIFIED_STORE_DIRNAME),
+        ]
+        for entry in self.entries():  # the record and activation cache live in the prefix, conda's files in conda-meta
+            directories += [entry.path, os.path.join(entry.path, "conda-meta")]
+        removed = sum(remove_stale_temporaries(directory, STALE_TEMPORARY_SECONDS) for directory in directories)
+        return removed + self.sweep_package_cache()
+
+    @staticmethod
+    def sweep_package_cache() -> int:
+        """Remove abandoned extraction directories from the package cache (see :func:`remove_stale_extractions`)."""
+        from ce.config.condarc import package_cache
+
+        try:
+            cache_dir = package_cache(os.environ)
+        except (CeError, OSError):  # a condarc that cannot be read: its cleanup waits for a run that can
+            return 0
+        return remove_stale_extractions(cache_dir)
 
     def clean(self, older_than_days: float | None, package: str | None = None) -> CleanResult:
         """Remove the selected environments (see :meth:`select`), skipping those in use; sweep leftovers."""
@@ -504,6 +750,7 @@ class EnvCache:
 
     def clean_entries(self, selected: list[EnvEntry]) -> CleanResult:
         """Remove *selected* (from :meth:`entries`), skipping those in use; sweep leftovers."""
+        self.check_writable()
         removed: list[EnvEntry] = []
         in_use: list[EnvEntry] = []
         for entry in selected:
@@ -511,6 +758,23 @@ class EnvCache:
         self.sweep()
         self._prune_locks_and_index()
         return CleanResult(removed, in_use)
+
+    def check_writable(self) -> None:
+        """Raise :class:`CacheError` (one line) when this user may not remove anything from the cache.
+
+        Removing takes each environment's lock and renames it within ``envs/``: without write access to
+        both directories (another user's cache, read-only here) each removal would fail on its own.
+        """
+        for directory in (self.paths.envs, self.paths.locks):
+            if os.path.isdir(directory) and not os.access(directory, os.W_OK | os.X_OK):
+                try:
+                    owner = f"its owner (uid {os.stat(directory).st_uid})"
+                except OSError:
+                    owner = "its owner"
+                raise CacheError(
+                    f"cannot clean {directory}: it is read-only for this user; clean it as {owner}, "
+                    "or set CONDA_EXEC_HOME to a cache of your own"
+                )
 
     def auto_clean(self, age_days: float) -> CleanResult:
         """The periodic cleanup: environments unused for *age_days*, plus leftovers."""

@@ -18,7 +18,7 @@ from ce.backends.builtin import sidecar_names
 from ce.errors import CeError
 from ce.platforms import KNOWN_SUBDIRS
 from ce.records import LockedPackage, PypiPackage
-from ce.urls import without_credentials
+from ce.urls import encoded_credentials, masked, without_credentials
 
 #: The first line of every lock ce (and conda-exec) writes.
 DIGEST_PREFIX = "# conda-exec-lock-input-sha256: "
@@ -51,6 +51,13 @@ class LockData:
     channels: tuple[str, ...]
     packages: Mapping[str, tuple[LockedPackage, ...]] = field(default_factory=dict)
     pypi: Mapping[str, tuple[PypiPackage, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # every format checks while it reads, naming its entries; this catches any other source (plugins)
+        for platform, packages in self.packages.items():
+            check_listed_once(platform, ((p.name.lower(), p.url) for p in packages))
+        for platform, distributions in self.pypi.items():
+            check_listed_once(platform, ((canonical_pypi_name(p.name), p.url) for p in distributions), "PyPI ")
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -153,7 +160,7 @@ def split_archive_name(file_name: str) -> tuple[str, str, str] | None:
 
 def url_fields(url: str) -> UrlFields:
     """Fields derivable from a package URL (as rattler-lock derives them)."""
-    parts = urlsplit(url)
+    parts = urlsplit(without_credentials(url))  # an unencoded "#" or "?" in a password ends no path
     segments = unquote(parts.path).split("/")
     file_name = segments[-1] if segments else ""
     archive = split_archive_name(file_name)
@@ -203,7 +210,7 @@ def checked_hash(value: object, kind: str, where: str) -> str | None:
         value = str(value)
     if not isinstance(value, str) or len(value) != length or not _HEX.issuperset(value):
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise LockError(f"{where}: malformed hash {shown}: not a {length}-character hex {kind} digest")
+        raise LockError(f"{where}: malformed hash {masked(shown)}: not a {length}-character hex {kind} digest")
     return value.lower()
 
 
@@ -223,16 +230,19 @@ def make_package(
 
     ``sha256`` and ``md5`` in *fields* are checked with :func:`checked_hash`.
     """
+    url = encoded_credentials(url)  # "user:p#ss@" as typed reads as the URL it means
     for kind in HASH_LENGTHS:
         if kind in fields:
-            fields[kind] = checked_hash(fields[kind], kind, f"lock entry {url!r}")
+            fields[kind] = checked_hash(fields[kind], kind, f"lock entry {masked(url)!r}")
     derived = url_fields(url)
     name = name or derived.name
     version = version or derived.version
     build = build if build is not None else derived.build
     subdir = subdir or derived.subdir
     if not (name and version and build is not None and subdir):
-        raise LockError(f"lock entry {url!r}: name, version, build or subdir missing and not derivable from the URL")
+        raise LockError(
+            f"lock entry {masked(url)!r}: name, version, build or subdir missing and not derivable from the URL"
+        )
     if build_number is None:
         build_number = build_number_from_build(build) or 0
     if noarch is None:
@@ -248,6 +258,27 @@ def make_package(
         noarch=noarch,
         **fields,  # type: ignore[arg-type]
     )
+
+
+def check_listed_once(platform: str, entries: Iterable[tuple[str, str]], kind: str = "") -> None:
+    """Refuse a lock that lists one package name twice for *platform*: a :class:`LockError` naming both entries.
+
+    *entries* are (name, where) pairs, *where* saying which entry it is
+    (``packages[3] (https://...)``, ``line 7 (https://...)``); names compare
+    as given, so PyPI callers pass :func:`canonical_pypi_name`.  Reading
+    either entry silently would let an added line replace a locked package.
+    *kind* (``"PyPI "``) prefixes the name in the message.
+    """
+    seen: dict[str, str] = {}
+    for name, where in entries:
+        first = seen.get(name)
+        if first is None:
+            seen[name] = where
+        else:
+            raise LockError(
+                f"the lock lists {kind}package {name!r} twice for {platform}: {masked(first)} and {masked(where)}; "
+                "a lock lists each package once per platform"
+            )
 
 
 def install_order(packages: Sequence[LockedPackage]) -> list[LockedPackage]:

@@ -10,9 +10,18 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, make_package
+from ce.lockfiles import (
+    LockData,
+    LockError,
+    PatternSidecars,
+    canonical_pypi_name,
+    check_listed_once,
+    checked_hash,
+    make_package,
+)
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage, PypiPackage
+from ce.urls import masked
 
 
 def _dependency_map(depends: tuple[str, ...]) -> dict[str, str]:
@@ -149,6 +158,8 @@ class CondaLock(PatternSidecars):
         platforms = [str(platform) for platform in metadata.get("platforms") or []]
         packages: dict[str, list[LockedPackage]] = {platform: [] for platform in platforms}
         pip: dict[str, list[PypiPackage]] = {}
+        # (name, which entry) per platform, conda and pip apart: each name once per platform
+        names: dict[tuple[str, str], list[tuple[str, str]]] = {}
         entries = data.get("package")
         if not isinstance(entries, list):
             raise LockError("conda-lock file has no package list")
@@ -160,7 +171,11 @@ class CondaLock(PatternSidecars):
             if manager == "pip":
                 if not isinstance(entry.get("platform"), str):
                     raise LockError(f"{where} needs a platform")
-                pip.setdefault(entry["platform"], []).append(_pip_package(entry, where))
+                pip_package = _pip_package(entry, where)
+                pip.setdefault(entry["platform"], []).append(pip_package)
+                names.setdefault(("PyPI ", entry["platform"]), []).append(
+                    (canonical_pypi_name(pip_package.name), f"{where} ({pip_package.url})")
+                )
                 continue
             if manager != "conda":
                 raise LockError(f"{where}: {manager} packages are not supported, only conda and pip")
@@ -171,11 +186,14 @@ class CondaLock(PatternSidecars):
                 url,
                 name=entry.get("name") if isinstance(entry.get("name"), str) else None,
                 version=None if entry.get("version") is None else str(entry["version"]),
-                sha256=checked_hash(hashes.get("sha256"), "sha256", f"{where} ({url})"),
-                md5=checked_hash(hashes.get("md5"), "md5", f"{where} ({url})"),
+                sha256=checked_hash(hashes.get("sha256"), "sha256", f"{where} ({masked(url)})"),
+                md5=checked_hash(hashes.get("md5"), "md5", f"{where} ({masked(url)})"),
                 depends=_depends_list(entry.get("dependencies"), where),
             )
             packages.setdefault(platform, []).append(package)
+            names.setdefault(("", platform), []).append((package.name.lower(), f"{where} ({url})"))
+        for (kind, platform), entries_for in names.items():
+            check_listed_once(platform, entries_for, kind)
         return LockData(
             channels,
             {platform: tuple(items) for platform, items in packages.items()},

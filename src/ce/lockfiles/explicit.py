@@ -7,12 +7,34 @@ URLs are listed in install order (dependencies first), each with its hash:
 
 from __future__ import annotations
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, install_order, make_package, url_fields
+from ce.lockfiles import (
+    LockData,
+    LockError,
+    PatternSidecars,
+    check_listed_once,
+    checked_hash,
+    install_order,
+    make_package,
+    url_fields,
+)
 from ce.records import LockedPackage
 from ce.text import split_lines
 
 MARKER = "@EXPLICIT"
 PLATFORM_COMMENT = "# platform: "
+
+
+def split_checksum(line: str) -> tuple[str, str]:
+    """(URL, checksum) of an explicit line: the checksum follows a ``#`` after the file name, as conda reads it.
+
+    A ``#`` before the last ``/`` belongs to the URL (an unencoded one in a
+    ``user:password@`` part), never to the checksum: the line reads as the
+    same URL does in the other formats.
+    """
+    url, hash_mark, checksum = line.rpartition("#")
+    if not hash_mark or "/" in checksum:
+        return line, ""
+    return url, checksum
 
 
 class Explicit(PatternSidecars):
@@ -47,6 +69,7 @@ class Explicit(PatternSidecars):
         """Lock data (one platform) from an explicit file."""
         platform = None
         packages: list[LockedPackage] = []
+        wheres: list[str] = []
         seen_marker = False
         for number, raw in enumerate(split_lines(text), start=1):
             line = raw.strip()
@@ -60,7 +83,7 @@ class Explicit(PatternSidecars):
                 continue
             if not seen_marker:
                 raise LockError(f"line {number}: package URLs must follow {MARKER}")
-            url, _, checksum = line.partition("#")
+            url, checksum = split_checksum(line)
             sha256 = md5 = None
             if checksum.startswith("sha256:"):
                 sha256 = checksum[len("sha256:") :]
@@ -74,6 +97,7 @@ class Explicit(PatternSidecars):
             packages.append(
                 make_package(url, sha256=checked_hash(sha256, "sha256", where), md5=checked_hash(md5, "md5", where))
             )
+            wheres.append(f"{where} ({url})")
         if not seen_marker:
             raise LockError(f"not an explicit lock: no {MARKER} line")
         if platform is None:
@@ -81,5 +105,6 @@ class Explicit(PatternSidecars):
             if len(subdirs) != 1:
                 raise LockError(f"cannot tell the platform of the explicit lock: add a '{PLATFORM_COMMENT}...' line")
             platform = str(subdirs.pop())
+        check_listed_once(platform, zip((p.name.lower() for p in packages), wheres, strict=True))
         channels = tuple(dict.fromkeys(p.channel for p in packages if p.channel))
         return LockData(channels, {platform: tuple(packages)})

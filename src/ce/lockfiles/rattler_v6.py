@@ -13,11 +13,22 @@ ones, in the shape pixi writes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from ce.lockfiles import LockData, LockError, PatternSidecars, checked_hash, make_package, noarch_from, url_fields
+from ce.lockfiles import (
+    LockData,
+    LockError,
+    PatternSidecars,
+    canonical_pypi_name,
+    check_listed_once,
+    checked_hash,
+    make_package,
+    noarch_from,
+    url_fields,
+)
 from ce.lockfiles._yaml import dump, load
 from ce.records import LockedPackage, PypiPackage
+from ce.urls import encoded_credentials, masked
 
 VERSION = 6
 ENVIRONMENT = "default"
@@ -149,6 +160,30 @@ def _package(entry: object, index: int) -> LockedPackage:
     )
 
 
+P = TypeVar("P", LockedPackage, PypiPackage)
+
+
+def _one_match(entries: dict[str, list[tuple[int, P]]], url: str, selector: dict[str, str], platform: object) -> P:
+    """The one ``packages:`` entry a reference to *url* (narrowed by *selector*) names; else a :class:`LockError`.
+
+    Two entries that both match would let either be installed, so the
+    reference is refused naming both, as a name listed twice is.
+    """
+    found = [
+        (index, package)
+        for index, package in entries.get(url, [])
+        if all(str(getattr(package, key)) == value for key, value in selector.items())
+    ]
+    if not found:
+        raise LockError(f"{masked(url)} is referenced for {platform} but missing from 'packages'")
+    if len(found) > 1:
+        raise LockError(
+            f"the reference to {masked(url)} for {platform} matches two entries, packages[{found[0][0]}] and "
+            f"packages[{found[1][0]}]; a lock lists each package once"
+        )
+    return found[0][1]
+
+
 class RattlerLockV6(PatternSidecars):
     """The ``rattler-lock-v6`` format backend (default)."""
 
@@ -207,15 +242,17 @@ class RattlerLockV6(PatternSidecars):
         raw_packages = data.get("packages")
         if not isinstance(raw_packages, list):
             raise LockError("the lock has no 'packages' list")
-        by_url: dict[str, LockedPackage] = {}
-        pypi_by_url: dict[str, PypiPackage] = {}
+        # every entry by URL: a URL may have several (rattler's selectors tell them apart by
+        # name, version, build and subdir), and a reference that matches two is refused
+        by_url: dict[str, list[tuple[int, LockedPackage]]] = {}
+        pypi_by_url: dict[str, list[tuple[int, PypiPackage]]] = {}
         for index, entry in enumerate(raw_packages):
             if isinstance(entry, dict) and "pypi" in entry:
                 pypi_package = _pypi_package(entry, index)
-                pypi_by_url[pypi_package.url] = pypi_package
-                continue
-            package = _package(entry, index)
-            by_url[package.url] = package
+                pypi_by_url.setdefault(pypi_package.url, []).append((index, pypi_package))
+            else:
+                package = _package(entry, index)
+                by_url.setdefault(package.url, []).append((index, package))
         platforms = environment.get("packages")
         if not isinstance(platforms, dict):
             raise LockError("the 'default' environment has no 'packages' by platform")
@@ -224,20 +261,19 @@ class RattlerLockV6(PatternSidecars):
         for platform, refs in platforms.items():
             if not isinstance(refs, list):
                 raise LockError(f"packages for {platform} must be a list")
-            selected = []
-            selected_pypi = []
+            selected: list[LockedPackage] = []
+            selected_pypi: list[PypiPackage] = []
             for ref in refs:
                 if isinstance(ref, dict) and "pypi" in ref:
-                    if ref["pypi"] not in pypi_by_url:
-                        raise LockError(f"{ref['pypi']} is referenced for {platform} but missing from 'packages'")
-                    selected_pypi.append(pypi_by_url[ref["pypi"]])
+                    selected_pypi.append(_one_match(pypi_by_url, str(ref["pypi"]), {}, platform))
                     continue
-                url = ref.get("conda") if isinstance(ref, dict) else None
-                if not isinstance(url, str):
+                if not isinstance(ref, dict) or not isinstance(ref.get("conda"), str):
                     raise LockError(f"a package reference for {platform} has no 'conda' URL")
-                if url not in by_url:
-                    raise LockError(f"{url} is referenced for {platform} but missing from 'packages'")
-                selected.append(by_url[url])
+                url = ref["conda"]
+                selector = {key: str(ref[key]) for key in ("name", "version", "build", "subdir") if key in ref}
+                selected.append(_one_match(by_url, encoded_credentials(url), selector, platform))
+            check_listed_once(str(platform), ((p.name.lower(), p.url) for p in selected))
+            check_listed_once(str(platform), ((canonical_pypi_name(p.name), p.url) for p in selected_pypi), "PyPI ")
             locked[str(platform)] = tuple(selected)
             if selected_pypi:
                 locked_pypi[str(platform)] = tuple(selected_pypi)

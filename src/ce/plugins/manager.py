@@ -1,15 +1,23 @@
 """The backend registry: built-in backends plus third-party plugins.
 
-Third-party plugins come from the ``ce`` entry-point group.  A plugin that
-fails to import, whose hook raises, or that yields something that is not a
-valid record is reported (with its distribution) and skipped: it never breaks
-runs that do not need it.
+Third-party plugins come from the ``ce`` entry-point group, and the registry
+is loaded only when a run needs them (see :mod:`ce.backends.builtin` and
+:func:`ce.script.lockfile_io.discover`).  A plugin that fails to import
+(``sys.exit()`` included), whose hook or factory raises, or that yields
+something that is not a valid record is reported in one line naming its
+distribution and entry point, and skipped.  Plugin code runs with its
+standard output sent to standard error (:func:`plugin_output_to_stderr`): the
+tool's stdout carries nothing of a plugin's.  ``KeyboardInterrupt`` still
+interrupts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
-from collections.abc import Callable, Iterable
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,14 +59,14 @@ class RegisteredBackend:
 
 @dataclass(frozen=True)
 class BrokenPlugin:
-    """A plugin that was skipped, and why."""
+    """A plugin that was skipped, and why: *plugin* is its entry point's name, *provider* its distribution."""
 
     plugin: str
     provider: str
     reason: str
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r} from {self.provider} skipped: {self.reason}"
+        return f"plugin {self.plugin!r} from {self.provider!r} skipped: {self.reason}"
 
 
 def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
@@ -67,8 +75,52 @@ def _distribution_label(entry_point: importlib.metadata.EntryPoint) -> str:
 
 
 def _error_text(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"it called sys.exit({error.code!r})"
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _plugin_failure(error: BaseException) -> bool:
+    """Whether *error*, raised by plugin code, is the plugin's failure rather than the user's interrupt.
+
+    ``SystemExit`` from a plugin is its failure (ce decides when ce exits), as is a
+    ``BaseException`` such as py-rattler's ``PanicException``; ``KeyboardInterrupt``
+    is the user's and still interrupts.
+    """
+    return not isinstance(error, KeyboardInterrupt)
+
+
+@contextlib.contextmanager
+def plugin_output_to_stderr() -> Iterator[None]:
+    """Run plugin code with its standard output on standard error.
+
+    The tool's stdout belongs to the tool: a plugin that prints while it is
+    imported or called (``print``, or C code writing to descriptor 1) must not
+    put anything into it.  Both ``sys.stdout`` and descriptor 1 are pointed
+    at stderr, and restored afterwards.
+    """
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to protect at the descriptor level
+        saved = -1
+    try:
+        if saved >= 0:
+            try:
+                os.dup2(2, 1)
+            except OSError:  # no stderr either: keep stdout rather than lose the run
+                os.close(saved)
+                saved = -1
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        if saved >= 0:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 class BackendRegistry:
@@ -78,7 +130,7 @@ class BackendRegistry:
         """The built-ins (:mod:`ce.backends.builtin`), then *plugins* (``(module, provider)``), then entry points."""
         self._manager = pluggy.PluginManager(PROJECT_NAME)
         self._manager.add_hookspecs(CeSpecs)
-        self._providers: dict[str, str] = {}
+        self._providers: dict[str, tuple[str, str]] = {}  # pluggy name -> (label, distribution)
         self.broken: list[BrokenPlugin] = []
         self._backends: dict[BackendKind, dict[str, RegisteredBackend]] = {kind: {} for kind in KINDS}
         for builtin in BUILTIN_BACKENDS:
@@ -91,31 +143,36 @@ class BackendRegistry:
         for kind in KINDS:
             self._collect(kind)
 
-    def _register(self, plugin: object, name: str, provider: str) -> None:
+    def _register(self, plugin: object, name: str, provider: str, label: str | None = None) -> None:
+        """Register *plugin* with pluggy as *name*; *label* is how messages name it (its entry point)."""
+        label = label or name
         try:
             self._manager.register(plugin, name=name)
-        except Exception as error:  # pluggy validation errors, duplicate registration
-            self.broken.append(BrokenPlugin(name, provider, _error_text(error)))
+        except BaseException as error:  # pluggy validation errors, duplicate registration, a hostile __getattr__
+            if not _plugin_failure(error):
+                raise
+            self.broken.append(BrokenPlugin(label, provider, _error_text(error)))
             return
         try:
             self._manager.check_pending()  # a ce_* hook that no spec declares (a typo)
         except Exception as error:
             self._manager.unregister(name=name)
-            self.broken.append(BrokenPlugin(name, provider, _error_text(error)))
+            self.broken.append(BrokenPlugin(label, provider, _error_text(error)))
             return
-        self._providers[name] = provider
+        self._providers[name] = (label, provider)
 
     def _load_entry_points(self) -> None:
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             provider = _distribution_label(entry_point)
             try:
-                plugin = entry_point.load()
-            except BaseException as error:  # a broken plugin must not be fatal (PanicException too)
-                if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                with plugin_output_to_stderr():
+                    plugin = entry_point.load()
+            except BaseException as error:  # SystemExit and PanicException too: a plugin's failure is not ce's
+                if not _plugin_failure(error):
                     raise
                 self.broken.append(BrokenPlugin(entry_point.name, provider, f"cannot import: {_error_text(error)}"))
                 continue
-            self._register(plugin, f"{provider}:{entry_point.name}", provider)
+            self._register(plugin, f"{provider}:{entry_point.name}", provider, entry_point.name)
 
     def _collect(self, kind: BackendKind) -> None:
         """Add the plugins' backends of *kind*; a name already taken (a built-in's first) is refused."""
@@ -124,21 +181,24 @@ class BackendRegistry:
         caller = getattr(self._manager.hook, hook_name)
         for implementation in caller.get_hookimpls():
             plugin_name = implementation.plugin_name
-            provider = self._providers.get(plugin_name, plugin_name)
+            label, provider = self._providers.get(plugin_name, (plugin_name, plugin_name))
             function: Callable[[], Any] = implementation.function
             try:
-                records = list(function() or ())
+                with plugin_output_to_stderr():
+                    records = list(function() or ())
                 for record in records:
                     if not isinstance(record, record_type):
                         raise TypeError(f"{hook_name} yielded {type(record).__name__}, not {record_type.__name__}")
-            except Exception as error:
-                self.broken.append(BrokenPlugin(plugin_name, provider, f"{hook_name} failed: {_error_text(error)}"))
+            except BaseException as error:
+                if not _plugin_failure(error):
+                    raise
+                self.broken.append(BrokenPlugin(label, provider, f"{hook_name} failed: {_error_text(error)}"))
                 continue
             for record in records:
                 if record.name in found:
                     other = found[record.name].provider
                     self.broken.append(
-                        BrokenPlugin(plugin_name, provider, f"{kind} {record.name!r} is already provided by {other}")
+                        BrokenPlugin(label, provider, f"{kind} {record.name!r} is already provided by {other}")
                     )
                     continue
                 found[record.name] = RegisteredBackend(kind, record, provider)
@@ -153,16 +213,23 @@ class BackendRegistry:
             return self._backends[kind][name]
         except KeyError:
             valid = ", ".join(sorted(self._backends[kind])) or "none"
-            raise BackendNotFoundError(f"unknown {kind} {name!r}; valid {kind} names: {valid}") from None
+            skipped = [broken for broken in self.broken if broken.plugin == name]
+            why = f" (plugin {name!r} from {skipped[0].provider!r} was skipped: see above)" if skipped else ""
+            raise BackendNotFoundError(f"unknown {kind} {name!r}{why}; valid {kind} names: {valid}") from None
 
     def create(self, kind: BackendKind, name: str) -> Any:
         """Instantiate the backend of *kind* called *name*."""
         registered = self.get(kind, name)
         try:
-            return registered.record.backend()
+            if registered.provider == BUILTIN_PROVIDER:
+                return registered.record.backend()
+            with plugin_output_to_stderr():
+                return registered.record.backend()
         except CeError:
             raise
-        except Exception as error:
+        except BaseException as error:
+            if not _plugin_failure(error):
+                raise
             raise BackendNotFoundError(
                 f"{kind} {name!r} from {registered.provider} cannot be used: {_error_text(error)}"
             ) from error

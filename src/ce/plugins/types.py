@@ -60,7 +60,8 @@ class LockfileFormatBackend(Protocol):
     def sidecar_names(self, script_name: str, platform: str) -> list[str]:
         """Sidecar file names for script *script_name* (and *platform*), preferred first.
 
-        Names must start with the script's file name or its stem.
+        Names must start with the script's file name or its stem, then a dot: ce loads
+        plugins to look for locks only when such a file is beside the script.
         """
 
     def detect(self, text: str) -> bool:

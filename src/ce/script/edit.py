@@ -22,6 +22,7 @@ from tomlkit.exceptions import TOMLKitError
 from ce.base import lock_descriptor, release
 from ce.errors import ScriptError, UsageError
 from ce.fileio import TEMPORARY_PREFIX, write_atomically
+from ce.interrupts import raise_if_interrupted
 from ce.script.blocks import find_blocks
 from ce.script.metadata import SCRIPT_BLOCK, _legacy_block, parse_metadata, read_script_text
 from ce.specs import matchspec_error, normalize_spec, spec_package_name
@@ -133,7 +134,7 @@ def edit_text(text: str, specs: list[str], path: str = "<script>") -> tuple[str,
 STALE_WRITE_SECONDS = 60.0
 
 
-def _lock_script(path: str) -> int:
+def _lock_script(path: str, on_wait: Callable[[str], None] | None = None) -> int:
     """Open the real file *path* and hold its exclusive lock; return the descriptor.
 
     The lock is a ``flock`` on the script file itself rather than a file in the
@@ -151,7 +152,7 @@ def _lock_script(path: str) -> int:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise ScriptError(f"{path}: not a regular file; ce edits only regular files")
-            lock_descriptor(fd)
+            lock_descriptor(fd, on_wait=on_wait, path=path)
             try:
                 now = os.stat(path)
             except OSError as error:
@@ -189,23 +190,33 @@ def _remove_stale_writes(directory: str) -> None:
             os.close(fd)
 
 
-def edit_script(path: str, transform: Callable[[str], str]) -> bool:
+def edit_script(path: str, transform: Callable[[str], str], on_wait: Callable[[str], None] | None = None) -> bool:
     """Replace the script at *path* with ``transform(text)``, under the script's lock.
 
     *path* may be a symbolic link: the real file is edited and the link kept.
+    A file with other hard links is refused: a replacement would give this
+    name a new file and leave the other names with the old text.
     The text is read again under the lock (so concurrent edits all land),
     *transform* sees it without a leading BOM, which is written back first.
-    Returns whether the file changed.
+    Returns whether the file changed.  *on_wait* hears (once) of a wait for
+    another edit's lock longer than a second.
     """
     real = os.path.realpath(path)
-    fd = _lock_script(real)
+    fd = _lock_script(real, on_wait)
     try:
+        links = os.fstat(fd).st_nlink
+        if links > 1:
+            raise ScriptError(
+                f"{path} has {links} hard links: ce replaces a script it edits, which would leave the other "
+                f"names with the old text; edit a copy, or remove the other links first; {path} is unchanged"
+            )
         _remove_stale_writes(os.path.dirname(real))
         text = read_script_text(path, fd)
         bom = BOM if text.startswith(BOM) else ""
         new_text = bom + transform(text[len(bom) :])
         if new_text == text:
             return False
+        raise_if_interrupted()  # after Ctrl-C the script stays as it was
         try:
             write_atomically(real, new_text)
         except OSError as error:
@@ -215,8 +226,8 @@ def edit_script(path: str, transform: Callable[[str], str]) -> bool:
         release(fd)
 
 
-def add_dependencies(path: str, specs: list[str]) -> list[str]:
-    """Add *specs* to the script at *path*; return one line per change."""
+def add_dependencies(path: str, specs: list[str], on_wait: Callable[[str], None] | None = None) -> list[str]:
+    """Add *specs* to the script at *path*; return one line per change (*on_wait*: see :func:`edit_script`)."""
     changes: list[str] = []
 
     def transform(text: str) -> str:
@@ -224,5 +235,5 @@ def add_dependencies(path: str, specs: list[str]) -> list[str]:
         changes[:] = found
         return new_text
 
-    edit_script(path, transform)
+    edit_script(path, transform, on_wait)
     return [f"{path}: {change}" for change in changes]

@@ -17,15 +17,19 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend, sidecar_names
 from ce.base import env_name_from_parts
 from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, ScriptError, UsageError
 from ce.fileio import write_atomically
+from ce.interrupts import raise_if_interrupted
 from ce.lockfiles import (
     LockData,
+    LockError,
     content_digest,
     input_digest,
     read_header,
@@ -37,11 +41,15 @@ from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.edit import edit_script
 from ce.script.request import SCRIPT_ENV_PREFIX, ScriptRequest, needs_python
+from ce.text import shown
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ce.plugins.manager import BackendRegistry
     from ce.plugins.types import LockfileFormatBackend
+
+
+_T = TypeVar("_T")
 
 
 def lock_format(name: str, registry: Callable[[], BackendRegistry]) -> LockfileFormatBackend:
@@ -140,24 +148,111 @@ def _read(
     return None
 
 
-def _other_format_names(script: str, registry: Callable[[], BackendRegistry]) -> list[str]:
-    """Registered third-party formats, looked up only if a file beside the script could be theirs."""
+def _unclaimed_siblings(script: str) -> bool:
+    """Whether a regular file beside *script* could be a third-party format's sidecar.
+
+    A sidecar's name is the script's file name or stem, a dot, then anything
+    (the plugin contract, docs/plugins.md): ``s.py.mylock`` or ``s.mylock`` beside
+    ``s.py``, never ``setup.cfg``.  The built-in formats' own names (for every
+    platform) are not counted, nor is anything that is not a regular file.
+    """
     directory, name = os.path.split(os.path.abspath(script))
-    stem = name.rsplit(".", 1)[0]
-    builtins = builtin_names(LOCKFILE_FORMAT)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    prefixes = tuple(dict.fromkeys((name + ".", stem + ".")))
     known = {
         sidecar
-        for format_name in builtins
+        for format_name in builtin_names(LOCKFILE_FORMAT)
         for platform in KNOWN_SUBDIRS
         for sidecar in sidecar_names(builtin(LOCKFILE_FORMAT, format_name).sidecars, name, platform)  # type: ignore[union-attr]
     }
     try:
-        siblings = [entry for entry in os.listdir(directory or ".") if entry.startswith(stem) and entry != name]
+        with os.scandir(directory or ".") as entries:
+            return any(
+                entry.name.startswith(prefixes) and entry.name != name and entry.name not in known and entry.is_file()
+                for entry in entries
+            )
     except OSError:
-        return []
-    if all(entry in known for entry in siblings):
-        return []
-    return [format_name for format_name in registry().backends("lockfile-format") if format_name not in builtins]
+        return False
+
+
+def _other_formats(
+    script: str, registry: Callable[[], BackendRegistry], warn: Callable[[str], None]
+) -> dict[str, LockfileFormatBackend]:
+    """Third-party formats, loaded only when a file beside the script could be theirs.
+
+    Plugins are loaded (and imported) only then, so a broken or slow plugin never
+    touches a run whose folder holds nothing it could read.  A format that cannot
+    be created, or whose ``sidecar_names``/``detect`` fails, is skipped with a
+    warning: the run did not ask for it.
+    """
+    if not _unclaimed_siblings(script):
+        return {}
+    from ce.plugins.manager import plugin_output_to_stderr
+
+    builtins = builtin_names(LOCKFILE_FORMAT)
+    formats: dict[str, LockfileFormatBackend] = {}
+    for format_name, registered in registry().backends(LOCKFILE_FORMAT).items():
+        if format_name in builtins:
+            continue
+        try:
+            formats[format_name] = _Probed(
+                format_name, registered.provider, lock_format(format_name, registry), plugin_output_to_stderr
+            )
+        except CeError as error:
+            warn(f"skipping lock format {format_name!r}: {error}")
+    return formats
+
+
+class _Probed:
+    """A third-party lock format probed for a run that did not name it: its failures skip it, with a warning."""
+
+    def __init__(
+        self,
+        name: str,
+        provider: str,
+        backend: LockfileFormatBackend,
+        quiet: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self._name = name
+        self._provider = provider
+        self._backend = backend
+        self._quiet = quiet
+        self.failure: str | None = None
+        self.multi_platform = bool(self._call(lambda: backend.multi_platform, True))
+
+    def _call(self, function: Callable[[], _T], default: _T) -> _T:
+        if self.failure is not None:
+            return default
+        try:
+            with self._quiet():
+                return function()
+        except BaseException as error:  # SystemExit too; KeyboardInterrupt still interrupts
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            lines = str(error).strip().splitlines()
+            self.failure = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+            return default
+
+    def sidecar_names(self, script_name: str, platform: str) -> list[str]:
+        """The format's sidecar names (none once it has failed)."""
+        return self._call(lambda: [str(n) for n in self._backend.sidecar_names(script_name, platform)], [])
+
+    def detect(self, text: str) -> bool:
+        """Whether *text* is in this format (``False`` once it has failed)."""
+        return self._call(lambda: bool(self._backend.detect(text)), False)
+
+    def dumps(self, lock: LockData) -> str:
+        """The format's own ``dumps``."""
+        return self._backend.dumps(lock)
+
+    def loads(self, text: str) -> LockData:
+        """The format's own ``loads`` (its lock was found: the run uses it now)."""
+        return self._backend.loads(text)
+
+    def report(self, warn: Callable[[str], None]) -> None:
+        """Warn once if the format failed while probed."""
+        if self.failure is not None:
+            warn(f"skipping lock format {self._name!r} from {self._provider!r}: {self.failure}")
 
 
 def discover(
@@ -168,9 +263,32 @@ def discover(
     registry: Callable[[], BackendRegistry],
     warn: Callable[[str], None],
 ) -> list[LockSource]:
-    """Every lock for *script*, in the order they are tried."""
-    names = [format_name] if format_name else [*builtin_names(LOCKFILE_FORMAT), *_other_format_names(script, registry)]
-    formats = {name: lock_format(name, registry) for name in names}
+    """Every lock for *script*, in the order they are tried.
+
+    With *format_name*, only that format; else the built-in formats, then the
+    plugins' formats when a file beside the script could be theirs (:func:`_other_formats`).
+    """
+    if format_name:
+        formats = {format_name: lock_format(format_name, registry)}
+    else:
+        formats = {name: lock_format(name, registry) for name in builtin_names(LOCKFILE_FORMAT)}
+        formats.update(_other_formats(script, registry, warn))
+    try:
+        return _discover(script, text, format_name, platform, formats, warn)
+    finally:
+        for backend in formats.values():
+            if isinstance(backend, _Probed):
+                backend.report(warn)
+
+
+def _discover(
+    script: str,
+    text: str,
+    format_name: str | None,
+    platform: str,
+    formats: dict[str, LockfileFormatBackend],
+    warn: Callable[[str], None],
+) -> list[LockSource]:
     sources: list[LockSource] = []
     block = embedding.embedded_lock(text, script)
     if block is not None:
@@ -302,25 +420,58 @@ def solve_platforms(
 
 
 def write_lock(
-    script: str, data: LockData, digest: str, format_name: str, backend: LockfileFormatBackend, embed: bool
+    script: str,
+    data: LockData,
+    digest: str,
+    format_name: str,
+    backend: LockfileFormatBackend,
+    embed: bool,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[tuple[str, tuple[str, ...]]]:
-    """Write *data* as *format_name* (never with credentials); return each file written with its platforms."""
+    """Write *data* as *format_name* (never with credentials); return each file written with its platforms.
+
+    *on_wait* hears of a long wait for the script's lock (``--embed``, see :func:`ce.script.edit.edit_script`).
+    """
     check_carries_pypi(format_name, backend, data.pypi and any(data.pypi.values()))
     data = data.without_credentials()
     if embed:
         if not backend.multi_platform and len(data.platforms) > 1:
             raise UsageError(f"--embed with {format_name} holds one platform; use rattler-lock-v6 or conda-lock")
         lock_text = with_header(digest, backend.dumps(data))
-        edit_script(script, lambda text: embedding.embed(text, lock_text, script))
+        edit_script(script, lambda text: embedding.embed(text, lock_text, script), on_wait)
         return [(f"{script} (embedded)", data.platforms)]
     directory, name = os.path.split(script)
     groups = [data] if backend.multi_platform else [data.only([platform]) for platform in data.platforms]
+    check_sidecar_names(script, backend, [group.platforms[0] for group in groups])
     written = []
     for group in groups:
         path = os.path.join(directory, backend.sidecar_names(name, group.platforms[0])[0])
+        raise_if_interrupted()  # after Ctrl-C no lock is written
         write_atomically(path, with_header(digest, backend.dumps(group)))
         written.append((path, group.platforms))
     return written
+
+
+def check_sidecar_names(script: str, backend: LockfileFormatBackend, platforms: list[str]) -> None:
+    """Refuse, in one line, a lock file name beside *script* that its file system cannot hold.
+
+    A script's name may be as long as the file system allows; its lock's name adds a suffix
+    (the format's sidecar pattern), and writing it would fail with a bare "File name too long".
+    Called before solving, so that nothing is solved for a lock that cannot be written.
+    """
+    directory, name = os.path.split(script)
+    try:
+        limit = os.pathconf(directory or os.curdir, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or no answer: the usual limit
+        limit = 255
+    for platform in platforms:
+        sidecar = backend.sidecar_names(name, platform)[0]
+        size = len(os.fsencode(sidecar))
+        if size > limit:
+            raise LockError(
+                f"cannot write the lock {shown(os.path.join(directory, sidecar))}: file name too long ({size} bytes; "
+                f"the file system allows {limit}); shorten the script's name or use --lock --embed"
+            )
 
 
 def check_carries_pypi(format_name: str, backend: LockfileFormatBackend, has_pypi: object) -> None:

@@ -376,3 +376,58 @@ def decode_script(data: bytes, path: str) -> str:
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise ScriptError(f"{path}:{line}: not valid UTF-8") from None
+
+
+def _held_descriptor(path: str) -> int | None:
+    """The descriptor of ce's own that *path* names (``/dev/stdin``, ``/dev/fd/N``, ``/proc/self/fd/N``)."""
+    if path == "/dev/stdin":
+        return 0
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        number = path[len(prefix) :]
+        if path.startswith(prefix) and number.isdigit() and len(number) < 8:
+            return int(number)
+    return None
+
+
+def hold_piped_script(path: str) -> bool:
+    """Make a script given as a pipe ce holds open (``cat s.py | ce /dev/stdin``, ``ce <(cat s.py)``) a file.
+
+    *path* must name one of ce's own descriptors (see :func:`_held_descriptor`) that is a
+    pipe or a socket, and the very one that path opens (so a named FIFO, which nobody
+    may ever write, is still refused as "not a regular file").  The pipe is read once,
+    bounded as any script, and its bytes are put in an anonymous file at the same descriptor,
+    so *path* names a regular file for the rest of the run and for the interpreter, which
+    reads it from the start, as ``python /dev/stdin`` reads the pipe.  On standard input the
+    script then reads nothing more (the end of the file), as it would under ``python``.
+    Returns whether *path* was such a pipe.
+    """
+    fd = _held_descriptor(path)
+    if fd is None or sys.platform == "win32":
+        return False
+    try:
+        held = os.fstat(fd)
+        if not (stat.S_ISFIFO(held.st_mode) or stat.S_ISSOCK(held.st_mode)) or not os.path.samestat(
+            held, os.stat(path)
+        ):
+            return False
+        data = _read_all(fd, MAX_SCRIPT_BYTES + 1)
+    except OSError:
+        return False
+    decode_script(data, path)  # too large, binary or not UTF-8: refused before anything runs
+    if hasattr(os, "memfd_create"):
+        copy = os.memfd_create("ce-script", 0)
+    else:  # pragma: no cover - macOS and BSDs: an unlinked temporary file
+        import tempfile
+
+        with tempfile.TemporaryFile() as handle:
+            copy = os.dup(handle.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(copy, view) :]
+        # Linux opens /dev/fd/N afresh (from the start); elsewhere it shares this offset.
+        os.lseek(copy, 0, os.SEEK_END if sys.platform.startswith("linux") else os.SEEK_SET)
+        os.dup2(copy, fd)  # inheritable, so the interpreter finds it at the same path
+    finally:
+        os.close(copy)
+    return True

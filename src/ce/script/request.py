@@ -133,7 +133,7 @@ def resolve_script_request(
 
 
 def script_metadata(request: ScriptRequest, locked: bool) -> dict[str, object]:
-    """What ``--list`` shows about a script's environment (kept in ``conda-meta/ce-env.json``)."""
+    """What ``--list`` shows about a script's environment (kept in its ``.ce-env.json``)."""
     return {
         "kind": "script",
         "script": os.path.abspath(request.path),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ce.backends.builtin import DEFAULT_LOCKFILE_FORMAT
+from ce.base import script_argument
 from ce.envs.provision import EnvironmentSpec, Prepared, Reporter, RunOptions, provide, solve_request_for
 from ce.errors import UsageError
 from ce.lockfiles import LockData, LockError
@@ -20,6 +21,7 @@ from ce.records import SolveRequest
 from ce.script import embed as embedding
 from ce.script.lockfile_io import (
     check_carries_pypi,
+    check_sidecar_names,
     discover,
     lock_format,
     locked_env_name,
@@ -30,6 +32,7 @@ from ce.script.lockfile_io import (
     write_lock,
 )
 from ce.script.request import ScriptRequest, script_metadata
+from ce.urls import with_credentials_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,11 +72,17 @@ def _from_metadata(request: ScriptRequest, options: RunOptions) -> EnvironmentSp
 
 
 def _from_lock(request: ScriptRequest, data: LockData, options: RunOptions) -> EnvironmentSpec:
-    """The environment the lock describes for this platform: installed as locked, never solved."""
+    """The environment the lock describes for this platform: installed as locked, never solved.
+
+    A lock holds no credentials: its channels get back those of the run's
+    configured channel at the same URL (a conda token, ``user:password@``),
+    and its archives are fetched with them.
+    """
+    channels = tuple(with_credentials_of(channel, request.channels) for channel in data.channels)
     return EnvironmentSpec(
         env_name=locked_env_name(request, data),
         solve_request=SolveRequest(
-            specs=request.conda_specs, channels=data.channels, platform=request.platform, offline=options.offline
+            specs=request.conda_specs, channels=channels, platform=request.platform, offline=options.offline
         ),
         metadata=script_metadata(request, locked=True),
         locked=data.packages[request.platform],
@@ -98,6 +107,9 @@ def _write_new_lock(
     platforms = list(dict.fromkeys([request.platform, *(validate_subdir(p) for p in lock_options.extra_platforms)]))
     if lock_options.embed:
         embedding.check_embeddable(script_text, request.path)  # before solving, not after
+    else:
+        first = [platforms[0]] if backend.multi_platform else platforms
+        check_sidecar_names(request.path, backend, first)  # before solving, not after
     if not (options.refresh or lock_options.ignore_lock):  # --ignore-lock: solve anew, whatever lock is there
         own = [
             source
@@ -110,7 +122,15 @@ def _write_new_lock(
         if chosen is not None and set(platforms) <= set(chosen[1].platforms):
             return chosen[1]
     data = solve_platforms(request, platforms, options, registry)
-    for path, written in write_lock(request.path, data, digest, name, backend, lock_options.embed):
+    for path, written in write_lock(
+        request.path,
+        data,
+        digest,
+        name,
+        backend,
+        lock_options.embed,
+        lambda held: reporter.info(f"waiting for another edit of the script: {held}"),
+    ):
         reporter.info(f"wrote {name} lock for {', '.join(written)}: {path}")
     return data
 
@@ -160,5 +180,5 @@ def prepare_script(
         # --locked --refresh rebuilds from the lock, and never solves
         data = _existing_lock(request, script_text, digest, lock_options, registry, reporter)
     spec = _from_metadata(request, options) if data is None else _from_lock(request, data, options)
-    argv = [*request.interpreter, request.path, *args]
+    argv = [*request.interpreter, script_argument(request.path), *args]
     return provide(spec, argv, options, registry, reporter)
