@@ -13,7 +13,6 @@ The formats themselves are :mod:`ce.lockfiles`; running from a lock is
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend, sidecar_names
-from ce.base import env_name_from_parts
+from ce.base import EUID, env_name_from_parts, is_trusted
 from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, ScriptError, UsageError
 from ce.fileio import write_atomically
@@ -90,46 +89,42 @@ def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: l
 MAX_LOCK_BYTES = 64 * 1024 * 1024
 
 
-def _refuse_untrusted(path: str, info: os.stat_result, trusted_uids: frozenset[int]) -> None:
+def _refuse_untrusted(path: str, info: os.stat_result, script_owner: int | None) -> None:
     """Refuse a sidecar lock another user wrote or could write: it decides what runs, like the script.
 
     A lock is found by its place beside the script, and a sticky world-writable
-    folder such as /tmp lets anyone create one there; so its owner must be
-    this user, root or the script's owner, and nobody else may write it.
+    folder such as /tmp lets anyone create one there.  So it must be one
+    :func:`ce.base.is_trusted` accepts (this user's, or root's), or the script's
+    own owner's that others cannot write: running their script with their lock
+    runs what they wrote.
     """
-    if not trusted_uids:  # no owners to compare (Windows)
+    if is_trusted(info) or (info.st_uid == script_owner and not info.st_mode & stat.S_IWOTH):
         return
-    if info.st_uid not in trusted_uids:
+    if info.st_uid not in (EUID, 0, script_owner):
         raise ScriptError(
             f"refusing the lock {path}: it is owned by another user (uid {info.st_uid}); remove it or use --ignore-lock"
         )
-    if info.st_mode & stat.S_IWOTH:
-        raise ScriptError(
-            f"refusing the lock {path}: every user can write it; chmod o-w to use it, or use --ignore-lock"
-        )
+    who, bits = ("every user", "o-w") if info.st_mode & stat.S_IWOTH else ("its group", "g-w")
+    raise ScriptError(f"refusing the lock {path}: {who} can write it; chmod {bits} to use it, or use --ignore-lock")
 
 
-def _trusted_uids(script: str) -> frozenset[int]:
-    """Who may own a script's sidecar locks: this user, root and the script's owner."""
-    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows
-        return frozenset()
-    uids = {os.geteuid(), 0}
-    with contextlib.suppress(OSError):  # no script to stat: the lock is read by no one
-        uids.add(os.stat(script).st_uid)
-    return frozenset(uids)
+def _script_owner(script: str) -> int | None:
+    """The uid of the script (the real file behind a link), whose own locks are as good as the script."""
+    try:
+        return os.stat(script).st_uid
+    except OSError:
+        return None
 
 
-def _read(
-    path: str, warn: Callable[[str], None] | None = None, trusted_uids: frozenset[int] | None = None
-) -> str | None:
+def _read(path: str, warn: Callable[[str], None] | None = None, script: str | None = None) -> str | None:
     """The text of *path*; a lock that exists but is not readable text is warned about.
 
-    With *trusted_uids*, a lock owned by anyone else, or writable by every user, is an error.
+    With *script* (a sidecar of it), a lock :func:`_refuse_untrusted` refuses is an error.
     """
     try:
         with open(path, "rb") as handle:
-            if trusted_uids is not None:  # the file opened, not the name: it cannot be swapped in between
-                _refuse_untrusted(path, os.fstat(handle.fileno()), trusted_uids)
+            if script is not None and EUID is not None:  # the file opened, not its name: nothing swapped in between
+                _refuse_untrusted(path, os.fstat(handle.fileno()), _script_owner(script))
             data = handle.read(MAX_LOCK_BYTES + 1)
     except OSError as error:
         if warn is not None and os.path.exists(path):
@@ -301,12 +296,11 @@ def _discover(
         elif not format_name:
             warn(f"ignoring the lock embedded in {script}:{block.start_line}: not in a known lock format")
     directory, name = os.path.split(script)
-    trusted_uids = _trusted_uids(script)
     for format_name_, backend in formats.items():
         for sidecar in backend.sidecar_names(name, platform):
             path = os.path.join(directory, sidecar)
             try:
-                found = _read(path, warn, trusted_uids) if os.path.isfile(path) else None
+                found = _read(path, warn, script) if os.path.isfile(path) else None
             except ScriptError as error:  # an earlier lock (the embedded one) may still be the one used
                 sources.append(LockSource(path, "", format_name_, backend, refused=str(error)))
                 continue
