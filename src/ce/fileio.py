@@ -166,6 +166,13 @@ class AtomicFile:
             raise
 
 
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def write_atomically(path: str, data: bytes | str, mode: int | None = None, temporary_dir: str | None = None) -> None:
     """Replace (or create) *path* with *data* (``str`` is written as UTF-8, line endings as they are).
 
@@ -173,12 +180,16 @@ def write_atomically(path: str, data: bytes | str, mode: int | None = None, temp
     0o644), and its owner and group as far as this process may set them.
     """
     try:
-        info: os.stat_result | None = os.stat(path)
+        info: os.stat_result | None = os.lstat(path)
     except OSError:
         info = None
+    owner = None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        info = _stat_or_none(path)  # the mode behind a link, as before; never its owner, whoever planted it
+    elif info is not None:
+        owner = (info.st_uid, info.st_gid)
     if mode is None:
         mode = 0o644 if info is None else info.st_mode & 0o7777
-    owner = None if info is None else (info.st_uid, info.st_gid)
     with AtomicFile(path, mode, temporary_dir, owner) as handle:
         handle.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
 
