@@ -127,7 +127,9 @@ def rattler_cache_root(environ: "Mapping[str, str] | None" = None) -> str:
     elif sys.platform == "darwin":  # pragma: no cover - macOS
         base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
     else:
-        base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = env.get("XDG_CACHE_HOME") or ""
+        if not os.path.isabs(base):  # XDG: a relative value is ignored (rattler does so), never the cwd's
+            base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "rattler", "cache")
 
 

@@ -334,6 +334,18 @@ def _looks_like_a_script(tool: str) -> bool:
     )
 
 
+def _check_working_directory() -> None:
+    """Refuse, in one line, to build or lock from a working folder that was removed.
+
+    Relative paths need it, and importing rattler reads it: the bare ``No such file or
+    directory`` that follows names nothing.  (A warm hit never gets here: it still runs.)
+    """
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise UsageError("the working directory no longer exists (removed?): cd to an existing one") from None
+
+
 def _no_such_script(path: str) -> str:
     """``no such script: PATH``, with the nearest file of that directory if one is close."""
     if os.path.isdir(path):
@@ -427,6 +439,7 @@ class Cli:
             return self.clean()
         if ns.tool is None:
             raise UsageError(f"missing TOOL or SCRIPT (see {self.prog} --help)")
+        _check_working_directory()
         if ns.tool.startswith(("/dev/", "/proc/")) and not os.path.isfile(ns.tool):
             from ce.script.metadata import hold_piped_script
 

@@ -82,15 +82,18 @@ class AtomicFile:
     ``with AtomicFile(path) as handle: handle.write(data)``.  The temporary
     file is created exclusively (never through a symbolic link) in
     *temporary_dir* (default: beside *path*, which must be on the same file
-    system) with *mode*; on an exception it is removed and *path* is left as
-    it was.
+    system) with *mode* (and *owner*, ``(uid, gid)``, where this process may
+    give it away); on an exception it is removed and *path* is left as it was.
     """
 
-    __slots__ = ("_fd", "mode", "path", "temporary")
+    __slots__ = ("_fd", "mode", "owner", "path", "temporary")
 
-    def __init__(self, path: str, mode: int = 0o644, temporary_dir: str | None = None) -> None:
+    def __init__(
+        self, path: str, mode: int = 0o644, temporary_dir: str | None = None, owner: tuple[int, int] | None = None
+    ) -> None:
         self.path = path
         self.mode = mode
+        self.owner = owner
         directory = temporary_dir if temporary_dir is not None else os.path.dirname(os.path.abspath(path))
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY
         for _attempt in range(100):
@@ -113,13 +116,28 @@ class AtomicFile:
     def commit(self) -> None:
         """Close the temporary file and rename it over the target."""
         try:
-            if hasattr(os, "fchmod"):
+            if self.owner is not None and hasattr(os, "fchown"):
+                self._give_to_owner(self.owner)
+            if hasattr(os, "fchmod"):  # after fchown, which clears set-id bits
                 os.fchmod(self._fd, self.mode)
         finally:
             os.close(self._fd)
         if not hasattr(os, "fchmod"):  # pragma: no cover - Windows
             os.chmod(self.temporary, self.mode)
         os.replace(self.temporary, self.path)
+
+    def _give_to_owner(self, owner: tuple[int, int]) -> None:
+        """Make the new file *owner*'s: root editing a user's script must not take it from them."""
+        info = os.fstat(self._fd)
+        if (info.st_uid, info.st_gid) == owner:
+            return
+        try:
+            os.fchown(self._fd, *owner)
+        except OSError:  # not root: keep at least the group where this user belongs to it
+            try:  # noqa: SIM105 - contextlib costs milliseconds on the warm path
+                os.fchown(self._fd, -1, owner[1])
+            except OSError:
+                pass
 
     def discard(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
@@ -148,14 +166,31 @@ class AtomicFile:
             raise
 
 
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def write_atomically(path: str, data: bytes | str, mode: int | None = None, temporary_dir: str | None = None) -> None:
     """Replace (or create) *path* with *data* (``str`` is written as UTF-8, line endings as they are).
 
-    An existing file keeps its permission bits unless *mode* is given; a new one gets *mode* or 0o644.
+    An existing file keeps its permission bits unless *mode* is given (a new one gets *mode* or
+    0o644), and its owner and group as far as this process may set them.
     """
+    try:
+        info: os.stat_result | None = os.lstat(path)
+    except OSError:
+        info = None
+    owner = None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        info = _stat_or_none(path)  # the mode behind a link, as before; never its owner, whoever planted it
+    elif info is not None:
+        owner = (info.st_uid, info.st_gid)
     if mode is None:
-        mode = existing_mode(path, 0o644)
-    with AtomicFile(path, mode, temporary_dir) as handle:
+        mode = 0o644 if info is None else info.st_mode & 0o7777
+    with AtomicFile(path, mode, temporary_dir, owner) as handle:
         handle.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
 
 

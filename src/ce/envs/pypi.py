@@ -5,7 +5,8 @@ requirements works in any environment ce builds, whatever the conda packages
 include: pip would have to be in the environment itself.  A requirement that
 a conda package already satisfies is left alone, because uv sees that
 package's ``.dist-info`` and installs nothing for it.  uv's own settings
-(``UV_INDEX_URL``, ``UV_FIND_LINKS``, ``UV_CACHE_DIR``...) apply unchanged.
+(``UV_INDEX_URL``, ``UV_FIND_LINKS``, ``UV_CACHE_DIR``..., the user's and the
+system's ``uv.toml``) apply unchanged; a project's, where ce happens to run, do not.
 
 Locking (:func:`lock_pypi`) resolves the requirements with ``uv pip compile``
 for one locked platform and its locked python, the distributions that the
@@ -103,6 +104,14 @@ def _uv_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+#: Where uv runs.  uv takes project settings (``uv.toml``, ``[tool.uv]``, a workspace's) from
+#: the folder it runs in or the nearest parent with a ``pyproject.toml``: in the user's working
+#: folder (or under a shared ``$TMPDIR``) a cloned repository's or another user's settings would
+#: choose the index, the wheels and the target of a script's PyPI packages.  The file system's
+#: root holds only root's; the user's and the system's uv settings and ``UV_*`` still apply.
+UV_WORKING_DIRECTORY = os.path.abspath(os.sep)
+
+
 def _failure(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
     return "; ".join(lines[-3:]) or f"uv exited with {result.returncode}"
@@ -146,7 +155,7 @@ def _uv_pip_install(
     scratch = tempfile.mkdtemp(prefix=".ce-uv-tmp-", dir=prefix)
     env["TMPDIR"] = scratch
     try:
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        result = subprocess.run(command, env=env, cwd=UV_WORKING_DIRECTORY, capture_output=True, text=True, check=False)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if result.returncode != 0:
@@ -294,7 +303,9 @@ def lock_pypi(
             command += ["--python-platform", UV_PLATFORMS[platform]]
         if offline:
             command.append("--offline")
-        result = subprocess.run(command, env=_uv_environ(environ), capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            command, env=_uv_environ(environ), cwd=UV_WORKING_DIRECTORY, capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             raise SolveError(f"cannot lock PyPI dependencies {', '.join(requirements)}: {_failure(result)}")
         with open(output, "rb") as handle:

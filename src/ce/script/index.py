@@ -5,7 +5,8 @@ environment and interpreter it used under a fingerprint of everything that
 could change that answer: the script's comment lines (its metadata and any
 embedded lock live there), the size and mtime of each built-in sidecar lock
 name, the mtime of the script's directory (a new sidecar of any format), the
-options that shape the environment, the configured channels (condarc files
+options that shape the environment (and the working folder, when a ``-c``
+path is relative), the configured channels (condarc files
 and ``$CONDA_CHANNELS``) and the platform.
 The warm path recomputes the fingerprint (one read and a few stat calls) and,
 if the entry exists and its environment is complete, execs at once.  Any
@@ -20,7 +21,7 @@ import os
 
 from ce.backends.builtin import BUILTIN_BACKENDS, sidecar_names
 from ce.base import CachePaths, is_env_name, read_index_entry, read_regular, sha256_hex, write_index_entry
-from ce.config.channels import resolve_channels
+from ce.config.channels import is_local_channel, resolve_channels
 from ce.errors import CeError
 
 RECIPE = "ce-script-index:1"
@@ -47,6 +48,18 @@ def _configured_channels(environ: Mapping[str, str]) -> tuple[str, ...]:
         return ("unusable configuration", str(error))
 
 
+def _working_folder(channels: Sequence[str]) -> str:
+    """The working folder, when a ``-c`` value is a relative path: ``./chan`` is another channel in each."""
+    if not any(
+        is_local_channel(value.strip()) and not os.path.isabs(os.path.expanduser(value.strip())) for value in channels
+    ):
+        return ""
+    try:
+        return os.getcwd()
+    except OSError:  # gone: the full path cannot resolve the channel either, so nothing is recorded
+        return "\0gone"
+
+
 def fingerprint(
     script: str,
     data: bytes,
@@ -70,6 +83,7 @@ def fingerprint(
         *_configured_channels(environ),
         "channels",
         *channels,
+        _working_folder(channels),
         "with",
         *with_specs,
         "dir",

@@ -14,15 +14,16 @@ The formats themselves are :mod:`ce.lockfiles`; running from a lock is
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
 from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend, sidecar_names
-from ce.base import env_name_from_parts
+from ce.base import EUID, env_name_from_parts, is_trusted
 from ce.envs.provision import RunOptions, create_solver
-from ce.errors import CeError, UsageError
+from ce.errors import CeError, ScriptError, UsageError
 from ce.fileio import write_atomically
 from ce.interrupts import raise_if_interrupted
 from ce.lockfiles import (
@@ -64,6 +65,8 @@ class LockSource:
     text: str
     format_name: str
     format: LockfileFormatBackend
+    #: Why this lock may not be used (another user's, or anyone's to write): an error if it is reached.
+    refused: str | None = None
 
 
 def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: list[str]) -> str:
@@ -86,10 +89,42 @@ def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: l
 MAX_LOCK_BYTES = 64 * 1024 * 1024
 
 
-def _read(path: str, warn: Callable[[str], None] | None = None) -> str | None:
-    """The text of *path*; a lock that exists but is not readable text is warned about."""
+def _refuse_untrusted(path: str, info: os.stat_result, script_owner: int | None) -> None:
+    """Refuse a sidecar lock another user wrote or could write: it decides what runs, like the script.
+
+    A lock is found by its place beside the script, and a sticky world-writable
+    folder such as /tmp lets anyone create one there.  So it must be one
+    :func:`ce.base.is_trusted` accepts (this user's, or root's), or the script's
+    own owner's that others cannot write: running their script with their lock
+    runs what they wrote.
+    """
+    if is_trusted(info) or (info.st_uid == script_owner and not info.st_mode & stat.S_IWOTH):
+        return
+    if info.st_uid not in (EUID, 0, script_owner):
+        raise ScriptError(
+            f"refusing the lock {path}: it is owned by another user (uid {info.st_uid}); remove it or use --ignore-lock"
+        )
+    who, bits = ("every user", "o-w") if info.st_mode & stat.S_IWOTH else ("its group", "g-w")
+    raise ScriptError(f"refusing the lock {path}: {who} can write it; chmod {bits} to use it, or use --ignore-lock")
+
+
+def _script_owner(script: str) -> int | None:
+    """The uid of the script (the real file behind a link), whose own locks are as good as the script."""
+    try:
+        return os.stat(script).st_uid
+    except OSError:
+        return None
+
+
+def _read(path: str, warn: Callable[[str], None] | None = None, script: str | None = None) -> str | None:
+    """The text of *path*; a lock that exists but is not readable text is warned about.
+
+    With *script* (a sidecar of it), a lock :func:`_refuse_untrusted` refuses is an error.
+    """
     try:
         with open(path, "rb") as handle:
+            if script is not None and EUID is not None:  # the file opened, not its name: nothing swapped in between
+                _refuse_untrusted(path, os.fstat(handle.fileno()), _script_owner(script))
             data = handle.read(MAX_LOCK_BYTES + 1)
     except OSError as error:
         if warn is not None and os.path.exists(path):
@@ -264,7 +299,11 @@ def _discover(
     for format_name_, backend in formats.items():
         for sidecar in backend.sidecar_names(name, platform):
             path = os.path.join(directory, sidecar)
-            found = _read(path, warn) if os.path.isfile(path) else None
+            try:
+                found = _read(path, warn, script) if os.path.isfile(path) else None
+            except ScriptError as error:  # an earlier lock (the embedded one) may still be the one used
+                sources.append(LockSource(path, "", format_name_, backend, refused=str(error)))
+                continue
             if found is not None:
                 sources.append(LockSource(path, found, format_name_, backend))
         if not backend.multi_platform and not any(
@@ -305,6 +344,8 @@ def select(
     The others are warned about.
     """
     for source in sources:
+        if source.refused is not None:
+            raise ScriptError(source.refused)
         if read_header(source.text) != digest:
             warn(
                 f"ignoring stale lock {source.description}: the script's dependencies changed since it was "

@@ -10,7 +10,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from ce.base import env_name_from_parts
-from ce.config.channels import resolve_channels
+from ce.config.channels import is_local_channel, resolve_channels
 from ce.script.metadata import ScriptMetadata
 from ce.specs import normalize_spec, spec_package_name
 
@@ -74,6 +74,23 @@ def needs_python(metadata: ScriptMetadata, interpreter: tuple[str, ...]) -> bool
     return runs_python or bool(metadata.pypi_dependencies) or metadata.requires_python is not None
 
 
+def _script_relative_channels(path: str, channels: tuple[str, ...] | list[str]) -> list[str]:
+    """*channels* from *path*'s metadata, a relative path (``./vendor``) taken beside the script.
+
+    Metadata travels with the script, so its paths mean the script's folder (the real file's,
+    behind a link), never the working folder: a cloned repository's ``vendor/`` must not
+    supply the packages of a script run from inside it.
+    """
+    folder = os.path.dirname(os.path.realpath(path))
+    resolved = []
+    for channel in channels:
+        text = channel.strip()
+        if is_local_channel(text) and not os.path.isabs(os.path.expanduser(text)):
+            text = os.path.join(folder, text)
+        resolved.append(text)
+    return resolved
+
+
 def resolve_script_request(
     path: str,
     metadata: ScriptMetadata,
@@ -96,7 +113,8 @@ def resolve_script_request(
     if override_channels:
         channels = resolve_channels(cli_channels, True, environ)
     elif metadata.conda_channels:
-        channels = resolve_channels([*cli_channels, *metadata.conda_channels], True, environ)
+        metadata_channels = _script_relative_channels(path, metadata.conda_channels)
+        channels = resolve_channels([*cli_channels, *metadata_channels], True, environ)
     else:
         channels = resolve_channels(cli_channels, False, environ)
     conda_specs = tuple(dict.fromkeys(normalize_spec(spec) for spec in specs))

@@ -110,7 +110,7 @@ def _write_new_lock(
     else:
         first = [platforms[0]] if backend.multi_platform else platforms
         check_sidecar_names(request.path, backend, first)  # before solving, not after
-    if not options.refresh:
+    if not (options.refresh or lock_options.ignore_lock):  # --ignore-lock: solve anew, whatever lock is there
         own = [
             source
             for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
