@@ -24,6 +24,17 @@ touches; each name below is where conda defines or exports it:
   ``get_cached_solver_backend`` raise ``CondaValueError``, as conda does for
   a solver it does not know: no solver is registered here; ``reset_context``).
 
+- optionally (``prefix_data``) ``conda/core/prefix_data.py`` (``PrefixData``:
+  ``load``, ``iter_records``, ``get``) and ``conda/history.py`` (``History``:
+  ``parse``, ``get_user_requests``, ``get_requested_specs_map``,
+  ``construct_states``, ``get_state``), which ``conda list``, ``conda env
+  export``, ``conda install`` and ``conda remove`` run on a prefix: every
+  ``conda-meta/*.json`` is read as a package record, as conda reads it (a
+  file name without ``name-version-build`` raises conda's ``ValueError: not
+  enough values to unpack``, a record without ``name`` its ``KeyError``, bad
+  JSON ``CorruptedEnvironmentError``), and the history's requested specs are
+  what conda keeps through ``conda remove`` of another package.
+
 The solver and transaction half (``conda.models``, ``conda.core.link``,
 ``conda.core.envs_manager``) is ``FAKE_SOLVER_API`` in tests/test_conda_solver.py.
 
@@ -80,6 +91,17 @@ _CORE = {
 
         class CondaValueError(CondaError, ValueError):
             pass
+
+
+        class CorruptedEnvironmentError(CondaError):
+            def __init__(self, environment_location, corrupted_file, **kwargs):
+                super().__init__(
+                    "The target environment has been corrupted. Corrupted environments most commonly\\n"
+                    "occur when the conda process is force-terminated while in an unlink-link\\n"
+                    "transaction.\\n"
+                    f"  environment location: {environment_location}\\n"
+                    f"  corrupted file: {corrupted_file}\\n"
+                )
 
 
         def print_conda_exception(exc_val, exc_tb=None):
@@ -220,9 +242,173 @@ _BASE = {
 }
 
 
-def write_fake_conda(root: Path, base: bool = False) -> Path:
-    """Write the fake ``conda`` package under *root* (with ``conda.base`` when *base*); return *root*."""
-    files = {**_CORE, **(_BASE if base else {})}
+_PREFIX_DATA = {
+    "conda/core/__init__.py": "",
+    "conda/core/prefix_data.py": """
+        import json
+        import os
+        from os.path import basename
+        from pathlib import Path
+
+        from ..exceptions import CorruptedEnvironmentError
+
+        # conda's default channel_alias: a channel under it is named by its name (Channel.canonical_name)
+        _ALIAS = "https://conda.anaconda.org/"
+
+
+        class PrefixRecord:
+            \"\"\"conda's PrefixRecord, for the fields and ``dist_str`` the history and ``conda list`` use.\"\"\"
+
+            def __init__(self, **data):
+                self.__dict__.update(data)
+
+            def dist_str(self):
+                channel = str(getattr(self, "channel", "") or "").rstrip("/")
+                subdir = str(getattr(self, "subdir", "") or "")
+                if subdir and channel.endswith("/" + subdir):
+                    channel = channel[: -len(subdir) - 1]
+                if channel.startswith(_ALIAS):
+                    channel = channel[len(_ALIAS):]
+                return f"{channel}{'/' + subdir if subdir else ''}::{self.name}-{self.version}-{self.build}"
+
+
+        class PrefixData:
+            def __init__(self, prefix_path, interoperability=None):
+                self.prefix_path = Path(prefix_path)
+                self.__prefix_records = None
+
+            def load(self):
+                self.__prefix_records = {}
+                meta = self.prefix_path / "conda-meta"
+                if os.path.lexists(meta):
+                    for entry in os.scandir(meta):
+                        if entry.name.endswith(".json") and not entry.name.startswith("._"):
+                            self._load_single_record(entry.path)
+
+            def _load_single_record(self, prefix_record_json_path):
+                try:
+                    data = json.loads(Path(prefix_record_json_path).read_bytes())
+                except (UnicodeDecodeError, json.JSONDecodeError):
+                    raise CorruptedEnvironmentError(self.prefix_path, prefix_record_json_path)
+                # conda: "ValueError: not enough values to unpack" for a name that is not name-version-build
+                name, version, build = basename(prefix_record_json_path)[:-5].rsplit("-", 2)
+                if (name, version, build) != (data["name"], data["version"], data["build"]):
+                    return  # conda logs "Ignoring malformed prefix record" and skips it
+                self.__prefix_records[name] = PrefixRecord(**data)
+
+            @property
+            def _prefix_records(self):
+                if self.__prefix_records is None:
+                    self.load()
+                return self.__prefix_records
+
+            def iter_records(self):
+                return iter(self._prefix_records.values())
+
+            def get(self, package_name, default=None):
+                return self._prefix_records.get(package_name, default)
+    """,
+    "conda/history.py": """
+        import re
+        from ast import literal_eval
+        from os.path import isfile, join
+
+        from .core.prefix_data import PrefixData
+
+
+        def _spec_name(spec):
+            # MatchSpec(spec).name, for the spec forms ce writes: [channel[/subdir]::]name[ version][[...]]
+            return re.split(r"[\\s=<>!~\\[]", spec.split("::")[-1].strip(), maxsplit=1)[0]
+
+
+        class History:
+            com_pat = re.compile(r"#\\s*cmd:\\s*(.+)")
+            spec_pat = re.compile(r"#\\s*(\\w+)\\s*specs:\\s*(.+)?")
+
+            def __init__(self, prefix):
+                self.prefix = prefix
+                self.meta_dir = join(prefix, "conda-meta")
+                self.path = join(self.meta_dir, "history")
+
+            def parse(self):
+                res = []
+                if not isfile(self.path):
+                    return res
+                sep_pat = re.compile(r"==>\\s*(.+?)\\s*<==")
+                with open(self.path, encoding="utf-8") as f:
+                    lines = f.read().splitlines()
+                for line in lines:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    m = sep_pat.match(line)
+                    if m:
+                        res.append((m.group(1), set(), []))
+                    elif line.startswith("#") and res:
+                        res[-1][2].append(line)
+                    elif res:
+                        res[-1][1].add(line)
+                return res
+
+            def get_user_requests(self):
+                res = []
+                for dt, cont, comments in self.parse():
+                    item = {"date": dt}
+                    for line in comments:
+                        m = self.com_pat.match(line)
+                        if m:
+                            item["cmd"] = m.group(1).split()
+                        m = self.spec_pat.match(line)
+                        if m:
+                            action, specs_string = m.groups()
+                            specs = literal_eval(specs_string or "[]")  # conda's format since 4.5: a list
+                            specs = [spec for spec in specs if spec and not spec.endswith("@")]
+                            item["action"] = action
+                            if specs and action in ("update", "install", "create"):
+                                item["update_specs"] = item["specs"] = specs
+                            elif specs and action in ("remove", "uninstall"):
+                                item["remove_specs"] = item["specs"] = specs
+                    if "cmd" in item:
+                        res.append(item)
+                    item["unlink_dists"] = tuple(s[1:] for s in cont if s.startswith("-"))
+                    item["link_dists"] = tuple(s[1:] for s in cont if s.startswith("+"))
+                return res
+
+            def get_requested_specs_map(self):
+                spec_map = {}
+                for request in self.get_user_requests():
+                    for spec in request.get("remove_specs", ()):
+                        spec_map.pop(_spec_name(spec), None)
+                    spec_map.update((_spec_name(spec), spec) for spec in request.get("update_specs", ()))
+                installed = {record.name for record in PrefixData(self.prefix).iter_records()}
+                return {name: spec for name, spec in spec_map.items() if name in installed}
+
+            def construct_states(self):
+                res = []
+                cur = set()
+                for dt, cont, _comments in self.parse():
+                    if not any(s.startswith(("-", "+")) for s in cont):
+                        cur = cont
+                    else:
+                        for s in cont:
+                            if s.startswith("-"):
+                                cur.discard(s[1:])
+                            elif s.startswith("+"):
+                                cur.add(s[1:])
+                    res.append((dt, cur.copy()))
+                return res
+
+            def get_state(self, rev=-1):
+                states = self.construct_states()
+                return states[rev][1] if states else set()
+    """,
+}
+
+
+def write_fake_conda(root: Path, base: bool = False, prefix_data: bool = False) -> Path:
+    """Write the fake ``conda`` package under *root* (with ``conda.base`` when *base*, and conda's
+    prefix reading, ``conda.core.prefix_data`` and ``conda.history``, when *prefix_data*); return *root*."""
+    files = {**_CORE, **(_BASE if base else {}), **(_PREFIX_DATA if prefix_data else {})}
     for relative, text in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

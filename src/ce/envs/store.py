@@ -73,6 +73,8 @@ _OPEN_LOCK_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) |
 
 #: An environment record larger than this is ignored (a real one is well under 10 KB).
 MAX_RECORD_BYTES = 1024 * 1024
+#: A package's ``conda-meta`` record larger than this is left out of the history (its file list is in it).
+MAX_PACKAGE_RECORD_BYTES = 64 * 1024 * 1024
 #: The record fields ce reads, and their type (``list`` means a list of strings).
 RECORD_FIELDS: dict[str, type] = {
     "kind": str,
@@ -113,6 +115,74 @@ def read_record(path: str) -> dict[str, Any]:
         for key, value in record.items()
         if isinstance(key, str) and (key not in RECORD_FIELDS or _field_ok(value, RECORD_FIELDS[key]))
     }
+
+
+#: conda's default channel alias: a channel under it is named by its name in conda's history.
+CONDA_CHANNEL_ALIAS = "https://conda.anaconda.org/"
+#: A line of conda's history that names a request (``conda/history.py``: ``com_pat``).
+_HISTORY_COMMAND = re.compile(r"^#\s*cmd:", re.MULTILINE)
+
+
+def _dist_str(record: dict[str, Any]) -> str | None:
+    """conda's ``PackageRecord.dist_str()`` of a ``conda-meta`` record: ``channel/subdir::name-version-build``.
+
+    The channel is named as conda names one under its default alias (``conda-forge``), else by its URL.
+    """
+    fields = [record.get(key) for key in ("name", "version", "build")]
+    if not all(isinstance(value, str) and value and value.strip() == value for value in fields):
+        return None
+    channel, subdir = record.get("channel"), record.get("subdir")
+    channel = channel.rstrip("/") if isinstance(channel, str) else ""
+    subdir = subdir if isinstance(subdir, str) else ""
+    if subdir and channel.endswith("/" + subdir):
+        channel = channel[: -len(subdir) - 1]
+    if channel.startswith(CONDA_CHANNEL_ALIAS):
+        channel = channel[len(CONDA_CHANNEL_ALIAS) :]
+    if any(char.isspace() for char in channel + subdir):
+        return None
+    return f"{channel}{'/' + subdir if subdir else ''}::{'-'.join(fields)}"  # type: ignore[arg-type]
+
+
+def linked_dists(meta_dir: str) -> list[str]:
+    """The ``+`` lines conda writes in its history for the packages whose records are in *meta_dir*, sorted."""
+    dists = []
+    for entry in _list_real_dir(meta_dir):
+        if not entry.name.endswith(".json") or entry.name.startswith("._"):
+            continue
+        data = read_regular(entry.path, MAX_PACKAGE_RECORD_BYTES, follow_symlinks=False)
+        try:
+            record = json.loads(data.decode("utf-8")) if data is not None else None
+        except (ValueError, RecursionError):
+            continue
+        dist = _dist_str(record) if isinstance(record, dict) else None
+        if dist is not None:
+            dists.append(dist)
+    return sorted(dists)
+
+
+def history_entry(meta_dir: str, specs: object, written: str = "") -> str:
+    """What ce adds to ``conda-meta/history`` (holding *written*) when it completes an environment.
+
+    conda keeps the packages its history says were asked for (``# update specs:``, in an entry with a
+    ``# cmd:`` line) and removes whatever else nothing needs, so a history without them loses the tool
+    at the first ``conda remove -p`` of another package.  The entry is the one ``conda create`` writes
+    (``conda/history.py``): the date, the command, the linked packages and the specs asked for; ce
+    writes no ``# conda version:``, which conda only compares between its own versions.  A history
+    that already names a request (conda's transaction wrote one) only gets ce's comment.
+    """
+    stamp = f"# created by ce {__version__}\n"
+    if _HISTORY_COMMAND.search(written):
+        return ("" if not written or written.endswith("\n") else "\n") + stamp
+    asked = [spec for spec in specs if isinstance(spec, str)] if isinstance(specs, list) else []
+    lines = [
+        f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==",
+        "# cmd: ce " + " ".join(" ".join(spec.split()) for spec in asked),
+        stamp.rstrip("\n"),
+        *(f"+{dist}" for dist in linked_dists(meta_dir)),
+    ]
+    if asked:
+        lines.append(f"# update specs: {asked!r}")
+    return ("" if not written or written.endswith("\n") else "\n") + "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -494,14 +564,17 @@ class EnvCache:
         if os.path.islink(meta_dir):
             raise InstallError("a package installed conda-meta as a symbolic link; nothing was installed")
         os.makedirs(meta_dir, exist_ok=True)
-        # conda needs the history; its mtime is the last use.  A package's link there (inside the build
-        # directory) is removed, never followed.
+        # conda needs the history: what was asked for (conda keeps it through `conda remove` of another
+        # package), and its mtime is the last use.  A package's link there (inside the build directory) is
+        # removed, never followed.
         history = os.path.join(meta_dir, "history")
         if os.path.islink(history):
             os.unlink(history)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(history, flags, 0o644), "a", encoding="utf-8") as handle:
-            handle.write(f"==> {time.strftime('%Y-%m-%d %H:%M:%S')} <==\n# created by ce {__version__}\n")
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(history, flags, 0o644), "a+", encoding="utf-8", errors="replace") as handle:
+            handle.seek(0)
+            written = handle.read(MAX_RECORD_BYTES)
+            handle.write(history_entry(meta_dir, metadata.get("specs"), written))
         record = dict(metadata, created=time.time(), ce_version=__version__)
         own, shared = tree_sizes(build_dir)
         # size_bytes (the apparent total) is all that older ce recorded and read; ce now reads the two parts.
