@@ -721,7 +721,7 @@ class Cli:
         if values is None:
             return None
         try:
-            key = tool_key(ns.tool, ce_options, values, os.environ)
+            key = tool_key(ns.tool, ce_options, values, os.environ, self.prog)
         except OSError:  # no working directory to resolve a relative path against: never recorded
             return None
         watched, variables = watched_paths(os.environ)

@@ -9,7 +9,9 @@ with prog ``conda exec``, so every option and message is ``ce``'s.
 
 Differences from ``ce``: the default solver is ``conda`` (conda's configured
 solver and transaction, with the context conda's own command line already
-loaded) when conda's solver API is importable.  Errors are ce's: one line,
+loaded) when conda's solver API is importable; condarc files are read under
+conda's own root (``$CONDA_ROOT/.condarc`` as conda read it, shell hook or
+not); and behind ``-c`` no default channel is added (conda's channel list).  Errors are ce's: one line,
 ``conda exec: error: ...``, and ce's exit code (conda's ``main_subshell``
 exits with the action's return value).
 
@@ -76,18 +78,20 @@ def _arguments(arguments: object) -> list[str]:
 
 
 def _run(argv: list[str]) -> int:
+    from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.fastpath import run_warm, write_missing_bytecode
 
     write_missing_bytecode()
+    # conda's CLI loaded its configuration and arguments: keep them, and read condarc files under
+    # conda's root (without the CONDA_ROOT conda set for itself), on the warm path too.
+    use_context_of_conda_cli()
     # A cache hit execs the tool and never returns.  A plain dict, as ce.fastpath.start passes: the
     # warm path reads ~40 variables and then copies them all, and os.environ decodes on every access.
-    run_warm(argv, dict(os.environ))
-    from ce.backends.conda_solver import use_context_of_conda_cli
+    run_warm(argv, dict(os.environ), PROG)
     from ce.cli import Cli, parse_args
     from ce.interrupts import catch_interrupts
 
     catch_interrupts()
-    use_context_of_conda_cli()  # conda's CLI loaded its configuration and arguments: keep them
     namespace = parse_args(argv, PROG)
     if namespace.solver is None:
         namespace.solver = namespace.defaults["solver"] = default_solver()  # a default, not a choice

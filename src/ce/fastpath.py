@@ -146,7 +146,7 @@ def write_missing_bytecode() -> None:
 
 # --- the tool index ---------------------------------------------------------------------------
 
-TOOL_INDEX_RECIPE = "ce-tool-index:1"
+TOOL_INDEX_RECIPE = "ce-tool-index:2"
 #: Options left out of the key: they change what ce prints, not what it resolves.
 QUIET_FLAGS = ("-q", "--quiet")
 #: Tool index entry file names start with this (script index entries are bare hashes).
@@ -202,10 +202,14 @@ def _variables_hash(names: "Iterable[str]", environ: "Mapping[str, str]") -> str
     return sha256_hex(_variables_text(names, environ).encode("utf-8", "surrogatepass"))
 
 
-def tool_key(tool: str, options: "Sequence[str]", values: "Sequence[str]", environ: "Mapping[str, str]") -> str:
+def tool_key(
+    tool: str, options: "Sequence[str]", values: "Sequence[str]", environ: "Mapping[str, str]", prog: str = "ce"
+) -> str:
     """The index key of running *tool* with ce's *options* (*values*: the option values among them).
 
     ``-q``/``--quiet`` changes nothing that is resolved, so ``ce -q TOOL`` and ``ce TOOL`` share an entry.
+    *prog* is the front door (``ce`` or ``conda exec``: channels behind ``-c`` differ) and ``sys.prefix``
+    counts too (a conda base's condarc, read without any variable naming the base).
     Raises :class:`OSError` when a relative value needs a working directory that is gone.
     """
     options = [option for option in options if option not in QUIET_FLAGS]
@@ -218,6 +222,8 @@ def tool_key(tool: str, options: "Sequence[str]", values: "Sequence[str]", envir
         machine.sysname if machine else "",
         machine.machine if machine else "",
         str(os.getuid()) if hasattr(os, "getuid") else "",  # ``~`` without $HOME is this user's home
+        prog,
+        sys.prefix,
         tool,
         str(len(options)),
         *options,
@@ -423,7 +429,7 @@ def _script_target(
 
 
 def _tool_target(
-    tool: str, tool_args: list[str], options: list[str], environ: "Mapping[str, str]", paths: CachePaths
+    tool: str, tool_args: list[str], options: list[str], environ: "Mapping[str, str]", paths: CachePaths, prog: str
 ) -> tuple[str, str, list[str]] | None:
     """(env name, executable, process argv) of a tool whose environment exists, or ``None``."""
     if os.path.isfile(tool):
@@ -437,7 +443,7 @@ def _tool_target(
     values = warm_option_values(options)
     if values is None:
         return None
-    found = lookup_tool(paths, tool_key(tool, options, values, environ), environ)
+    found = lookup_tool(paths, tool_key(tool, options, values, environ, prog), environ)
     if found is None:  # never recorded, or something it depends on changed: the full path resolves (and records)
         return None
     env_name, command, executable, argv0 = found
@@ -493,8 +499,10 @@ def _is_record(path: str) -> bool:
     return stat.S_ISREG(info.st_mode) and is_trusted(info)
 
 
-def run_warm(argv: list[str], environ: "Mapping[str, str]") -> None:
+def run_warm(argv: list[str], environ: "Mapping[str, str]", prog: str = "ce") -> None:
     """Exec the tool (or script) if *argv* is a warm hit; return (having done nothing) otherwise.
+
+    *prog* is the front door (``ce``, ``conda exec``), part of the tool index key.
 
     Raises :class:`CeError` only when the tool was found but could not start.
     """
@@ -509,7 +517,7 @@ def run_warm(argv: list[str], environ: "Mapping[str, str]") -> None:
     paths = CachePaths.from_environ(environ)
     try:
         settings = CleanSettings(environ)
-        target = None if settings.warnings else _tool_target(tool, tool_args, options, environ, paths)
+        target = None if settings.warnings else _tool_target(tool, tool_args, options, environ, paths, prog)
     except (_Fallback, OSError):
         return
     except Exception as error:  # a script's configuration error: the full command line reports it

@@ -61,12 +61,19 @@ def _error_kinds(error: BaseException) -> set[str]:
 def use_context_of_conda_cli() -> None:
     """Under ``conda exec``: keep the context conda's command line loaded instead of reloading it.
 
-    Called before ce's command line reads the environment, so the ``CONDA_ROOT``
-    conda exported for itself (not the user's) is taken out first.
+    Called before ce's command line (and its warm path) reads the environment, so the
+    ``CONDA_ROOT`` conda exported for itself (not the user's) is taken out first; ce's own
+    condarc reading still expands ``$CONDA_ROOT`` to it (:func:`ce.config.condarc.use_root_of_conda`),
+    as conda's search path did, with or without the shell hook's variables.
     """
+    from ce.config.condarc import use_root_of_conda
+
     _State.from_conda_cli = True
+    # What conda's own search path expanded: CONDA_ROOT as inherited, else conda's prefix (set on import).
+    root = os.environ.get("CONDA_ROOT") or os.path.abspath(sys.prefix)
     if "CONDA_ROOT" in os.environ and not _inherited_conda_root():  # conda's import set it, for itself
         _State.conda_root = os.environ.pop("CONDA_ROOT")
+    use_root_of_conda(root)
 
 
 def _inherited_conda_root() -> bool:

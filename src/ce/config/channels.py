@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 
 from ce.config import condarc
-from ce.config.settings import DEFAULT_CHANNEL_ALIAS, DEFAULTS_NAME
-from ce.errors import UsageError
+from ce.config.settings import DEFAULT_CHANNEL_ALIAS, DEFAULTS_NAME, CondaSettings
+from ce.errors import ConfigurationError, UsageError
 from ce.specs import check_text
 
 TYPE_CHECKING = False
@@ -81,21 +81,46 @@ def normalize_channel(
 def resolve_channels(cli_channels: list[str], override_channels: bool, environ: Mapping[str, str]) -> tuple[str, ...]:
     """``-c`` channels first, then the configured ones unless ``--override-channels``.
 
-    ``defaults`` expands as conda expands it; names map through the
-    configured ``custom_channels`` and ``channel_alias``.
+    When no source configures ``channels`` at all, ce's default (conda-forge) comes
+    after them; not under ``conda exec`` with ``-c`` (the list is then conda's own, as
+    ``conda create -c X`` has it).  ``channels: []`` (configured, empty) adds nothing,
+    in both front doors.  ``defaults`` expands as conda expands it; names map through
+    the configured ``custom_channels`` and ``channel_alias``.
+
+    Raises :class:`ConfigurationError` when that leaves no channel at all.
     """
     if override_channels and not cli_channels:
         raise UsageError("--override-channels needs at least one -c/--channel")
     settings = condarc.load(environ)
     names = list(cli_channels)
     if not override_channels:
-        names.extend(settings.channels or DEFAULT_CHANNELS)
+        names.extend(configured_channels(settings, bool(cli_channels)))
+    if not names:
+        source = settings.sources.get("channels", "the configuration")
+        raise ConfigurationError(
+            f"no channels to install from: channels is empty in {source}; "
+            "pass -c CHANNEL, or list channels in a condarc file (~/.condarc: channels: [conda-forge]) "
+            "or in CONDA_CHANNELS"
+        )
     resolved: list[str] = []
     for name in condarc.expand_defaults(names, settings):
         url = normalize_channel(name, settings.channel_alias, settings.custom_channels)
         if url not in resolved:
             resolved.append(url)
     return tuple(resolved)
+
+
+def configured_channels(settings: CondaSettings, with_cli_channels: bool) -> tuple[str, ...]:
+    """The channels that follow the ``-c`` ones: the configured ``channels``, else ce's default.
+
+    A ``channels`` key that some source sets, even to an empty list, is the configuration: no default
+    is added.  When none sets it, conda-forge, except under ``conda exec`` behind ``-c`` channels.
+    """
+    if settings.channels or "channels" in settings.sources:
+        return settings.channels
+    if with_cli_channels and condarc.root_of_conda() is not None:
+        return ()
+    return DEFAULT_CHANNELS
 
 
 def check_override_allowed(environ: Mapping[str, str]) -> None:
@@ -110,5 +135,5 @@ def configuration_depends_on_cwd(environ: Mapping[str, str]) -> bool:
     is not recorded in the tool index (:mod:`ce.fastpath`).
     """
     settings = condarc.load(environ)
-    names = condarc.expand_defaults([*(settings.channels or DEFAULT_CHANNELS), DEFAULTS_NAME], settings)
+    names = condarc.expand_defaults([*configured_channels(settings, False), DEFAULTS_NAME], settings)
     return any(is_local_channel(name.strip()) and not os.path.isabs(os.path.expanduser(name.strip())) for name in names)

@@ -139,16 +139,54 @@ def _root_from_executable(path: str, names: tuple[str, ...], dirs: tuple[str, ..
     return None
 
 
+class _CondaExec:
+    """Set by ``conda exec``: the root conda's own search path expanded (``$CONDA_ROOT``)."""
+
+    root: str | None = None
+
+
+def use_root_of_conda(root: str) -> None:
+    """Under ``conda exec``: read ``$CONDA_ROOT/.condarc`` (and the rest) under *root*, as conda did.
+
+    conda exports ``CONDA_ROOT`` for itself when it starts; ``conda exec`` takes it out of the
+    environment (the tool must not inherit it) and hands it here instead, so the base
+    condarc counts even without the shell hook's variables.  It also means the channels
+    are conda's own (see :func:`ce.config.channels.resolve_channels`).
+    """
+    _CondaExec.root = root
+
+
+def root_of_conda() -> str | None:
+    """The root :func:`use_root_of_conda` set: not ``None`` only under ``conda exec``."""
+    return _CondaExec.root
+
+
+#: Marks the directory of a conda installation (a base or an environment).
+CONDA_META = "conda-meta"
+
+
 def conda_root(environ: Mapping[str, str]) -> str | None:
     """The conda base installation whose condarc conda reads as ``$CONDA_ROOT/.condarc``.
 
-    conda sets ``CONDA_ROOT`` to its own ``sys.prefix`` when it starts; its
+    Under ``conda exec``: conda's own root (:func:`use_root_of_conda`).  conda sets
+    ``CONDA_ROOT`` to its own ``sys.prefix`` when it starts; its
     shell hook exports ``_CONDA_ROOT``, ``CONDA_EXE`` (``<root>/bin/conda``,
     ``<root>/condabin/conda``, ``<root>\\Scripts\\conda.exe``) and
     ``CONDA_PYTHON_EXE`` (``<root>/bin/python``, ``<root>\\python.exe``)
-    instead, so standalone ``ce`` finds the base from those, in that order.
-    String operations only (the warm path).
+    instead, so standalone ``ce`` finds the base from those, in that order;
+    without any of them (absolute-path calls, CI, cron), ``sys.prefix`` when
+    ``<sys.prefix>/conda-meta`` exists: ce installed in a conda base reads
+    that base's condarc.  String operations and at most one ``stat`` (the warm path).
     """
+    if _CondaExec.root is not None:
+        return _CondaExec.root
+    found = _root_from_variables(environ)
+    if found is None and os.path.isdir(os.path.join(sys.prefix, CONDA_META)):
+        return sys.prefix
+    return found
+
+
+def _root_from_variables(environ: Mapping[str, str]) -> str | None:
     for variable in ("CONDA_ROOT", "_CONDA_ROOT"):
         value = environ.get(variable)
         if value:
@@ -250,8 +288,9 @@ def watched_paths(environ: Mapping[str, str]) -> tuple[list[str], set[str]]:
     """Every path whose change can change the configuration, and the variables that placed them.
 
     The paths are each search-path entry as expanded here (existing or not: a condarc
-    file created later must be noticed), then every condarc file found (the files of a
-    ``condarc.d`` directory too).  The variables are those the search path refers to.
+    file created later must be noticed), ``<sys.prefix>/conda-meta`` when no conda root
+    was found (it would make ``sys.prefix`` the root), then every condarc file found (the
+    files of a ``condarc.d`` directory too).  The variables are those the search path refers to.
     Used to record a tool run in the tool index (:mod:`ce.fastpath`).
     """
     paths: list[str] = []
@@ -261,6 +300,9 @@ def watched_paths(environ: Mapping[str, str]) -> tuple[list[str], set[str]]:
         path = _expand_entry(entry, environ)
         if path is not None:
             paths.append(path)
+    meta = os.path.join(sys.prefix, CONDA_META)
+    if any("CONDA_ROOT" in entry for entry in search_path(environ)) and conda_root(environ) is None:
+        paths.append(meta)  # not a conda base now: a conda-meta created later makes sys.prefix the root
     paths.extend(path for path, _, _ in find_files(environ))
     return list(dict.fromkeys(paths)), variables
 

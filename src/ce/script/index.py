@@ -22,6 +22,7 @@ import os
 from ce.backends.builtin import BUILTIN_BACKENDS, sidecar_names
 from ce.base import CachePaths, is_env_name, read_index_entry, read_regular, sha256_hex, write_index_entry
 from ce.config.channels import is_local_channel, resolve_channels
+from ce.config.condarc import root_of_conda
 from ce.errors import CeError
 
 RECIPE = "ce-script-index:1"
@@ -43,7 +44,12 @@ def _stat_text(path: str) -> str:
 def _configured_channels(environ: Mapping[str, str]) -> tuple[str, ...]:
     """The channels the configuration (condarc files, ``$CONDA_CHANNELS``) gives, resolved."""
     try:
-        return ("configured", *resolve_channels([], False, environ))
+        # the front door too: behind -c, conda exec and ce differ when nothing configures channels
+        return (
+            "configured",
+            "conda exec" if root_of_conda() is not None else "ce",
+            *resolve_channels([], False, environ),
+        )
     except CeError as error:  # the full path reports it; here it only has to differ
         return ("unusable configuration", str(error))
 
