@@ -36,7 +36,10 @@ touches; each name below is where conda defines or exports it:
   what conda keeps through ``conda remove`` of another package.
 
 The solver and transaction half (``conda.models``, ``conda.core.link``,
-``conda.core.envs_manager``) is ``FAKE_SOLVER_API`` in tests/test_conda_solver.py.
+``conda.core.envs_manager``) is ``FAKE_SOLVER_API`` in tests/test_conda_solver.py;
+``PACKAGE_CACHE_API`` below puts conda's package cache under its transaction
+(``conda/core/package_cache_data.py``, ``conda/core/path_actions.py``,
+``conda/core/link.py``), written over ``FAKE_SOLVER_API``'s ``link.py``.
 
 ``python -m conda ARGS`` dispatches like conda (``conda/cli/main.py``) for a
 plugin subcommand without ``configure_parser``: it loads ce's ``conda`` entry
@@ -401,6 +404,341 @@ _PREFIX_DATA = {
             def get_state(self, rev=-1):
                 states = self.construct_states()
                 return states[rev][1] if states else set()
+    """,
+}
+
+
+#: conda's package cache as its transaction fills and reads it (26.7.1 and main alike):
+#:
+#: - ``conda/core/package_cache_data.py``: ``PackageCacheData`` (one instance per directory,
+#:   ``first_writable`` creating the directory with its magic file ``urls.txt`` and an empty
+#:   ``urls``; ``load`` reads each extracted entry's ``info/repodata_record.json``; ``query``
+#:   matches a record by ``_pkey``: channel, subdir, name, version, build number, build;
+#:   ``get_entry_to_link``), ``UrlsData`` (``urls.txt``: appended, newest last; ``get_url`` the
+#:   newest line whose last part is the file name), ``PackageCacheData.clear`` (forgets every
+#:   instance: the next one reads its directory again) and ``ProgressiveFetchExtract``
+#:   (``make_actions_for_record``: an extracted entry that matches the record, whose size and md5
+#:   agree when both are known and which has a ``url``, is reused as it is; otherwise the
+#:   archive is cached from the record's ``url`` into the first writable cache and extracted).
+#: - ``conda/core/path_actions.py``: ``CacheUrlAction`` (a ``file://`` archive is copied under
+#:   its file name and a URL appended to ``urls.txt``: from another package cache, the URL that
+#:   cache recorded; from anywhere else, the URL given, unless another cache holds the same file
+#:   name and md5; http(s) would download, which the fake refuses) and ``ExtractPackageAction``
+#:   (writes ``info/repodata_record.json``: the record's fields over ``info/index.json``,
+#:   ``json.dump`` without a trailing newline).
+#: - ``conda/core/link.py``: ``UnlinkLinkTransaction.download_and_extract`` runs those actions;
+#:   ``execute`` writes each ``conda-meta/<name>-<version>-<build>.json`` from the package cache
+#:   entry it links (its ``url`` is the entry's: what ``conda list --explicit`` prints).
+#:
+#: Not faked: extracting the archive itself (the entry gets an ``info/index.json`` made from
+#: the record's fields), tarballs found in a cache without their extracted entry, read-only caches.
+PACKAGE_CACHE_API = {
+    "conda/core/package_cache_data.py": """
+        import json
+        import os
+        from os.path import basename, isdir, isfile, islink, join
+        from urllib.parse import unquote, urlsplit
+
+        from conda.base.context import context
+
+        PACKAGE_CACHE_MAGIC_FILE = "urls.txt"
+
+
+        def strip_pkg_extension(path):
+            for extension in (".conda", ".tar.bz2"):
+                if path.endswith(extension):
+                    return path[: -len(extension)], extension
+            return path, None
+
+
+        def url_to_path(url):
+            return unquote(urlsplit(url).path)
+
+
+        def _pkey(record):
+            channel = getattr(record, "channel", None)
+            channel = getattr(channel, "base_url", channel)
+            return (channel, record.subdir, record.name, record.version, record.build_number, record.build)
+
+
+        class PackageCacheRecord:
+            def __init__(self, fields, package_tarball_full_path, extracted_package_dir):
+                self.__dict__.update(fields)
+                self.package_tarball_full_path = package_tarball_full_path
+                self.extracted_package_dir = extracted_package_dir
+
+            def get(self, name, default=None):
+                return self.__dict__.get(name, default)
+
+            @property
+            def is_extracted(self):
+                entry = self.extracted_package_dir
+                return isdir(entry) and isfile(join(entry, "info", "index.json"))
+
+
+        class UrlsData:
+            def __init__(self, pkgs_dir):
+                self.urls_txt_path = join(pkgs_dir, "urls.txt")
+                self._urls_data = []
+                if isfile(self.urls_txt_path):
+                    with open(self.urls_txt_path, "rb") as fh:
+                        self._urls_data = [line.strip().decode("utf-8") for line in fh]
+                    self._urls_data.reverse()
+
+            def add_url(self, url):
+                with open(self.urls_txt_path, mode="a", encoding="utf-8") as fh:
+                    fh.write(url + "\\n")
+                self._urls_data.insert(0, url)
+
+            def get_url(self, package_path):
+                package_path = basename(package_path)
+                if strip_pkg_extension(package_path)[1] is None:
+                    package_path += ".tar.bz2"
+                return next((url for url in self._urls_data if basename(url) == package_path), None)
+
+
+        class PackageCacheData:
+            _cache_ = {}
+
+            def __new__(cls, pkgs_dir):
+                if pkgs_dir not in cls._cache_:
+                    cache = cls._cache_[pkgs_dir] = super().__new__(cls)
+                    cache.pkgs_dir = pkgs_dir
+                    cache._records = None
+                    cache._urls_data = UrlsData(pkgs_dir)
+                return cls._cache_[pkgs_dir]
+
+            def load(self):
+                self._records = {}
+                if not isdir(self.pkgs_dir):
+                    return
+                for name in sorted(os.listdir(self.pkgs_dir)):
+                    entry = join(self.pkgs_dir, name)
+                    if islink(entry) or not isfile(join(entry, "info", "index.json")):
+                        continue
+                    try:
+                        with open(join(entry, "info", "repodata_record.json"), encoding="utf-8") as fh:
+                            fields = json.load(fh)
+                    except (OSError, ValueError):
+                        continue
+                    record = PackageCacheRecord(fields, join(self.pkgs_dir, fields.get("fn", name)), entry)
+                    self._records[_pkey(record)] = record
+
+            def insert(self, record):
+                self.query(record)  # loaded
+                self._records[_pkey(record)] = record
+
+            def query(self, package_ref):
+                if self._records is None:
+                    self.load()
+                found = self._records.get(_pkey(package_ref))
+                return iter(() if found is None else (found,))
+
+            @classmethod
+            def first_writable(cls, pkgs_dirs=None):
+                pkgs_dir = (context.pkgs_dirs if pkgs_dirs is None else pkgs_dirs)[0]
+                if not isfile(join(pkgs_dir, PACKAGE_CACHE_MAGIC_FILE)):
+                    os.makedirs(pkgs_dir, exist_ok=True)
+                    open(join(pkgs_dir, PACKAGE_CACHE_MAGIC_FILE), "a").close()
+                    open(join(pkgs_dir, "urls"), "a").close()
+                return cls(pkgs_dir)
+
+            @classmethod
+            def tarball_file_in_cache(cls, tarball_path, md5sum, exclude_caches=()):
+                for pkgs_dir in context.pkgs_dirs:
+                    if pkgs_dir in exclude_caches:
+                        continue
+                    cache = cls(pkgs_dir)
+                    if cache._records is None:
+                        cache.load()
+                    for record in cache._records.values():
+                        same_name = basename(record.package_tarball_full_path) == basename(tarball_path)
+                        if same_name and record.get("md5") == md5sum:
+                            return record
+                return None
+
+            @classmethod
+            def clear(cls):
+                cls._cache_.clear()
+
+            @classmethod
+            def get_entry_to_link(cls, package_ref):
+                for pkgs_dir in context.pkgs_dirs:
+                    for record in cls(pkgs_dir).query(package_ref):
+                        if record.is_extracted:
+                            return record
+                raise LookupError(f"No package '{package_ref.name}' found in cache directories.")
+
+
+        class ProgressiveFetchExtract:
+            @staticmethod
+            def make_actions_for_record(prec):
+                from conda.core.path_actions import CacheUrlAction, ExtractPackageAction
+
+                size, md5 = getattr(prec, "size", None), getattr(prec, "md5", None)
+
+                def pcrec_matches(pcrec):
+                    matches = True
+                    if size is not None and pcrec.get("size") is not None:
+                        matches = pcrec.size == size
+                    if matches and md5 is not None and pcrec.get("md5") is not None:
+                        matches = pcrec.md5 == md5
+                    return matches
+
+                extracted = next(
+                    (pcrec for pkgs_dir in context.pkgs_dirs for pcrec in PackageCacheData(pkgs_dir).query(prec)
+                     if pcrec.is_extracted),
+                    None,
+                )
+                if extracted and pcrec_matches(extracted) and extracted.get("url"):
+                    return None, None
+                first_writable_cache = PackageCacheData.first_writable()
+                url = prec.url
+                target_package_basename = basename(url.split("#")[0]) or prec.fn
+                cache_action = CacheUrlAction(
+                    url=url,
+                    target_pkgs_dir=first_writable_cache.pkgs_dir,
+                    target_package_basename=target_package_basename,
+                    sha256=getattr(prec, "sha256", None),
+                    size=size,
+                    md5=md5,
+                )
+                extract_action = ExtractPackageAction(
+                    source_full_path=cache_action.target_full_path,
+                    target_pkgs_dir=first_writable_cache.pkgs_dir,
+                    target_extracted_dirname=strip_pkg_extension(target_package_basename)[0],
+                    record_or_spec=prec,
+                )
+                return cache_action, extract_action
+
+            def __init__(self, link_prefs):
+                self.link_precs = tuple(link_prefs)
+
+            def execute(self):
+                for prec in self.link_precs:
+                    cache_action, extract_action = self.make_actions_for_record(prec)
+                    if cache_action is not None:
+                        cache_action.execute()
+                    if extract_action is not None:
+                        extract_action.execute()
+    """,
+    "conda/core/path_actions.py": """
+        import hashlib
+        import json
+        import os
+        import shutil
+        from os.path import dirname, join, lexists
+
+        from conda.base.context import context
+
+
+        def _md5(path):
+            with open(path, "rb") as fh:
+                return hashlib.md5(fh.read()).hexdigest()
+
+
+        class CacheUrlAction:
+            def __init__(self, url, target_pkgs_dir, target_package_basename, sha256=None, size=None, md5=None):
+                self.url, self.target_pkgs_dir = url, target_pkgs_dir
+                self.target_package_basename = target_package_basename
+                self.sha256, self.size, self.md5 = sha256, size, md5
+
+            @property
+            def target_full_path(self):
+                return join(self.target_pkgs_dir, self.target_package_basename)
+
+            def execute(self):
+                from conda.core.package_cache_data import PackageCacheData, url_to_path
+
+                target_package_cache = PackageCacheData(self.target_pkgs_dir)
+                if not self.url.startswith("file:/"):
+                    raise OSError(f"the fake conda downloads nothing: {self.url}")
+                source_path = url_to_path(self.url)
+                if lexists(self.target_full_path):
+                    os.unlink(self.target_full_path)
+                if dirname(source_path) in context.pkgs_dirs:
+                    shutil.copyfile(source_path, self.target_full_path)
+                    origin_url = PackageCacheData(dirname(source_path))._urls_data.get_url(self.target_package_basename)
+                else:
+                    pc_entry = PackageCacheData.tarball_file_in_cache(
+                        source_path, _md5(source_path), exclude_caches=(self.target_pkgs_dir,)
+                    )
+                    origin_url = None
+                    if pc_entry:
+                        origin_url = target_package_cache._urls_data.get_url(pc_entry.extracted_package_dir)
+                    shutil.copyfile(source_path, self.target_full_path)
+                target_package_cache._urls_data.add_url(origin_url or self.url)
+
+
+        class ExtractPackageAction:
+            def __init__(self, source_full_path, target_pkgs_dir, target_extracted_dirname, record_or_spec):
+                self.source_full_path, self.target_pkgs_dir = source_full_path, target_pkgs_dir
+                self.target_extracted_dirname, self.record_or_spec = target_extracted_dirname, record_or_spec
+
+            @property
+            def target_full_path(self):
+                return join(self.target_pkgs_dir, self.target_extracted_dirname)
+
+            def execute(self):
+                from conda.core.package_cache_data import PackageCacheData, PackageCacheRecord
+
+                if lexists(self.target_full_path):
+                    shutil.rmtree(self.target_full_path)
+                info = join(self.target_full_path, "info")
+                os.makedirs(info)
+                record = self.record_or_spec
+                index = {key: getattr(record, key) for key in ("name", "version", "build", "build_number", "subdir")}
+                with open(join(info, "index.json"), "w", encoding="utf-8") as fo:
+                    json.dump(index, fo)
+                fields = dict(index)
+                for key in ("fn", "md5", "url", "sha256", "depends", "constrains", "license", "timestamp", "size"):
+                    if getattr(record, key, None) is not None:
+                        fields[key] = getattr(record, key)
+                fields["channel"] = record.channel.base_url
+                for key in ("depends", "constrains"):
+                    fields[key] = list(fields.get(key, ()))
+                with open(join(info, "repodata_record.json"), "w", encoding="utf-8") as fo:
+                    json.dump(fields, fo, indent=2)
+                pcrec = PackageCacheRecord(fields, self.source_full_path, self.target_full_path)
+                PackageCacheData(self.target_pkgs_dir).insert(pcrec)
+    """,
+    "conda/core/link.py": """
+        import json
+        import os
+        from collections import namedtuple
+
+        from conda.core.envs_manager import get_user_environments_txt_file
+        from conda.core.package_cache_data import PackageCacheData, ProgressiveFetchExtract
+
+        PrefixSetup = namedtuple(
+            "PrefixSetup", "target_prefix unlink_precs link_precs remove_specs update_specs neutered_specs"
+        )
+
+
+        class UnlinkLinkTransaction:
+            def __init__(self, *setups):
+                (self.setup,) = setups
+
+            def download_and_extract(self):
+                print("Downloading and Extracting Packages")
+                ProgressiveFetchExtract(self.setup.link_precs).execute()
+
+            def execute(self):
+                prefix = self.setup.target_prefix
+                os.makedirs(os.path.join(prefix, "bin"))
+                os.makedirs(os.path.join(prefix, "conda-meta"))
+                for prec in self.setup.link_precs:
+                    pcrec = PackageCacheData.get_entry_to_link(prec)
+                    fields = {k: v for k, v in vars(pcrec).items() if k not in ("package_tarball_full_path",)}
+                    fields["url"] = pcrec.url
+                    meta = os.path.join(prefix, "conda-meta", f"{prec.name}-{prec.version}-{prec.build}.json")
+                    with open(meta, "w", encoding="utf-8") as fo:
+                        json.dump(fields, fo, indent=2)
+                with open(os.path.join(prefix, "bin", "tool"), "w") as handle:
+                    handle.write(f"#!{prefix}/bin/python\\n" + "".join(r.name + "\\n" for r in self.setup.link_precs))
+                os.makedirs(os.path.dirname(get_user_environments_txt_file()), exist_ok=True)
+                with open(get_user_environments_txt_file(), "a") as handle:
+                    handle.write(prefix + "\\n")
     """,
 }
 

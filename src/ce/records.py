@@ -42,6 +42,9 @@ class LockedPackage:
     python_site_packages_path: str | None = None
     #: The backend's own record, when the packages came from that backend's solve.
     native: Any = field(default=None, compare=False, repr=False)
+    #: Where the archive comes from (without credentials) when ``url`` names ce's verified local copy of it:
+    #: the URL a package cache should record, as a download from there would.
+    origin_url: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def filename(self) -> str:

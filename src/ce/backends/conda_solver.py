@@ -14,7 +14,9 @@ rewrites the build path to the final path in every file conda wrote with the
 prefix in it (text files: plain replacement; binary files: conda's own
 NUL-padded replacement, possible because the final path is shorter;
 ``.pyc`` files are left alone: Python fixes their paths on load).  Files
-conda hard-linked from its package cache are never touched.
+conda hard-linked from its package cache are never touched.  Archives ce
+fetched and verified reach conda as ``file://`` URLs into ce's store; conda's
+package cache is then made to record where they came from (:func:`record_origins`).
 
 This module imports conda only inside functions: it is importable (and its
 pure parts testable) without conda.
@@ -346,9 +348,11 @@ class CondaSolver:
         from conda.models.match_spec import MatchSpec  # type: ignore[import-not-found,unused-ignore]
 
         records = tuple(to_conda_record(package) for package in packages)
+        pkgs_dirs: Sequence[str] = ()
         try:
             with _conda_settings(request), _conda_output(not request.show_progress, prefix):
-                check_package_caches(_load_context().pkgs_dirs, records)
+                pkgs_dirs = tuple(_load_context().pkgs_dirs)
+                check_package_caches(pkgs_dirs, records)
                 setup = PrefixSetup(
                     target_prefix=prefix,
                     unlink_precs=(),
@@ -366,6 +370,8 @@ class CondaSolver:
             hint = " (offline: only cached packages are used)" if request.offline else ""
             raise InstallError(f"cannot install the environment{hint}: {_message(error)}") from error
         finally:
+            # conda recorded the store's file:// URLs of what it fetched: it gets the archives' own
+            record_origins(pkgs_dirs, packages)
             forget_environment(prefix)
         relocate(prefix, final_prefix)
 
@@ -393,6 +399,31 @@ def check_package_caches(pkgs_dirs: Sequence[str], records: Sequence[Any]) -> li
         if os.path.isdir(pkgs_dir):
             evicted += [os.path.join(pkgs_dir, name) for name in evict_mismatched(pkgs_dir, expected)]
     return evicted
+
+
+def record_origins(pkgs_dirs: Sequence[str], packages: Sequence[LockedPackage]) -> list[str]:
+    """Make conda's package caches name the origin of each of *packages* installed from ce's store; what changed.
+
+    conda fetched those archives from their ``file://`` URL in ce's store and
+    recorded that URL in ``urls.txt`` and the entry's ``repodata_record.json``;
+    a later ``conda create`` reusing the entry would copy it into its
+    environment.  They get the URL the package came from, without
+    credentials, as if conda had downloaded it from there.  conda's records of
+    its caches held in this process are dropped, so they are read again.
+    """
+    from ce.backends.package_cache import record_origin_urls
+
+    origins = {package.url: package.origin_url for package in packages if package.origin_url}
+    changed: list[str] = []
+    for pkgs_dir in pkgs_dirs if origins else ():
+        changed += [os.path.join(pkgs_dir, name) for name in record_origin_urls(pkgs_dir, origins)]
+    if changed:
+        # conda keeps each cache's records in memory: whatever else runs in this process reads them anew
+        with contextlib.suppress(Exception):
+            from conda.core.package_cache_data import PackageCacheData  # type: ignore[import-not-found,unused-ignore]
+
+            PackageCacheData.clear()
+    return changed
 
 
 def forget_environment(prefix: str) -> None:

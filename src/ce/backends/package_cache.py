@@ -15,6 +15,11 @@ revision, then the sha256 the download was checked against, absent for a
 source without hashes) or conda's ``<entry>/info/repodata_record.json`` (the
 archive's sha256 and md5).  Reading them costs one small read per package,
 so a cold run from a warm package cache stays cheap.
+
+An archive ce fetched and verified reaches conda's transaction as a
+``file://`` URL into ce's store; :func:`record_origin_urls` then makes
+conda's bookkeeping (``urls.txt``, ``repodata_record.json``) name the URL it
+came from, as a download from there would have.
 """
 
 from __future__ import annotations
@@ -23,17 +28,21 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ce.errors import InstallError
+from ce.fileio import write_atomically
 
 #: Where an evicted entry is moved before it is removed (one rename takes it out of the installer's sight).
 EVICTED_PREFIX = ".ce-evicted-"
 _RATTLER_REVISION_BYTES = 8
 _SHA256_BYTES = 32
 _RECORD_LIMIT = 1 << 20
+#: conda's list of the URLs it fetched archives from, oldest first (``UrlsData``).
+URLS_TXT = "urls.txt"
 
 
 @dataclass(frozen=True)
@@ -125,3 +134,102 @@ def _remove(path: str) -> None:
     else:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+#: The archive extensions conda strips from a file name to name its extracted entry (``strip_pkg_extension``).
+_ARCHIVE_EXTENSIONS = (".conda", ".tar.bz2")
+
+
+def _entry_of(url: str) -> str | None:
+    """The entry name conda extracts the archive *url* names into: its file name without the extension."""
+    filename = url.rsplit("/", 1)[-1]
+    for extension in _ARCHIVE_EXTENSIONS:
+        if filename.endswith(extension) and len(filename) > len(extension):
+            return filename[: -len(extension)]
+    return None
+
+
+def _regular_file(path: str) -> bool:
+    """Whether *path* is a regular file itself (not a symbolic link to one)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _real_directory(path: str) -> bool:
+    """Whether *path* is a directory itself (not a symbolic link to one)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _fix_urls_txt(cache_dir: str, origins: Mapping[str, str]) -> bool:
+    """Replace each line of ``urls.txt`` that names a store URL of *origins* by its origin; whether it changed."""
+    path = os.path.join(cache_dir, URLS_TXT)
+    if not _regular_file(path):
+        return False
+    try:
+        with open(path, "rb") as handle:
+            lines = handle.read().decode("utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return False
+    changed = False
+    for index, line in enumerate(lines):
+        origin = origins.get(line.strip())
+        if origin is not None:
+            lines[index] = origin + line[len(line.rstrip("\r\n")) :]
+            changed = True
+    if changed:
+        write_atomically(path, "".join(lines))
+    return changed
+
+
+def _fix_record(cache_dir: str, store_url: str, origin: str) -> bool:
+    """Put *origin* into the ``repodata_record.json`` of the entry extracted from *store_url*; whether it did."""
+    name = _entry_of(store_url)
+    if name is None:
+        return False
+    entry = os.path.join(cache_dir, name)
+    info = os.path.join(entry, "info")
+    path = os.path.join(info, "repodata_record.json")
+    if not (_real_directory(entry) and _real_directory(info) and _regular_file(path)):
+        return False  # never through a link: the entry is not one conda extracted here
+    try:
+        with open(path, "rb") as handle:
+            record = json.loads(handle.read(_RECORD_LIMIT))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("url") != store_url:
+        return False  # another archive's entry, or one conda recorded from elsewhere: not this install's
+    record["url"] = origin
+    write_atomically(path, json.dumps(record, indent=2))
+    return True
+
+
+def record_origin_urls(cache_dir: str, origins: Mapping[str, str]) -> list[str]:
+    """Make conda's package cache *cache_dir* name each archive's origin where it names ce's store; what changed.
+
+    *origins* maps the ``file://`` URL of each archive's verified copy in ce's
+    store (the URL the install was given) to the URL it came from, without
+    credentials.  conda records the URL it fetched an archive from twice:
+    appended to ``urls.txt``, and as ``url`` in the extracted entry's
+    ``info/repodata_record.json``, which a later ``conda create`` that reuses
+    the entry copies into its environment's ``conda-meta``.  Only lines and
+    entries that name one of those store URLs are changed (each file replaced
+    atomically, never written through a link), so the cache reads as if conda
+    had downloaded the archive from its origin.  A cache this user cannot
+    write is left as it is.
+    """
+    changed: list[str] = []
+    if not origins or not os.path.isdir(cache_dir):
+        return changed
+    for store_url, origin in origins.items():
+        with contextlib.suppress(OSError):
+            if _fix_record(cache_dir, store_url, origin):
+                changed.append(_entry_of(store_url) or store_url)
+    with contextlib.suppress(OSError):
+        if _fix_urls_txt(cache_dir, origins):
+            changed.append(URLS_TXT)
+    return changed

@@ -12,7 +12,10 @@ name-version-build alone.  Temporary files of killed downloads are removed
 once stale, here and by ``--clean``.
 
 The backend installs from the verified copy (a ``file://`` URL into the
-store); :func:`record_lock_urls` then puts the lock's own URL back into
+store), told where it came from (``origin_url``, without credentials) so
+that a package cache it keeps records that URL (the ``conda`` solver fixes
+conda's ``urls.txt`` and ``repodata_record.json``);
+:func:`record_lock_urls` then puts the lock's own URL back into
 ``conda-meta``, so the environment records where the package came from,
 as conda and rattler do, never ce's private store.
 """
@@ -355,7 +358,7 @@ def verified_packages(
     jobs = [_lock_job(package, store, channels) for package in packages]
     sha256s = _fetch_jobs(jobs, offline, show_progress)
     return [
-        replace(package, url=job.target.as_uri(), sha256=sha256)
+        replace(package, url=job.target.as_uri(), sha256=sha256, origin_url=without_credentials(package.url))
         for package, job, sha256 in zip(packages, jobs, sha256s, strict=True)
     ]
 
@@ -413,7 +416,9 @@ def content_addressed(
     result = list(packages)
     for (index, package), job, sha256 in zip(picked, jobs, sha256s, strict=True):
         target = job.target if job.expected else _into_store(job, sha256, store, package.filename)
-        result[index] = replace(package, url=target.as_uri(), sha256=sha256, native=None)
+        result[index] = replace(
+            package, url=target.as_uri(), sha256=sha256, native=None, origin_url=without_credentials(package.url)
+        )
     return result
 
 
