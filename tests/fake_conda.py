@@ -9,7 +9,13 @@ touches; each name below is where conda defines or exports it:
   ``repr`` ``"<Name>: <message>"``, and since 26.7 ``%``-formatting only when
   keyword arguments are given).
 - ``conda/exceptions.py``: ``CondaError`` (re-exported), ``CondaValueError``,
-  ``print_conda_exception`` (``"\\n<repr>\\n"`` on stderr).
+  ``PluginError``, ``print_conda_exception`` (``"\\n<repr>\\n"`` on stderr).
+- ``conda/plugins/manager.py``: ``CondaPluginManager`` with conda's
+  ``load_entrypoints`` (every distribution's ``conda`` entry points, each
+  registered under its module's name; one that fails to import is skipped),
+  ``get_hook_results`` (a ``PluginError`` "Conflicting plugins found for
+  `subcommands`" when two plugins register one name, as conda raises on every
+  command that builds its parser) and ``get_subcommands``.
 - ``conda/plugins/__init__.py``: only ``hookimpl`` (``__all__``); the
   ``CondaSubcommand`` re-export is deprecated in 26.3 and gone on main.
 - ``conda/plugins/hookspec.py``: ``hookimpl``, ``CondaSpecs.conda_subcommands``
@@ -42,8 +48,9 @@ The solver and transaction half (``conda.models``, ``conda.core.link``,
 ``conda/core/link.py``), written over ``FAKE_SOLVER_API``'s ``link.py``.
 
 ``python -m conda ARGS`` dispatches like conda (``conda/cli/main.py``) for a
-plugin subcommand without ``configure_parser``: it loads ce's ``conda`` entry
-point with pluggy, hands the arguments after the subcommand name to its
+plugin subcommand without ``configure_parser``: it loads every
+distribution's ``conda`` entry points as ``get_plugin_manager`` does (a
+conflict is conda's ``PluginError``, printed, exit status 1), hands the arguments after the subcommand name to its
 action as a tuple, exits with the action's integer result, and prints a
 ``CondaError`` as ``\\n<Name>: <message>\\n`` on stderr with its return code.
 """
@@ -107,6 +114,10 @@ _CORE = {
                 )
 
 
+        class PluginError(CondaError):
+            pass
+
+
         def print_conda_exception(exc_val, exc_tb=None):
             print(f"\\n{exc_val!r}\\n", file=sys.stderr)
     """,
@@ -155,32 +166,101 @@ _CORE = {
                 self.aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
                 self.__post_init__()
     """,
-    "conda/__main__.py": """
-        import sys
+    "conda/plugins/manager.py": """
+        from importlib.metadata import distributions
 
         import pluggy
 
+        from ..exceptions import PluginError
+        from .hookspec import CondaSpecs
+
+        #: conda-lock's plugin (a test dependency) takes most of a second to import and registers no subcommand
+        _SKIPPED = {"conda-lock"}
+
+
+        class CondaPluginManager(pluggy.PluginManager):
+            def __init__(self, project_name="conda"):
+                super().__init__(project_name)
+                self._plugin_distinfo = []
+
+            def load_entrypoints(self, group, name=None):
+                count = 0
+                for dist in distributions():
+                    for entry_point in dist.entry_points:
+                        if entry_point.group != group or (name is not None and entry_point.name != name):
+                            continue
+                        if entry_point.name in _SKIPPED:
+                            continue
+                        try:
+                            plugin = entry_point.load()
+                        except Exception:
+                            continue
+                        try:
+                            registered = self.register(plugin)
+                        except ValueError:
+                            registered = None
+                        if registered:
+                            self._plugin_distinfo.append((plugin, dist))
+                            count += 1
+                return count
+
+            def get_hook_results(self, name, **kwargs):
+                specname = f"{self.project_name}_{name}"
+                hook = getattr(self.hook, specname, None)
+                if hook is None:
+                    raise PluginError(f"Could not find requested `{name}` plugins")
+                # each implementation called on its own (conda wraps them to the same end): to name its source
+                sourced = [
+                    (plugin, self._source(impl.plugin))
+                    for impl in reversed(hook.get_hookimpls())
+                    for plugin in impl.function(**kwargs)
+                ]
+                plugins = [plugin for plugin, _source in sourced]
+                by_name = {}
+                for plugin, source in sourced:
+                    by_name.setdefault(plugin.name, []).append(source)
+                conflicts = {name: sorted(group) for name, group in sorted(by_name.items()) if len(group) > 1}
+                if conflicts:
+                    lines = "".join(  # conda's dashlist: "\\n" + indent + "- " before each item
+                        f"\\n  - {conflict!r} provided by:" + "".join(f"\\n    - {source}" for source in sources)
+                        for conflict, sources in conflicts.items()
+                    )
+                    raise PluginError(
+                        f"Conflicting plugins found for `{name}`:\\n{lines}\\n\\n"
+                        f"Multiple conda plugins are registered via the `{specname}` hook. "
+                        "Please make sure that you don't have any incompatible plugins installed."
+                    )
+                return sorted(plugins, key=lambda plugin: plugin.name)
+
+            def _source(self, plugin):
+                for registered, dist in self._plugin_distinfo:
+                    if registered is plugin:
+                        return f"{dist.metadata['Name']} {dist.version}"
+                return self.get_name(plugin)
+
+            def get_subcommands(self):
+                return {subcommand.name: subcommand for subcommand in self.get_hook_results("subcommands")}
+
+
+        def get_plugin_manager():
+            plugin_manager = CondaPluginManager()
+            plugin_manager.add_hookspecs(CondaSpecs)
+            plugin_manager.load_entrypoints("conda")
+            return plugin_manager
+    """,
+    "conda/__main__.py": """
+        import sys
+
         from conda.exceptions import CondaError, print_conda_exception
-        from conda.plugins.hookspec import CondaSpecs
-
-
-        def subcommands():
-            manager = pluggy.PluginManager("conda")
-            manager.add_hookspecs(CondaSpecs)
-            # conda loads every distribution's `conda` entry points; only ce's matter here
-            # (conda-lock's, for one, takes most of a second to import).
-            manager.load_setuptools_entrypoints("conda", name="ce")
-            found = {}
-            for batch in manager.hook.conda_subcommands():
-                for subcommand in batch:
-                    if subcommand.name in found:
-                        raise SystemExit(f"Conflicting `subcommands` plugins found: {subcommand.name}")
-                    found[subcommand.name] = subcommand
-            return found
+        from conda.plugins.manager import get_plugin_manager
 
 
         def main(argv):
-            found = subcommands()
+            try:
+                found = get_plugin_manager().get_subcommands()  # conda does this on every command
+            except CondaError as error:
+                print_conda_exception(error)
+                return error.return_code
             if argv == ["--list"]:
                 for name, subcommand in sorted(found.items()):
                     print(name, subcommand.configure_parser is None, subcommand.summary, sep="|")

@@ -127,6 +127,7 @@ OTHER_MEANINGS = {
     ("__main__.py", "rattler"): "the py-rattler module in sys.modules",
     ("conda_plugin.py", "rattler"): "the py-rattler module in sys.modules",
     ("base.py", "rattler"): "rattler's cache directory name",
+    ("conda_owner.py", "conda"): "the entry-point group conda loads plugins from",
     ("backends/activate_runner.py", "conda"): "the etc/conda directory",
     ("config/condarc.py", "conda"): "the conda executable (CONDA_EXE), to find the base install",
     ("lockfiles/conda_lock.py", "conda"): "conda-lock's 'manager: conda'",

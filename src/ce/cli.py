@@ -74,10 +74,24 @@ ENVIRONMENT_VARIABLES = (
     ("CONDA_EXEC_CLEAN_AGE", "automatic cleanup removes environments unused for N days (default 30)"),
     ("CONDA_EXEC_AUTO_CLEAN", "0 turns automatic cleanup off"),
     ("RATTLER_CACHE_DIR", "rattler's package and repodata cache, shared with pixi (default ~/.cache/rattler/cache)"),
+    ("CONDA_PKGS_DIRS", "conda's package caches: the first writable one holds packages without RATTLER_CACHE_DIR"),
     ("CONDA_CHANNELS", "the configured channels, comma-separated (as conda reads it)"),
     ("CONDA_SUBDIR", "the platform to install for (default: this machine's)"),
     ("CONDA_OVERRIDE_*", "virtual package overrides (CONDA_OVERRIDE_GLIBC, _CUDA, _OSX)"),
     ("UV_*", "uv's settings, for scripts' PyPI dependencies"),
+)
+#: The rows that read otherwise under conda (``conda exec``), whose default solver is conda's: see help_epilog
+CONDA_ENVIRONMENT_VARIABLES = (
+    ("RATTLER_CACHE_DIR", "rattler's packages and repodata, for --solver rattler (default ~/.cache/rattler/cache)"),
+    ("CONDA_PKGS_DIRS", "conda's package caches (pkgs_dirs), where the default conda solver keeps packages"),
+)
+CACHE_DEFAULT = (
+    "~/.conda/exec (CONDA_EXEC_HOME); packages in rattler's cache (RATTLER_CACHE_DIR, else the first writable "
+    "pkgs_dirs of your .condarc)"
+)
+CONDA_CACHE_DEFAULT = (
+    "~/.conda/exec (CONDA_EXEC_HOME); packages in conda's package cache (pkgs_dirs, CONDA_PKGS_DIRS); "
+    "with --solver rattler, in rattler's (RATTLER_CACHE_DIR)"
 )
 #: The exit status of a run that Ctrl-C ended before the tool started (128 + SIGINT, as a shell reports it).
 EXIT_INTERRUPTED = 130
@@ -96,6 +110,19 @@ def _table(rows: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"  {left:<{width}}  {right}" for left, right in rows)
 
 
+def under_conda(prog: str) -> bool:
+    """Whether *prog* is a conda subcommand (``conda exec``, ``conda exec-ce``): conda's solver is the default."""
+    return prog.startswith("conda ")
+
+
+def environment_variables(prog: str = "ce") -> tuple[tuple[str, str], ...]:
+    """The environment variables ``--help`` lists for *prog* (under conda, packages go to conda's caches)."""
+    if not under_conda(prog):
+        return ENVIRONMENT_VARIABLES
+    replaced = dict(CONDA_ENVIRONMENT_VARIABLES)
+    return tuple((name, replaced.get(name, text)) for name, text in ENVIRONMENT_VARIABLES)
+
+
 def help_epilog(prog: str = "ce") -> str:
     """The part of ``--help`` after the options: examples, defaults, environment variables, exit codes."""
     from ce.config.channels import DEFAULT_CHANNELS
@@ -108,11 +135,25 @@ def help_epilog(prog: str = "ce") -> str:
         + _table(
             (
                 ("channel", f"{', '.join(DEFAULT_CHANNELS)}, or the channels of your .condarc (-c to choose)"),
-                ("cache", "~/.conda/exec (CONDA_EXEC_HOME); packages in rattler's cache (RATTLER_CACHE_DIR)"),
+                ("cache", CONDA_CACHE_DEFAULT if under_conda(prog) else CACHE_DEFAULT),
             )
         )
-        + f"\n\nenvironment variables:\n{_table(ENVIRONMENT_VARIABLES)}\n\nexit codes:\n{_table(EXIT_CODES)}\n"
+        + f"\n\nenvironment variables:\n{_table(environment_variables(prog))}\n\nexit codes:\n{_table(EXIT_CODES)}\n"
     )
+
+
+class _Version(argparse.Action):
+    """``--version``: ce's version, and who owns ``conda exec`` when conda-exec does (looked up only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        from ce.conda_owner import ownership_note
+
+        note = ownership_note()
+        print(f"{parser.prog} {__version__}" + (f"\n{note}" if note else ""))
+        parser.exit()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -172,7 +213,7 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more output; tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing of ce's own")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     return parser
 
 
@@ -471,6 +512,11 @@ class Cli:
                 reason = table_entry.unavailable_reason() if table_entry is not None else None
                 unavailable = f"  [unavailable here: {one_line(reason)}]" if reason else ""
                 print(f"  {shown(name):<20} {shown(backend.provider)}{summary}{unavailable}")
+        from ce.conda_owner import ownership_note
+
+        note = ownership_note()
+        if note is not None:
+            print(f"conda subcommand:\n  {note}")
         return 0
 
     def completion(self) -> int:

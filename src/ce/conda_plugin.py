@@ -15,6 +15,11 @@ not); and behind ``-c`` no default channel is added (conda's channel list).  Err
 ``conda exec: error: ...``, and ce's exit code (conda's ``main_subshell``
 exits with the action's return value).
 
+When conda-exec is installed here with its conda plugin, it owns
+``conda exec`` and this plugin registers ``conda exec-ce`` instead (see
+:mod:`ce.conda_owner`): two plugins with one subcommand name make conda fail
+on every command.
+
 Only conda's current plugin API is used (``conda.plugins.types``,
 ``conda.plugins.hookimpl``, ``conda.CondaError``), present from conda 25.1
 to conda's main branch.
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 PROG = "conda exec"
+PROG_BESIDE_CONDA_EXEC = "conda exec-ce"
 SUMMARY = "Run a conda package's command, or a script with inline metadata, from a cached, isolated environment."
 _EXIT_INTERRUPTED = 130
 
@@ -77,7 +83,7 @@ def _arguments(arguments: object) -> list[str]:
     return [str(argument) for argument in getattr(arguments, "_args", ())]
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], prog: str) -> int:
     from ce.backends.conda_solver import use_context_of_conda_cli
     from ce.fastpath import run_warm, write_missing_bytecode
 
@@ -87,15 +93,15 @@ def _run(argv: list[str]) -> int:
     use_context_of_conda_cli()
     # A cache hit execs the tool and never returns.  A plain dict, as ce.fastpath.start passes: the
     # warm path reads ~40 variables and then copies them all, and os.environ decodes on every access.
-    run_warm(argv, dict(os.environ), PROG)
+    run_warm(argv, dict(os.environ), prog)
     from ce.cli import Cli, parse_args
     from ce.interrupts import catch_interrupts
 
     catch_interrupts()
-    namespace = parse_args(argv, PROG)
+    namespace = parse_args(argv, prog)
     if namespace.solver is None:
         namespace.solver = namespace.defaults["solver"] = default_solver()  # a default, not a choice
-    return Cli(namespace, PROG).run()
+    return Cli(namespace, prog).run()
 
 
 def _leave(code: int) -> int:
@@ -107,13 +113,13 @@ def _leave(code: int) -> int:
     return code
 
 
-def execute(arguments: Sequence[str]) -> int:
+def execute(arguments: Sequence[str], prog: str = PROG) -> int:
     """The ``conda exec`` action: run ce's command line with prog ``conda exec``; return the exit status."""
     argv = _arguments(arguments)
     try:
-        code = _run(argv)
+        code = _run(argv, prog)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         code = _EXIT_INTERRUPTED
     except Exception as error:  # ce's errors, and a backend's panic: one line, as ``ce`` reports them
         from ce.cli import report_error
@@ -121,14 +127,26 @@ def execute(arguments: Sequence[str]) -> int:
         from ce.interrupts import interrupted
 
         if interrupted():  # an error that follows Ctrl-C is its consequence: reported as the interrupt
-            print(f"{PROG}: interrupted", file=sys.stderr)
+            print(f"{prog}: interrupted", file=sys.stderr)
             code = _EXIT_INTERRUPTED
         else:
-            code = report_error(error, wants_verbose(argv), PROG)
+            code = report_error(error, wants_verbose(argv), prog)
     return _leave(code)
+
+
+def execute_beside_conda_exec(arguments: Sequence[str]) -> int:
+    """The ``conda exec-ce`` action, registered when conda-exec owns ``conda exec``."""
+    return execute(arguments, PROG_BESIDE_CONDA_EXEC)
 
 
 @hookimpl  # type: ignore[untyped-decorator,misc,unused-ignore]
 def conda_subcommands() -> Iterator[CondaSubcommand]:
-    """Register ``conda exec``; it parses its own arguments (no ``configure_parser``)."""
-    yield CondaSubcommand(name="exec", summary=SUMMARY, action=execute)
+    """Register ``conda exec`` (``exec-ce`` beside conda-exec); it parses its own arguments."""
+    from ce.conda_owner import SUBCOMMAND, subcommand_name
+
+    name = subcommand_name()
+    if name == SUBCOMMAND:
+        yield CondaSubcommand(name=name, summary=SUMMARY, action=execute)
+    else:  # conda-exec owns `exec`: registering it too would make conda fail on every command
+        summary = f"{SUMMARY} (ce's; `conda exec` is conda-exec's)"
+        yield CondaSubcommand(name=name, summary=summary, action=execute_beside_conda_exec)
