@@ -154,6 +154,26 @@ def check_network_files(settings: CondaSettings, environ: Mapping[str, str]) -> 
             )
 
 
+def check_files_read_at_import(environ: Mapping[str, str]) -> None:
+    """Refuse a special file named by ``SSL_CERT_FILE`` before ``rattler`` is imported.
+
+    py-rattler 0.26 reads that bundle while it is imported, before any client
+    exists, so a FIFO there hangs ``import rattler`` itself (0.28 reads it when
+    a client is built: :func:`check_network_files`).
+    """
+    path = environ.get("SSL_CERT_FILE")
+    if not path:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if not stat.S_ISREG(mode):
+        raise ConfigurationError(
+            f"SSL_CERT_FILE names {path}, which is {file_kind(mode)}, not a regular file: replace or remove it"
+        )
+
+
 def deadline_secs(settings: CondaSettings) -> float:
     """How long a repodata fetch may stall before ce gives up: ``remote_read_timeout_secs``."""
     return settings.remote_read_timeout_secs

@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from ce.backends.rattler_network import check_files_read_at_import
+
+# py-rattler 0.26 reads SSL_CERT_FILE while it is imported: a FIFO there would hang the import itself.
+check_files_read_at_import(os.environ)
+
+# isort: split
 import rattler
 import rattler.exceptions as rattler_errors
 from rattler.package_streaming import PackageArchive
