@@ -22,7 +22,8 @@ from ce.fastpath import VALUE_OPTIONS, _Fallback, _parse, split_argv
             ["--with", "pytest", "--from", "httpie", "http", "GET"],
             (["--with", "pytest", "--from", "httpie"], "http", ["GET"]),
         ),
-        (["-v", "--", "ruff", "--", "x"], (["-v"], "ruff", ["--", "x"])),
+        (["-v", "--", "ruff", "--", "x"], (["-v"], "ruff", ["x"])),  # one leading -- after TOOL: a separator
+        (["-v", "--", "ruff", "--", "--", "x"], (["-v"], "ruff", ["--", "x"])),
         (["--list"], (["--list"], None, [])),
         (["--clean", "--older-than", "3", "ruff"], (["--clean", "--older-than", "3"], "ruff", [])),
         ([], ([], None, [])),

@@ -26,7 +26,9 @@ from ce.backends.builtin import (
 from ce.errors import EXIT_ERROR, CeError, ToolNotFoundError, UsageError
 from ce.fastpath import (
     RESOLUTION_VARIABLES,
+    SCRIPT_SUFFIXES,
     VALUE_OPTIONS,
+    is_script_name,
     record_tool,
     snapshot_paths,
     split_argv,
@@ -48,11 +50,6 @@ if TYPE_CHECKING:
     from ce.tool_request import ToolRequest
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
-#: Suffixes that make a TOOL that is not an existing file a mistyped script name rather than a package.
-SCRIPT_SUFFIXES = (
-    ".py", ".pyw", ".sh", ".bash", ".zsh", ".fish", ".R", ".r", ".jl", ".pl", ".rb", ".js", ".mjs", ".ts", ".lua",
-    ".php", ".tcl", ".ps1", ".bat", ".cmd",
-)  # fmt: skip
 
 EXAMPLES = (
     ("ce ruff check .", "run ruff (built once, then started from the cache)"),
@@ -129,7 +126,10 @@ def help_epilog(prog: str = "ce") -> str:
 
     examples = [(command.replace("ce ", f"{prog} ", 1), text) for command, text in EXAMPLES]
     return (
-        "Everything after TOOL or SCRIPT is passed to it unchanged.\n\n"
+        "Everything after TOOL or SCRIPT is passed to it unchanged, except one leading --, a separator\n"
+        f"({prog} python -- -c 'print(1)'; -- -- passes a literal --). SCRIPT is a path (./x, dir/x)\n"
+        f"or a name with a script suffix:\n  {' '.join(SCRIPT_SUFFIXES)}\n"
+        f"any other name is a package's command, even with a file of that name here ({prog} ./x runs it).\n\n"
         f"examples:\n{_table(examples)}\n\n"
         "defaults:\n"
         + _table(
@@ -201,7 +201,9 @@ def build_parser(prog: str = "ce") -> argparse.ArgumentParser:
         epilog=help_epilog(prog),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("tool", nargs="?", metavar="TOOL|SCRIPT", help="command to run, or a script file")
+    parser.add_argument(
+        "tool", nargs="?", metavar="TOOL|SCRIPT", help="command to run, or a script (a path or a script suffix)"
+    )
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the tool")
 
     _add_environment_options(parser)
@@ -368,13 +370,6 @@ def _list_row(entry: EnvEntry) -> dict[str, object]:
     }
 
 
-def _looks_like_a_script(tool: str) -> bool:
-    """Whether *tool* (not an existing file) names a file rather than a package: a path, or a script suffix."""
-    return (
-        os.sep in tool or "/" in tool or (os.altsep is not None and os.altsep in tool) or tool.endswith(SCRIPT_SUFFIXES)
-    )
-
-
 def _check_working_directory() -> None:
     """Refuse, in one line, to build or lock from a working folder that was removed.
 
@@ -404,7 +399,10 @@ def _no_such_script(path: str) -> str:
 
     close = difflib.get_close_matches(name, neighbours, n=1, cutoff=0.6)
     if close:
-        return f"no such script: {shown(path)}; did you mean {shown(os.path.join(directory, close[0]))}?"
+        suggestion = os.path.join(directory, close[0])
+        if not is_script_name(suggestion):  # a bare name would be a package's command: ./NAME is the file
+            suggestion = os.path.join(os.curdir, suggestion)
+        return f"no such script: {shown(path)}; did you mean {shown(suggestion)}?"
     if directory:
         return f"no such script: {shown(path)}"
     return f"no such script: {shown(path)} (for a command of that name: --from PACKAGE {shown(path)})"
@@ -481,15 +479,17 @@ class Cli:
         if ns.tool is None:
             raise UsageError(f"missing TOOL or SCRIPT (see {self.prog} --help)")
         _check_working_directory()
+        if not is_script_name(ns.tool):  # a bare name is a command, even beside a file of that name
+            return self.tool()
         if ns.tool.startswith(("/dev/", "/proc/")) and not os.path.isfile(ns.tool):
             from ce.script.metadata import hold_piped_script
 
             self.piped = hold_piped_script(ns.tool)  # cat s.py | ce /dev/stdin: now a file
         if os.path.isfile(ns.tool):
             return self.script()
-        if ns.from_spec is None and _looks_like_a_script(ns.tool):
+        if ns.from_spec is None:
             raise UsageError(_no_such_script(ns.tool))
-        return self.tool()
+        return self.tool()  # --from PACKAGE x.py: a command of that name
 
     def _paths(self) -> CachePaths:
         from ce.base import CachePaths
@@ -530,11 +530,11 @@ class Cli:
         tool = self.ns.tool
         if tool is None:
             return None
-        if os.path.isfile(tool):
+        if is_script_name(tool):
+            if not os.path.isfile(tool):
+                raise UsageError(_no_such_script(tool))
             script = os.path.abspath(tool)
             return lambda entry: entry.metadata.get("script") == script
-        if _looks_like_a_script(tool):
-            raise UsageError(_no_such_script(tool))
         from ce.specs import spec_package_name, tool_argument_spec
 
         command, spec = tool_argument_spec(tool)

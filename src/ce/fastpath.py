@@ -1,9 +1,10 @@
 """The start of every run: split the command line, then try the warm path (the tool index, stat calls, ``exec``).
 
 :func:`split_argv` separates ce's options from TOOL and the tool's arguments:
-everything after TOOL belongs to the tool (``ce ruff --help`` is ruff's help), so
-the split happens before any option parsing, and the full parser (``ce.cli``)
-uses the same split.
+everything after TOOL belongs to the tool (``ce ruff --help`` is ruff's help, and one
+leading ``--`` there is a separator, as in conda-exec), so the split happens before any
+option parsing, and the full parser (``ce.cli``) uses the same split.  :func:`is_script_name`
+says whether TOOL names a script (a path, or a script suffix) or a package's command.
 
 :func:`run_warm` handles the common command lines (TOOL with ``-c``, ``--with``,
 ``--from``, ``--override-channels``, ``-q``, ``--offline``, ``--activate``) when
@@ -89,14 +90,16 @@ def split_argv(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
     """Return ``(ce_options, tool, tool_args)``.
 
     TOOL is the first argument that is neither an option nor an option's
-    value; ``--`` ends ce's options explicitly.
+    value; ``--`` ends ce's options explicitly.  One ``--`` right after TOOL
+    is a separator too, as conda-exec documents (``ce python -- -c 'print(1)'``):
+    it is dropped, and only that one (``ce tool -- -- x`` gives the tool ``-- x``).
     """
     index = 0
     while index < len(argv):
         arg = argv[index]
         if arg == "--":
             if index + 1 < len(argv):
-                return argv[:index], argv[index + 1], argv[index + 2 :]
+                return argv[:index], argv[index + 1], _tool_arguments(argv, index + 2)
             return argv[:index], None, []
         if arg.startswith("--"):
             takes_value = arg in VALUE_OPTIONS
@@ -110,8 +113,34 @@ def split_argv(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
                         index += 1
                     break
             continue
-        return argv[:index], arg, argv[index + 1 :]
+        return argv[:index], arg, _tool_arguments(argv, index + 1)
     return argv, None, []
+
+
+def _tool_arguments(argv: list[str], start: int) -> list[str]:
+    """``argv[start:]``, without one leading ``--`` (the separator after TOOL)."""
+    if start < len(argv) and argv[start] == "--":
+        start += 1
+    return argv[start:]
+
+
+#: Suffixes that make TOOL a script's name (``ce build.sh``), whether or not the file exists: Python's
+#: (the only ones conda-exec knows) and those of the interpreters a script's ``run-with`` names.
+SCRIPT_SUFFIXES = (
+    ".py", ".pyw", ".sh", ".bash", ".zsh", ".fish", ".R", ".r", ".jl", ".pl", ".rb", ".js", ".mjs", ".ts", ".lua",
+    ".php", ".tcl", ".ps1", ".bat", ".cmd",
+)  # fmt: skip
+
+
+def is_script_name(tool: str) -> bool:
+    """Whether TOOL names a script: it holds a path separator (``./ruff``, ``dir/x``, ``/dev/stdin``,
+    and ``\\`` everywhere, as in conda-exec) or ends in a script suffix (:data:`SCRIPT_SUFFIXES`).
+
+    A bare name is a package's command even when a file of that name is in the working
+    directory: ``ce ruff`` in an untrusted checkout holding a file ``ruff`` runs the ruff
+    package, never that file (``./ruff`` runs the file).  String checks only: no ``stat``.
+    """
+    return "/" in tool or "\\" in tool or tool.endswith(SCRIPT_SUFFIXES)  # os.sep is one of the two
 
 
 def wants_verbose(argv: list[str]) -> bool:
@@ -432,13 +461,13 @@ def _tool_target(
     tool: str, tool_args: list[str], options: list[str], environ: "Mapping[str, str]", paths: CachePaths, prog: str
 ) -> tuple[str, str, list[str]] | None:
     """(env name, executable, process argv) of a tool whose environment exists, or ``None``."""
-    if os.path.isfile(tool):
+    if is_script_name(tool) and os.path.isfile(tool):
         target = _script_target(tool, options, environ, paths)
         if target is None:
             return None
         env_name, executable, interpreter = target
         return env_name, executable, [*interpreter, script_argument(tool), *tool_args]
-    if "/" in tool or os.sep in tool:
+    if "/" in tool or "\\" in tool:  # a path that is no file: the full path says why
         return None
     values = warm_option_values(options)
     if values is None:

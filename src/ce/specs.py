@@ -94,7 +94,10 @@ def validate_command(command: str) -> str:
     """Return *command* if it can only name a file inside an environment's bin dirs."""
     check_text("tool name", command)
     if "/" in command or "\\" in command or command in (".", "..") or command.startswith("-"):
-        raise InvalidNameError(f"invalid tool name {command!r}: not an existing script, and not a command name")
+        raise InvalidNameError(
+            f"invalid tool name {command!r}: not a command name (a script is named by a path or a script "
+            "suffix: ./x, x.py)"
+        )
     if len(command) > 255:
         raise InvalidNameError("invalid tool name: longer than 255 characters")
     return command

@@ -44,13 +44,15 @@ def assert_no_raw_controls(text: str) -> None:
 
 
 def test_a_script_name_that_reads_as_python_code_is_never_run_as_code(tmp_path: Path, env: dict[str, str]) -> None:
-    """``ce -- "-cprint(...)"``: with no such file, nothing runs; with one, that file runs as the script."""
+    """``ce -- '-cprint(...)#.py'``: with no such file, nothing runs; with one, that file runs as the script.
+
+    (A script is a path or has a script suffix, issue 24: the ``.py`` keeps the name code-like.)"""
     folder = tmp_path / "work"
     folder.mkdir()
-    name = '-cprint("INJECTED")'
+    name = '-cprint("INJECTED")#.py'
     result = run("--", name, env=env, cwd=folder)
     assert "INJECTED" not in result.stdout.splitlines()
-    assert_one_error(result, 2, "not an existing script")
+    assert_one_error(result, 2, "no such script")
     (folder / name).write_text('import sys\nprint("file ran as", sys.argv[0])\n')
     for _ in range(2):  # cold, then through the script index (the warm path)
         result = run("--", name, env=env, cwd=folder)
@@ -58,9 +60,9 @@ def test_a_script_name_that_reads_as_python_code_is_never_run_as_code(tmp_path: 
         assert_ok(result, f"file ran as ./{name}")
 
 
-@pytest.mark.parametrize("name", ["-m", "-", "--version", "+x"])
+@pytest.mark.parametrize("name", ["-m.py", "-.py", "--version.py", "+x.py"])
 def test_a_python_script_named_like_an_option_runs_as_a_file(tmp_path: Path, env: dict[str, str], name: str) -> None:
-    """A script called ``-m`` (or ``-``, ``--version``) runs, its ``sys.argv[0]`` is ``./NAME``."""
+    """A script called ``-m.py`` (or ``-.py``, ``--version.py``) runs, its ``sys.argv[0]`` is ``./NAME``."""
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / name).write_text('import sys\nprint("argv", sys.argv)\n')
