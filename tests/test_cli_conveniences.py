@@ -43,9 +43,9 @@ def test_list_and_clean_report_freed_and_shared_bytes(ce_home: Path) -> None:
     _write_meta(new, own_bytes=1_700_000, shared_bytes=62_300_000, command="newtool", package="newtool")
     old = make_fake_env(ce_home, "oldtool", "true")  # recorded by an older ce: size_bytes only (100)
     rows = {row["package"]: row for row in json.loads(run_ce("--list", "--json").stdout)}
-    assert (rows["newtool"]["size_bytes"], rows["newtool"]["shared_bytes"]) == (1_700_000, 62_300_000)
+    assert (rows["newtool"]["own_bytes"], rows["newtool"]["shared_bytes"]) == (1_700_000, 62_300_000)
     measured = tree_sizes(str(old))
-    assert (rows["oldtool"]["size_bytes"], rows["oldtool"]["shared_bytes"]) == measured  # measured, not 100
+    assert (rows["oldtool"]["own_bytes"], rows["oldtool"]["shared_bytes"]) == measured  # measured, not 100
     assert measured[0] != 100
     listing = run_ce("--list").stdout
     assert "1.6 MB" in listing and "59.4 MB" in listing

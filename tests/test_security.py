@@ -53,7 +53,7 @@ def test_clean_asks_on_a_terminal_and_y_skips_the_question(ce_home: Path) -> Non
     prefix = make_fake_env(ce_home, "faketool", "true")
     env = dict(os.environ)
     code, _, output = run_on_terminal(["--clean", "--all"], env, all_streams=True, answer=b"n\n", prompt=b"[y/N]")
-    assert code == 0 and "Remove 1 environment(s)? [y/N]" in output and "nothing removed" in output
+    assert code == 1 and "Remove 1 environment(s)? [y/N]" in output and "aborted: nothing removed" in output
     assert prefix.exists()
     code, _, output = run_on_terminal(["--clean", "--all"], env, all_streams=True, answer=b"y\n", prompt=b"[y/N]")
     assert code == 0 and "removed 1 environment(s)" in output

@@ -602,8 +602,17 @@ class CleanSettings:
 
     def __init__(self, environ: "Mapping[str, str]") -> None:
         self.warnings: list[str] = []
-        self.enabled = environ.get("CONDA_EXEC_AUTO_CLEAN", "1").strip().lower() not in ("0", "false", "no", "off")
+        self.enabled = True
+        raw = environ.get("CONDA_EXEC_AUTO_CLEAN")
+        if raw is not None and raw.strip():
+            word = raw.strip().lower()
+            if word in ("0", "false", "no", "off"):
+                self.enabled = False
+            elif word not in ("1", "true", "yes", "on"):
+                expected = "1/0, true/false, yes/no or on/off"
+                self.warnings.append(f"ignoring CONDA_EXEC_AUTO_CLEAN={raw!r}: expected {expected}; using 1")
         self.interval = int(self._number(environ, "CONDA_EXEC_CLEAN_INTERVAL", DEFAULT_INTERVAL, integer=True))
+        # an age of 0 is "every environment not in use" (conda-exec accepts it too); an interval must be positive
         self.age_days = self._number(environ, "CONDA_EXEC_CLEAN_AGE", DEFAULT_AGE_DAYS, integer=False)
 
     def _number(self, environ: "Mapping[str, str]", name: str, default: float, integer: bool) -> float:
@@ -614,8 +623,10 @@ class CleanSettings:
             value = int(raw) if integer else float(raw)
         except ValueError:
             value = -1
-        if not 0 < value < float("inf"):  # also refuses NaN
-            self.warnings.append(f"ignoring {name}={raw!r}: expected a positive number; using {default:g}")
+        low_ok = value > 0 if integer else value >= 0
+        if not low_ok or not value < float("inf"):  # also refuses NaN
+            expected = "a positive number" if integer else "a number >= 0"
+            self.warnings.append(f"ignoring {name}={raw!r}: expected {expected}; using {default:g}")
             return default
         return value
 
@@ -637,6 +648,27 @@ def bump_run_count(paths: CachePaths, interval: int) -> bool:
 
 
 # --- finding a command and starting it -------------------------------------------------------
+
+
+def startable(executable: str) -> bool:
+    """Whether exec'ing *executable* will start it: an executable file whose ``#!`` interpreter, if any, exists.
+
+    Automatic cleanup runs only on a run that starts its tool (conda-exec cleans only after a
+    successful run; ce execs the tool, so its exit status is never known): a due run whose exec
+    would fail skips it.  Called on due runs only, so a warm hit pays nothing for it.
+    """
+    try:
+        if not os.access(executable, os.X_OK):
+            return False
+        with open(executable, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    if not head.startswith(b"#!"):
+        return True
+    words = head[2:].split(b"\n", 1)[0].split()
+    return bool(words) and os.access(os.fsdecode(words[0]), os.X_OK)
+
 
 WINDOWS = sys.platform == "win32"
 

@@ -282,7 +282,7 @@ def _add_cache_options(parser: argparse.ArgumentParser) -> None:
         help="list cached environments (of TOOL or SCRIPT, if given); sizes are "
         "what removal frees, apart from files shared with the package cache",
     )
-    cache.add_argument("--json", action="store_true", help="with --list: JSON output, the same fields")
+    cache.add_argument("--json", action="store_true", help="with --list: JSON, conda-exec's fields too (docs/cache.md)")
     cache.add_argument(
         "--clean",
         action="store_true",
@@ -353,6 +353,15 @@ def _list_row(entry: EnvEntry) -> dict[str, object]:
     meta = entry.metadata
     kind = meta.get("kind", "unknown")
     return {
+        # conda-exec's fields (its `--list --json`), with its meaning and format (see docs/cache.md)
+        "tool": entry.package,
+        "key": entry.name,
+        "prefix": entry.path,
+        "created": _iso8601(entry.created),
+        "last_used": _iso8601(entry.last_used),
+        "size_bytes": None if own is None or shared is None else own + shared,
+        "packages": entry.package_count(),
+        # ce's own
         "name": entry.name,
         "path": entry.path,
         "kind": kind,
@@ -364,10 +373,19 @@ def _list_row(entry: EnvEntry) -> dict[str, object]:
         "pypi": meta.get("pypi", []),
         "channels": meta.get("channels", []),
         "platform": meta.get("platform"),
-        "size_bytes": own,
+        "own_bytes": own,
         "shared_bytes": shared,
-        "last_used": entry.last_used,
+        "last_used_timestamp": entry.last_used,
     }
+
+
+def _iso8601(timestamp: float | None) -> str | None:
+    """*timestamp* as conda-exec prints a time: ISO 8601 in UTC (``2026-01-02T03:04:05.678901+00:00``), or None."""
+    if not timestamp:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat()
 
 
 def _check_working_directory() -> None:
@@ -569,9 +587,9 @@ class Cli:
                 kind,
                 str(what or "?"),
                 ", ".join(row["specs"]) or "?",  # type: ignore[arg-type]
-                format_size(row["size_bytes"]),  # type: ignore[arg-type]
+                format_size(row["own_bytes"]),  # type: ignore[arg-type]
                 format_size(row["shared_bytes"]),  # type: ignore[arg-type]
-                _format_age(float(row["last_used"])),  # type: ignore[arg-type]
+                _format_age(float(row["last_used_timestamp"])),  # type: ignore[arg-type]
                 str(row["name"]),
             )
             # a script's path, a command and specs are names from outside (JSON escapes them itself)
@@ -617,10 +635,14 @@ class Cli:
             print(f"{describe_freed(own_total, shared_total, 'would free')} in {len(selected)} environment(s)")
             return 0
         if not ns.yes and sys.stdin.isatty():
-            answer = input(f"Remove {len(selected)} environment(s)? [y/N] ")
+            try:
+                answer = input(f"Remove {len(selected)} environment(s)? [y/N] ")
+            except EOFError:  # Ctrl-D: no answer is a no
+                print()
+                answer = ""
             if answer.strip().lower() not in ("y", "yes"):
-                print("nothing removed")
-                return 0
+                print("aborted: nothing removed")
+                return EXIT_ERROR  # as conda-exec: a declined cleanup is not a success a script may assume
         result = cache.clean_entries(selected)
         for entry in result.in_use:
             self.warn(f"kept {entry.name}: a running tool is using it")

@@ -54,6 +54,7 @@ from ce.base import (
     release,
     script_argument,
     sha256_hex,
+    startable,
     trusted_dir,
     wait_for_gate,
     write_index_entry,
@@ -559,7 +560,7 @@ def run_warm(argv: list[str], environ: "Mapping[str, str]", prog: str = "ce") ->
     complete, _lock = _hold_complete(paths, env_name, executable)
     if not complete:
         return
-    if settings.enabled and bump_run_count(paths, settings.interval):
+    if settings.enabled and bump_run_count(paths, settings.interval) and startable(executable):
         _auto_clean(paths, settings.age_days, quiet=any(option in QUIET_FLAGS for option in options))
     prefix = paths.env(env_name)
     if activate:

@@ -68,6 +68,10 @@ def spec_package_name(spec: str) -> str:
     text = spec.strip()
     start, end = _name_span(text)
     name = text[start:end].lower()
+    if len(name) > MAX_NAME_LENGTH:  # the length is the problem, whatever the characters
+        raise InvalidNameError(
+            f"invalid package name in {spec[:40]!r}...: {len(name)} characters long, at most {MAX_NAME_LENGTH}"
+        )
     if not name or len(name) > MAX_NAME_LENGTH or name[0] in "-." or not set(name) <= _NAME_CHARS:
         raise InvalidNameError(
             f"invalid package name in {spec!r}: use letters, digits, '-', '_' and '.' (for example 'ruff>=0.4')"

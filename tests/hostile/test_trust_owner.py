@@ -207,7 +207,7 @@ def test_an_environment_last_used_in_the_future_is_cleaned_by_age(ce_home: Path)
     os.utime(future / ".ce-env.json", (old, old))  # made 60 days ago, no run since the clock went back
     os.utime(recent / "conda-meta" / "history", (ahead, ahead))  # made now: not old enough yet
     rows = {row["name"].split("--")[0]: row for row in json.loads(run("--list", "--json", timeout=30).stdout)}
-    assert rows["future"]["last_used"] <= time.time()
+    assert rows["future"]["last_used_timestamp"] <= time.time()
     result = run("--clean", "--older-than", "30", "-y", timeout=30)
     assert_ok(result)
     assert error_lines(result.stderr) == []

@@ -24,7 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ce.backends.builtin import DEFAULT_RUNNER, DEFAULT_SOLVER, RUNNER, SOLVER, create_backend
-from ce.base import CachePaths, CleanSettings, LaunchPlan, bump_run_count, hold_shared, release, wait_for_gate
+from ce.base import (
+    CachePaths,
+    CleanSettings,
+    LaunchPlan,
+    bump_run_count,
+    hold_shared,
+    release,
+    startable,
+    wait_for_gate,
+)
 from ce.envs.store import CleanResult, EnvCache
 from ce.errors import CacheError
 from ce.interrupts import raise_if_interrupted
@@ -213,13 +222,17 @@ def ensure_environment(
     return prefix, (built[0] if built else None)
 
 
-def maybe_auto_clean(cache: EnvCache, environ: Mapping[str, str], reporter: Reporter) -> CleanResult | None:
-    """Count this run and clean up when the interval is reached."""
+def maybe_auto_clean(
+    cache: EnvCache, environ: Mapping[str, str], reporter: Reporter, executable: str | None = None
+) -> CleanResult | None:
+    """Count this run and clean up when the interval is reached and the run starts its *executable*."""
     settings = CleanSettings(dict(environ))
     for warning in settings.warnings:
         reporter.warn(warning)
     if not settings.enabled or not bump_run_count(cache.paths, settings.interval):
         return None
+    if executable is not None and not startable(executable):
+        return None  # a run that fails to start its tool is no success to clean after
     return cache.auto_clean(settings.age_days)
 
 
@@ -264,7 +277,7 @@ def provide(
         try:
             runner = create_runner(options.runner, registry)
             plan = runner.prepare(prefix, argv(prefix) if callable(argv) else argv, options.environ)
-            cleaned = maybe_auto_clean(cache, options.environ, reporter)
+            cleaned = maybe_auto_clean(cache, options.environ, reporter, plan.executable)
             raise_if_interrupted()  # a Ctrl-C swallowed on the way: the caller records and starts nothing
         except BaseException:
             release(lock)

@@ -200,6 +200,25 @@ class EnvEntry:
         return self.name.rsplit("--", 1)[0]
 
     @property
+    def created(self) -> float | None:
+        """When ce built the environment: its record's ``created`` time, else the record's mtime; None if neither."""
+        value = self.metadata.get("created")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf"):
+            return float(value)
+        try:
+            return os.lstat(os.path.join(self.path, RECORD_FILENAME)).st_mtime
+        except OSError:
+            return None
+
+    def package_count(self) -> int:
+        """The conda packages installed, as conda counts them: the ``*.json`` records in ``conda-meta``."""
+        try:
+            with os.scandir(os.path.join(self.path, "conda-meta")) as found:
+                return sum(1 for item in found if item.name.endswith(".json") and item.is_file(follow_symlinks=False))
+        except OSError:
+            return 0
+
+    @property
     def size(self) -> int | None:
         """Bytes that removing the environment frees (see :meth:`sizes`)."""
         return self.sizes()[0]
