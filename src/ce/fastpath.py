@@ -54,7 +54,6 @@ from ce.base import (
     release,
     script_argument,
     sha256_hex,
-    startable,
     trusted_dir,
     wait_for_gate,
     write_index_entry,
@@ -421,10 +420,12 @@ def warm_option_values(options: list[str]) -> list[str] | None:
     return [*channels, *with_specs, *([from_spec] if from_spec is not None else [])]
 
 
-def _auto_clean(paths: CachePaths, age_days: float, quiet: bool) -> None:
-    """The periodic cleanup, due on this run (rare: imports are fine here)."""
-    from ce.envs.store import EnvCache
+def _auto_clean(paths: CachePaths, age_days: float, quiet: bool, executable: str) -> None:
+    """The periodic cleanup, due on this run (rare: imports are fine here), if the tool will start."""
+    from ce.envs.store import EnvCache, startable
 
+    if not startable(executable):
+        return
     result = EnvCache(paths).auto_clean(age_days)
     if result.removed and not quiet:
         print(f"ce: {result.describe_auto_clean()}", file=sys.stderr)
@@ -560,8 +561,8 @@ def run_warm(argv: list[str], environ: "Mapping[str, str]", prog: str = "ce") ->
     complete, _lock = _hold_complete(paths, env_name, executable)
     if not complete:
         return
-    if settings.enabled and bump_run_count(paths, settings.interval) and startable(executable):
-        _auto_clean(paths, settings.age_days, quiet=any(option in QUIET_FLAGS for option in options))
+    if settings.enabled and bump_run_count(paths, settings.interval):
+        _auto_clean(paths, settings.age_days, any(option in QUIET_FLAGS for option in options), executable)
     prefix = paths.env(env_name)
     if activate:
         from ce.backends.activate_runner import activated_environ

@@ -31,10 +31,9 @@ from ce.base import (
     bump_run_count,
     hold_shared,
     release,
-    startable,
     wait_for_gate,
 )
-from ce.envs.store import CleanResult, EnvCache
+from ce.envs.store import CleanResult, EnvCache, startable
 from ce.errors import CacheError
 from ce.interrupts import raise_if_interrupted
 from ce.records import LockedPackage, PypiPackage, SolveRequest

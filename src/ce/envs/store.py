@@ -874,3 +874,24 @@ class EnvCache:
             return self.clean(age_days)
         except (OSError, CacheError):
             return CleanResult([], [])
+
+
+def startable(executable: str) -> bool:
+    """Whether exec'ing *executable* will start it: an executable file whose ``#!`` interpreter, if any, exists.
+
+    Automatic cleanup runs only on a run that starts its tool (conda-exec cleans only after a
+    successful run; ce execs the tool, so its exit status is never known): a due run whose exec
+    would fail skips it.  Called on due runs only, and kept off the warm path's modules, so a
+    warm hit pays nothing for it.
+    """
+    try:
+        if not os.access(executable, os.X_OK):
+            return False
+        with open(executable, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    if not head.startswith(b"#!"):
+        return True
+    words = head[2:].split(b"\n", 1)[0].split()
+    return bool(words) and os.access(os.fsdecode(words[0]), os.X_OK)
