@@ -1,10 +1,13 @@
-"""Write docs/conformance.md from the cases recorded in tests/test_conformance.py.
+"""Write docs/conformance.md from the cases recorded in tests/test_conformance.py and tests/test_conda_exec_clock.py.
 
 .venv/bin/python scripts/gen_conformance.py          # rewrite docs/conformance.md
 .venv/bin/python scripts/gen_conformance.py --check  # exit 1 if it is out of date
 
 Each ``@case`` there is one row: the case, what the PEP or the other tool
 does, and what ce does. The test of the same name checks both sides.
+The section "conda-exec behaviour" is ``DIFFERENCES`` in
+tests/test_conda_exec_clock.py: every deliberate difference from conda-exec
+0.4.0, its reason, and the test that checks ce's side.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generated_doc
@@ -19,6 +23,7 @@ import generated_doc
 REPO = Path(__file__).resolve().parents[1]
 TARGET = REPO / "docs" / "conformance.md"
 TESTS = REPO / "tests" / "test_conformance.py"
+DIFFERENCES = REPO / "tests" / "test_conda_exec_clock.py"
 
 INTRO = """\
 How ce compares with the specification and the tools it must agree with:
@@ -34,16 +39,30 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render() -> str:
-    """The Markdown table."""
-    for path in (REPO / "src", REPO / "tests", REPO / "scripts"):
-        if str(path) not in sys.path:
-            sys.path.insert(0, str(path))
-    spec = importlib.util.spec_from_file_location("conformance_cases", TESTS)
+DIFFERENCES_INTRO = """\
+Every way ce still behaves differently from conda-exec 0.4.0 on purpose (its
+source, documentation and test suite were replayed against ce's command
+line), with the reason, and where they agree on something easily mistaken
+for a difference. Each row names the test that checks ce's side.
+"""
+
+
+def _load(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
+    return module
+
+
+def render() -> str:
+    """The Markdown tables."""
+    for path in (REPO / "src", REPO / "tests", REPO / "scripts"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    module = _load("conformance_cases", TESTS)
+    differences = _load("conda_exec_differences", DIFFERENCES).DIFFERENCES
     lines = [
         "# Conformance",
         "",
@@ -55,6 +74,20 @@ def render() -> str:
     ]
     lines.extend(
         f"| {_cell(c.topic)} | {_cell(c.case)} | {_cell(c.peer)} | {_cell(c.ce)} | `{c.test}` |" for c in module.CASES
+    )
+    lines += [
+        "",
+        "## conda-exec behaviour",
+        "",
+        DIFFERENCES_INTRO,
+        "| topic | conda-exec 0.4.0 | ce | why | test |",
+        "|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {_cell(d.topic)} | {_cell(d.conda_exec)} | {_cell(d.ce)} | {_cell(d.reason)} | "
+        + (f"`{d.test}`" if d.test else "(on another branch)")
+        + " |"
+        for d in differences
     )
     return "\n".join(lines) + "\n"
 

@@ -84,9 +84,9 @@ CASES = [
     Case("abbreviated option", ["--over", "ruff"], 2, "unknown option --over; did you mean --override-channels?"),
     Case("option without value", ["ruff", "-c"], 127, ""),  # after TOOL: ruff's own -c; see below
     Case("-c without a value", ["-c"], 2, "expected one argument"),
-    Case("json without list", ["--json"], 2, "--json goes with --list"),
+    Case("locked for a tool", ["--locked", "ruff"], 2, "--locked only applies to scripts"),
     Case("list and clean", ["--list", "--clean"], 2, "cannot be combined"),
-    Case("all without clean", ["--all"], 2, "go with --clean"),
+    Case("platform for a tool", ["--platform", "osx-64", "ruff"], 2, "--platform only applies to scripts"),
     Case("older-than not a number", ["--clean", "--older-than", "soon"], 2, "invalid float value"),
     Case("older-than negative", ["--clean", "--older-than", "-3"], 2, "days >= 0"),
     Case("all with older-than", ["--clean", "--all", "--older-than", "3"], 2, "cannot be combined"),

@@ -50,6 +50,12 @@ if TYPE_CHECKING:
     from ce.tool_request import ToolRequest
 
 SCRIPT_ONLY_OPTIONS = ("lock", "embed", "lock_format", "platform", "ignore_lock", "locked", "add")
+#: Script options a tool run merely leaves unused: a warning, as conda-exec gives, rather than a refusal.
+#: The others would not do what was meant (write a lock, edit a file, never solve), so a tool refuses them.
+TOOL_UNUSED_OPTIONS = ("ignore_lock", "lock_format")
+#: Options that only shape what one mode does (``--list``'s output, ``--clean``'s selection and
+#: confirmation): anywhere else they are unused, and warned about as conda-exec does, not refused.
+MODE_ONLY_OPTIONS = {"json": "list", "dry_run": "clean", "all": "clean", "older_than": "clean", "yes": "clean"}
 
 EXAMPLES = (
     ("ce ruff check .", "run ruff (built once, then started from the cache)"),
@@ -434,6 +440,8 @@ class Cli:
         self.prog = prog
         self.warned = False
         self.piped = False
+        #: Options given where they do nothing (warned about once, then ignored).
+        self.unused: set[str] = set()
 
     def info(self, message: str) -> None:
         """A status line on stderr, unless quiet."""
@@ -464,7 +472,7 @@ class Cli:
         """Refuse options (and TOOL, and arguments after it) that *mode* would silently ignore."""
         ns = self.ns
         for dest in self._used():
-            if dest not in allowed | {mode, "verbose", "quiet"}:
+            if dest not in allowed | self.unused | {mode, "verbose", "quiet"}:
                 raise UsageError(f"{ns.option_names[dest]} does not go with {ns.option_names[mode]}")
         if ns.tool is not None and not tool:
             raise UsageError(f"{ns.option_names[mode]} takes no TOOL or SCRIPT (got {ns.tool!r})")
@@ -476,10 +484,10 @@ class Cli:
         modes = [name for name in ("list", "clean", "backends", "completion") if getattr(ns, name)]
         if len(modes) > 1:
             raise UsageError(f"--{modes[0]} and --{modes[1]} cannot be combined")
-        if ns.json and not ns.list:
-            raise UsageError("--json goes with --list")
-        if not ns.clean and (ns.all or ns.older_than is not None or ns.dry_run or ns.yes):
-            raise UsageError("--all, --older-than, --dry-run and -y go with --clean")
+        for dest, home in MODE_ONLY_OPTIONS.items():
+            if getattr(ns, dest) != ns.defaults[dest] and not getattr(ns, home):
+                self.unused.add(dest)
+                self.warn(f"{ns.option_names[dest]} is only used with {ns.option_names[home]}; ignoring it")
         if ns.embed and not ns.lock:
             raise UsageError("--embed goes with --lock")
         if ns.backends:
@@ -757,9 +765,12 @@ class Cli:
         from ce.tool_request import resolve_tool_request
 
         ns = self.ns
-        used = [name for name in SCRIPT_ONLY_OPTIONS if getattr(ns, name)]
-        if used:
-            raise UsageError(f"--{used[0].replace('_', '-')} only applies to scripts")
+        used = [name for name in SCRIPT_ONLY_OPTIONS if getattr(ns, name) != ns.defaults[name]]
+        refused = [name for name in used if name not in TOOL_UNUSED_OPTIONS]
+        if refused:
+            raise UsageError(f"{ns.option_names[refused[0]]} only applies to scripts")
+        for name in used:
+            self.warn(f"{ns.option_names[name]} is only used with scripts; ignoring it")
         options = self._run_options()
         index_state = self._tool_index_state(options)  # before resolving: what the resolution reads
         request = resolve_tool_request(

@@ -3,7 +3,9 @@
 * Reading: the embedded ``# /// conda-exec-lock`` block first, then every
   format's sidecar files (the default format first).  A lock is used when its
   input digest matches the script's dependency input and it has the current
-  platform; a stale or unusable lock gets a warning naming it.
+  platform; a stale lock, or one without this platform, gets a warning naming
+  it.  Unreadable lock data (not text, not in its format, or not loadable) is
+  an error naming it and the fix when its turn comes (:func:`unreadable_lock`).
 * Writing (``--lock``): solve every requested platform and write the lock,
   as a sidecar or embedded in the script (``--embed``).
 
@@ -20,7 +22,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ce.backends.builtin import LOCKFILE_FORMAT, builtin, builtin_names, create_backend, sidecar_names
+from ce.backends.builtin import (
+    DEFAULT_LOCKFILE_FORMAT,
+    LOCKFILE_FORMAT,
+    builtin,
+    builtin_names,
+    create_backend,
+    sidecar_names,
+)
 from ce.base import EUID, env_name_from_parts, is_trusted
 from ce.envs.provision import RunOptions, create_solver
 from ce.errors import CeError, ScriptError, UsageError
@@ -67,6 +76,33 @@ class LockSource:
     format: LockfileFormatBackend
     #: Why this lock may not be used (another user's, or anyone's to write): an error if it is reached.
     refused: str | None = None
+    #: Why this lock cannot be read (not UTF-8 text, too large, not readable): an error if it is reached.
+    unreadable: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        """Whether this lock is the script's embedded block."""
+        return self.description.endswith("(embedded)")
+
+
+def unreadable_lock(source: LockSource, reason: object) -> LockError:
+    """The error for unreadable lock data: it names the lock and both ways out.
+
+    One rule for every case (embedded or sidecar, metadata or none, with or
+    without ``--locked``): lock data the user keeps beside or inside a script
+    and that cannot be read is never passed over silently, since a run would
+    otherwise solve something else than what was locked (or, without
+    metadata, run without the locked packages).
+    """
+    rewrite = "--lock --refresh"
+    if source.embedded:
+        rewrite = "--lock --embed --refresh"
+    elif source.format_name != DEFAULT_LOCKFILE_FORMAT:
+        rewrite = f"--lock --lock-format {source.format_name} --refresh"
+    return LockError(
+        f"unreadable lock {source.description}: {reason}; "
+        f"use --ignore-lock to solve from the metadata, or {rewrite} to rewrite it"
+    )
 
 
 def script_digest(request: ScriptRequest, cli_channels: list[str], with_specs: list[str]) -> str:
@@ -116,31 +152,24 @@ def _script_owner(script: str) -> int | None:
         return None
 
 
-def _read(path: str, warn: Callable[[str], None] | None = None, script: str | None = None) -> str | None:
-    """The text of *path*; a lock that exists but is not readable text is warned about.
+def _read(path: str, script: str) -> tuple[str | None, str | None]:
+    """The text of *path* (a sidecar of *script*), or ``None`` and why it cannot be read.
 
-    With *script* (a sidecar of it), a lock :func:`_refuse_untrusted` refuses is an error.
+    ``(None, None)`` when it is gone.  A lock :func:`_refuse_untrusted` refuses is an error.
     """
     try:
         with open(path, "rb") as handle:
-            if script is not None and EUID is not None:  # the file opened, not its name: nothing swapped in between
+            if EUID is not None:  # the file opened, not its name: nothing swapped in between
                 _refuse_untrusted(path, os.fstat(handle.fileno()), _script_owner(script))
             data = handle.read(MAX_LOCK_BYTES + 1)
     except OSError as error:
-        if warn is not None and os.path.exists(path):
-            warn(f"ignoring unreadable lock {path}: {error.strerror}")
-        return None
-    reason = None
+        return None, (error.strerror or str(error)) if os.path.exists(path) else None
     if len(data) > MAX_LOCK_BYTES:
-        reason = f"larger than {MAX_LOCK_BYTES // (1024 * 1024)} MiB"
-    else:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            reason = "not UTF-8 text"
-    if warn is not None:
-        warn(f"ignoring unreadable lock {path}: {reason}")
-    return None
+        return None, f"larger than {MAX_LOCK_BYTES // (1024 * 1024)} MiB"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
 
 
 def _unclaimed_siblings(script: str) -> bool:
@@ -293,19 +322,29 @@ def _discover(
             sources.append(
                 LockSource(f"{script}:{block.start_line} (embedded)", content, matching[0], formats[matching[0]])
             )
-        elif not format_name:
-            warn(f"ignoring the lock embedded in {script}:{block.start_line}: not in a known lock format")
+        elif not format_name:  # with --lock-format, only that format's locks are looked at
+            sources.append(
+                LockSource(
+                    f"{script}:{block.start_line} (embedded)",
+                    content,
+                    "",
+                    next(iter(formats.values())),
+                    unreadable="not in a known lock format",
+                )
+            )
     directory, name = os.path.split(script)
     for format_name_, backend in formats.items():
         for sidecar in backend.sidecar_names(name, platform):
             path = os.path.join(directory, sidecar)
+            if not os.path.isfile(path):
+                continue
             try:
-                found = _read(path, warn, script) if os.path.isfile(path) else None
+                found, reason = _read(path, script)
             except ScriptError as error:  # an earlier lock (the embedded one) may still be the one used
                 sources.append(LockSource(path, "", format_name_, backend, refused=str(error)))
                 continue
-            if found is not None:
-                sources.append(LockSource(path, found, format_name_, backend))
+            if found is not None or reason is not None:
+                sources.append(LockSource(path, found or "", format_name_, backend, unreadable=reason))
         if not backend.multi_platform and not any(
             os.path.isfile(os.path.join(directory, sidecar)) for sidecar in backend.sidecar_names(name, platform)
         ):
@@ -341,11 +380,14 @@ def select(
 ) -> tuple[LockSource, LockData] | None:
     """The first fresh, readable lock that has *platform*, every *required* package and its PyPI half.
 
-    The others are warned about.
+    The stale ones before it, and those without this platform, are warned
+    about; a refused or unreadable one reached before a usable one is an error.
     """
     for source in sources:
         if source.refused is not None:
             raise ScriptError(source.refused)
+        if source.unreadable is not None:
+            raise unreadable_lock(source, source.unreadable)
         if read_header(source.text) != digest:
             warn(
                 f"ignoring stale lock {source.description}: the script's dependencies changed since it was "
@@ -355,8 +397,7 @@ def select(
         try:
             data = source.format.loads(source.text)
         except CeError as error:
-            warn(f"ignoring unreadable lock {source.description}: {error}")
-            continue
+            raise unreadable_lock(source, error) from None
         if platform not in data.packages:
             warn(f"lock {source.description} has no packages for {platform}")
             continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ce.backends.builtin import DEFAULT_LOCKFILE_FORMAT
 from ce.base import script_argument
 from ce.envs.provision import EnvironmentSpec, Prepared, Reporter, RunOptions, provide, solve_request_for
-from ce.errors import UsageError
+from ce.errors import CeError, UsageError
 from ce.lockfiles import LockData, LockError
 from ce.platforms import validate_subdir
 from ce.records import SolveRequest
@@ -58,8 +58,6 @@ class LockOptions:
             raise UsageError("--locked cannot be combined with --ignore-lock or --lock")
         if self.extra_platforms and not self.lock:
             raise UsageError("--platform goes with --lock")
-        if self.format_name is not None and not self.lock and self.ignore_lock:
-            raise UsageError("--lock-format and --ignore-lock cannot be combined")
 
 
 def _from_metadata(request: ScriptRequest, options: RunOptions) -> EnvironmentSpec:
@@ -114,7 +112,7 @@ def _write_new_lock(
         own = [
             source
             for source in discover(request.path, script_text, name, request.platform, registry, lambda _m: None)
-            if source.description.endswith("(embedded)") == lock_options.embed
+            if source.embedded == lock_options.embed
         ]
         chosen = select(
             own, digest, request.platform, lambda _m: None, required_names(request), request.pypi_requirements
@@ -143,12 +141,21 @@ def _existing_lock(
     registry: Callable[[], BackendRegistry],
     reporter: Reporter,
 ) -> LockData | None:
-    """A fresh lock found for the script, or ``None`` to solve from the metadata."""
+    """A fresh lock found for the script, or ``None`` to solve from the metadata.
+
+    Unreadable lock data reached before a usable lock is an error, in every
+    case (:func:`ce.script.lockfile_io.unreadable_lock`).
+    """
     warnings: list[str] = []
     sources = discover(request.path, script_text, lock_options.format_name, request.platform, registry, warnings.append)
-    chosen = select(
-        sources, digest, request.platform, warnings.append, required_names(request), request.pypi_requirements
-    )
+    try:
+        chosen = select(
+            sources, digest, request.platform, warnings.append, required_names(request), request.pypi_requirements
+        )
+    except CeError:  # unreadable or refused: the locks passed over before it are still reported
+        for warning in warnings:
+            reporter.warn(warning)
+        raise
     if chosen is None and lock_options.locked:
         reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
         raise LockError(f"--locked: {reason}")
@@ -172,6 +179,8 @@ def prepare_script(
 ) -> Prepared:
     """Find or build the script's environment (from a lock or its metadata) and return the process."""
     lock_options.check()
+    if lock_options.format_name is not None and lock_options.ignore_lock and not lock_options.lock:
+        reporter.warn("--lock-format is unused with --ignore-lock (no lock is read or written); ignoring it")
     digest = script_digest(request, lock_options.cli_channels, lock_options.with_specs)
     data: LockData | None = None
     if lock_options.lock:
