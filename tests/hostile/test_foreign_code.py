@@ -40,7 +40,7 @@ def test_md5_only_lock_never_links_another_cached_build_of_the_same_name(
     url, md5, _sha256 = archive_of(channel_b, "foo-1.0-0")
     folder = script_folder(tmp_path, "s.foo", FOO_SCRIPT)
     (folder / "s.foo.linux-64.explicit.txt").write_text(explicit_lock(lock_digest(["foo"]), [f"{url}#{md5}"]))
-    result = run("--locked", "--lock-format", "explicit", "s.foo", cwd=folder)
+    result = run("--locked", "--lock-format", "explicit", "./s.foo", cwd=folder)  # a path: .foo is no script suffix
     assert "foo from channel-a" not in result.stdout, "a different cached build was linked"
     assert_ok(result, "foo from channel-b")
 
@@ -51,7 +51,7 @@ def test_md5_only_lock_with_a_tampered_archive_is_refused(tmp_path: Path, own_ra
     url, _md5, _ = archive_of(channel_a, "foo-1.0-0")
     folder = script_folder(tmp_path, "s.foo", FOO_SCRIPT)
     (folder / "s.foo.linux-64.explicit.txt").write_text(explicit_lock(lock_digest(["foo"]), [f"{url}#{'0' * 32}"]))
-    result = run("--locked", "--lock-format", "explicit", "s.foo", cwd=folder)
+    result = run("--locked", "--lock-format", "explicit", "./s.foo", cwd=folder)  # a path: .foo is no script suffix
     assert_one_error(result, 1, "mismatch")
     assert "foo from" not in result.stdout
 
