@@ -116,7 +116,7 @@ CASES = [
     Case(
         "two blocks", ["s.py"], 1, "s.py:5: a second", setup=_script("# /// script\n# ///\n\n\n# /// script\n# ///\n")
     ),
-    Case("invalid toml", ["s.py"], 1, "s.py:2: invalid TOML", setup=_script("# /// script\n# a = = 1\n# ///\n")),
+    Case("invalid toml", ["s.py"], 1, "s.py:2:7: invalid TOML", setup=_script("# /// script\n# a = = 1\n# ///\n")),
     Case(
         "bad requires-python",
         ["s.py"],

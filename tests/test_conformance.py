@@ -156,7 +156,8 @@ ONLY_UNCLOSED = '# /// script\n# dependencies = ["requests"]\n\n' + RUNS
     "PEP 723",
     "only an unclosed `# /// script` block",
     peer="PEP and reference: ignored, no metadata (None); uv refuses it ('opening tag without a closing tag')",
-    ce="no metadata (as the PEP says): the script runs with the configured channels' Python",
+    ce="no metadata (as the PEP says), with a warning naming the blank line that ended the block: "
+    "the script runs with the configured channels' Python",
 )
 def test_only_an_unclosed_script_block_means_no_metadata(tmp_path: Path, env: dict[str, str]) -> None:
     path = _script(tmp_path, ONLY_UNCLOSED)
@@ -166,6 +167,7 @@ def test_only_an_unclosed_script_block_means_no_metadata(tmp_path: Path, env: di
     assert _parse(ONLY_UNCLOSED).source == "none"
     result = run_ce(str(path), env=env)
     assert (result.returncode, result.stdout) == (0, f"ran {PYTHON_VERSION}\n"), result.stderr
+    assert f"{path}:3: a blank line ends the '# /// script' block of line 1" in result.stderr
 
 
 TWO_SCRIPT_BLOCKS = "# /// script\n# dependencies = []\n# ///\nx = 1\n# /// script\n# dependencies = []\n# ///\n" + RUNS

@@ -104,7 +104,7 @@ def test_other_blocks_and_code_are_untouched() -> None:
 
 
 def test_refuses_malformed_metadata_and_legacy_blocks() -> None:
-    with pytest.raises(ScriptError, match=r"s.py:2: invalid TOML"):
+    with pytest.raises(ScriptError, match=r"s.py:2:7: invalid TOML"):
         edit_text("# /// script\n# x = = 1\n# ///\n", ["six"], "s.py")
     with pytest.raises(ScriptError, match="legacy"):
         edit_text("# conda execute\n# env:\n#  - numpy\n", ["six"], "s.py")

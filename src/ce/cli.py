@@ -342,7 +342,25 @@ def report_error(error: BaseException, verbose: bool, prog: str = "ce") -> int:
         text = str(error)
     message = printable(text) or type(error).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
+    excerpt = error.excerpt if isinstance(error, CeError) else None
+    if excerpt is not None and (verbose or sys.stderr.isatty()):
+        for line in excerpt_lines(*excerpt):
+            print(line, file=sys.stderr)
     return error.exit_code if isinstance(error, CeError) else EXIT_ERROR
+
+
+def excerpt_lines(number: int, source: str, column: int) -> list[str]:
+    """The source line an error points at and a caret under *column* (1-based), as uv shows them.
+
+    Only for a person: the error itself stays one line, so a log or a program reading stderr
+    gets one line per error; on a terminal or with ``-v`` these two follow it. The source line
+    is escaped as a message is (each character kept in its place, a tab shown as ``\\t``), and
+    the caret counts the escaped width of what precedes the column.
+    """
+    gutter = str(number)
+    shown_line = masked(shown(source))
+    before = masked(shown(source[: max(column - 1, 0)]))
+    return [f"{gutter} | {shown_line}", f"{' ' * len(gutter)} | {' ' * min(len(before), len(shown_line))}^"]
 
 
 def _format_age(timestamp: float) -> str:

@@ -16,6 +16,10 @@ class CeError(Exception):
     """Base class of every ce error; ``str(error)`` is one line for the user."""
 
     exit_code: int = EXIT_ERROR
+    #: The source line the error points at: (file line, the line as written, 1-based column).
+    #: The message stays one line; the command line shows this excerpt and a caret under it
+    #: only on a terminal or with ``-v`` (see ``ce.cli.report_error``).
+    excerpt: tuple[int, str, int] | None = None
 
 
 class UsageError(CeError):

@@ -63,6 +63,10 @@ class UnclosedBlock:
 
     type: str
     start_line: int
+    #: The file line that ended the run of comment lines (``None``: the end of the file).
+    stop_line: int | None = None
+    #: Whether that line is blank (a blank line inside a block must be ``#``).
+    stop_blank: bool = False
 
 
 def _is_content(line: str) -> bool:
@@ -87,7 +91,9 @@ def find_blocks(text: str) -> tuple[list[Block], list[UnclosedBlock]]:
                 last_close = end
             end += 1
         if last_close is None:
-            unclosed.append(UnclosedBlock(match.group("type"), index + 1))
+            stop = end + 1 if end < len(lines) else None
+            blank = end < len(lines) and not lines[end].strip()
+            unclosed.append(UnclosedBlock(match.group("type"), index + 1, stop, blank))
             index = end
             continue
         blocks.append(Block(match.group("type"), index + 1, last_close + 1, tuple(lines[index + 1 : last_close])))

@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from ce.errors import ScriptError
-from ce.script.blocks import Block, find_blocks
+from ce.script.blocks import Block, UnclosedBlock, find_blocks
 from ce.specs import matchspec_error, normalize_spec, spec_package_name
 from ce.text import BOM, split_lines
 
@@ -154,11 +154,20 @@ def _parse_toml(path: str, block: Block) -> dict[str, Any]:
         raise _fail(path, block.start_line + 1, "the script metadata nests too deeply to read") from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
-        position = TOML_POSITION.search(message)
-        # without a position ("at end of document") the block ran out before the value did
-        line = block.file_line(int(position.group("line"))) if position else block.end_line
         reason = TOML_POSITION.sub("", message).replace("(at end of document)", "at the end of the block").strip()
-        raise _fail(path, line, f"invalid TOML in the script metadata block: {reason}") from None
+        position = TOML_POSITION.search(message)
+        content_line = int(position.group("line")) if position else 0
+        if not 1 <= content_line <= len(block.lines):
+            # without a position ("at end of document") the block ran out before the value did
+            raise _fail(path, block.end_line, f"invalid TOML in the script metadata block: {reason}") from None
+        assert position is not None
+        source = block.lines[content_line - 1]
+        # the parser counts columns in the content, which lost the line's "# " (or "#")
+        column = int(position.group("column")) + (2 if source.startswith("# ") else 1)
+        line = block.file_line(content_line)
+        failure = ScriptError(f"{path}:{line}:{column}: invalid TOML in the script metadata block: {reason}")
+        failure.excerpt = (line, source, column)
+        raise failure from None
 
 
 def _conda_specs(path: str, block: Block, specs: tuple[str, ...], key: str) -> tuple[str, ...]:
@@ -299,6 +308,8 @@ def parse_metadata(text: str, path: str = "<script>") -> ScriptMetadata:
     # ... but an unclosed lock block is most likely a damaged lock: say so (conda-exec warns too)
     warnings = tuple(unclosed_lock_warning(path, block.start_line) for block in unclosed if block.type == LOCK_BLOCK)
     script_blocks = [block for block in blocks if block.type == SCRIPT_BLOCK]
+    if not script_blocks:  # ... and a script block that never closes leaves the script without its metadata
+        warnings += tuple(unclosed_script_warning(path, block) for block in unclosed if block.type == SCRIPT_BLOCK)
     if script_blocks:
         metadata = _from_pep723(path, script_blocks[0])
         return replace(metadata, warnings=metadata.warnings + warnings) if warnings else metadata
@@ -318,6 +329,28 @@ def check_single_blocks(blocks: list[Block], path: str) -> None:
             raise _fail(
                 path, block.start_line, f"a second '# /// {block.type}' block (the first is at line {first.start_line})"
             )
+
+
+def unclosed_script_warning(path: str, block: UnclosedBlock) -> str:
+    """The warning for a ``# /// script`` line that no ``# ///`` closes, and what ended it.
+
+    Only given when no closed script block exists (an unclosed one beside the real block is a
+    usage example, say in a docstring); the block is still ignored, as PEP 723 requires. It
+    names the blank line when one ended the block (that is the line to fix), else the opening.
+    """
+    ignored = "ignored (PEP 723), so the script runs without its dependencies"
+    opening = f"'# /// {SCRIPT_BLOCK}'"
+    if block.stop_line is None:
+        return f"{path}:{block.start_line}: no '# ///' line closes the {opening} block: it is {ignored}"
+    if block.stop_blank:
+        return (
+            f"{path}:{block.stop_line}: a blank line ends the {opening} block of line {block.start_line} "
+            f"before any '# ///' (inside a block, write '#' for an empty line): it is {ignored}"
+        )
+    return (
+        f"{path}:{block.start_line}: the {opening} block ends at line {block.stop_line} (not a '#' comment) "
+        f"without a '# ///' line: it is {ignored}"
+    )
 
 
 def unclosed_lock_warning(path: str, line: int) -> str:
