@@ -148,7 +148,7 @@ def test_a_stale_lock_is_named_and_not_used(script: Path, env: dict[str, str]) -
     locked = run_ce("--locked", str(script), env=env)
     assert locked.returncode == 1
     (line,) = locked.stderr.strip().splitlines()
-    assert line.startswith("ce: error: --locked: ignoring stale lock") and str(sidecar) in line
+    assert line.startswith("ce: error: --locked: stale lock") and str(sidecar) in line
 
 
 def test_locked_without_any_lock_fails(script: Path, env: dict[str, str], ce_home: Path) -> None:

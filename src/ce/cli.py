@@ -629,7 +629,7 @@ class Cli:
 
     def clean(self) -> int:
         from ce.base import CleanSettings
-        from ce.envs.store import EnvCache, describe_freed, format_size
+        from ce.envs.store import EnvCache, describe_freed, format_size, shared_files, shared_total
 
         ns = self.ns
         if ns.all and ns.older_than is not None:
@@ -655,12 +655,20 @@ class Cli:
             own, shared = entry.sizes()
             extra = f", {format_size(shared)} shared" if shared else ""
             print(f"{'would remove' if ns.dry_run else 'remove'} {shown(entry.name)} ({format_size(own)}{extra})")
+        if not (ns.yes or ns.dry_run) and not sys.stdin.isatty():
+            # no one to ask (a pipe, cron): deleting needs -y, as apt does; the automatic cleanup never gets here
+            raise CeError(
+                f"not removing {len(selected)} environment(s) without confirmation: "
+                "stdin is not a terminal to ask on; add -y (--yes) to remove them"
+            )
+        # the environments link the same package cache files: the total counts each of them once
+        shared_by = {entry.name: shared_files(entry.path) for entry in selected}  # measured before any removal
         if ns.dry_run:
             own_total = sum(entry.sizes()[0] or 0 for entry in selected)
-            shared_total = sum(entry.sizes()[1] or 0 for entry in selected)
-            print(f"{describe_freed(own_total, shared_total, 'would free')} in {len(selected)} environment(s)")
+            shared_bytes = shared_total(shared_by.values())
+            print(f"{describe_freed(own_total, shared_bytes, 'would free')} in {len(selected)} environment(s)")
             return 0
-        if not ns.yes and sys.stdin.isatty():
+        if not ns.yes:
             try:
                 answer = input(f"Remove {len(selected)} environment(s)? [y/N] ")
             except EOFError:  # Ctrl-D: no answer is a no
@@ -672,7 +680,8 @@ class Cli:
         result = cache.clean_entries(selected)
         for entry in result.in_use:
             self.warn(f"kept {entry.name}: a running tool is using it")
-        print(f"removed {len(result.removed)} environment(s), {result.describe_freed()}")
+        shared_bytes = shared_total(shared_by[entry.name] for entry in result.removed)
+        print(f"removed {len(result.removed)} environment(s), {describe_freed(result.freed_bytes, shared_bytes)}")
         return 0
 
     def _run_options(self) -> RunOptions:

@@ -274,7 +274,8 @@ def _explain(
     if kind == "dropped":
         return f"{doing}: the connection dropped mid-transfer{where}: try again{offline}"
     if kind == "offline":
-        return f"{doing} (offline: only cached repodata is used): {_cause(text)}"
+        mark = " (offline: only cached repodata is used)"
+        return f"{doing}{'' if doing.endswith(mark) else mark}: {_cause(text)}"  # the caller may have said it
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
     cause = _cause(text)
     return f"{doing}: {first}" + (f": {cause}" if cause and cause != first else "")

@@ -63,6 +63,39 @@ def _summarize_solver_error(error: BaseException) -> str:
     return "; ".join(dict.fromkeys(meaningful[:6])) or _first_line(error)
 
 
+_NO_CANDIDATES = "No candidates were found for "
+
+
+async def _did_you_mean(gateway: Any, channels: list[Any], platforms: list[Any], text: str, deadline: float) -> str:
+    """``"; did you mean ruff?"`` for the packages the channels do not have, from the names they hold.
+
+    The names come from the repodata the query just read (cached; sharded
+    channels list them in their index), so nothing more is downloaded for a
+    channel read in full.  Any failure to list them gives no hint.
+    """
+    import difflib
+
+    missing = []
+    for line in text.splitlines():
+        _, found, rest = line.partition(_NO_CANDIDATES)
+        if found and rest.split():
+            missing.append(rest.split()[0].rstrip("."))
+    if not missing:
+        return ""
+    try:
+        listing = gateway.names(channels, platforms)
+        result = await asyncio.wait_for(listing, deadline) if deadline > 0 else await listing
+        names = sorted({name.normalized for name in result})
+    except Exception:  # only a hint: never the reason a solve error changes
+        return ""
+    hints = []
+    for name in dict.fromkeys(missing):
+        close = difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.75)
+        if close:
+            hints.append(f"did you mean {' or '.join(close)}" + ("?" if len(missing) == 1 else f" for {name}?"))
+    return "".join(f"; {hint}" for hint in hints)
+
+
 def _channel_names(channels: Sequence[str]) -> str:
     """The channels as a status line names them: the last part of each URL, credentials never shown."""
     names = [redact(url).rstrip("/").rsplit("/", 1)[-1] or redact(url) for url in channels]
@@ -216,7 +249,8 @@ class RattlerSolver:
                 ) from error
             except rattler_errors.SolverError as error:
                 summary = _summarize_solver_error(error)
-                raise SolveError(f"cannot solve {', '.join(request.specs)}: {summary}") from error
+                hint = await _did_you_mean(gateway, channels, platforms, str(error), deadline)
+                raise SolveError(f"cannot solve {', '.join(request.specs)}: {summary}{hint}") from error
             except (rattler_errors.FetchRepoDataError, rattler_errors.GatewayError) as error:
                 doing = "cannot read channel repodata" + (
                     " (offline: only cached repodata is used)" if request.offline else ""

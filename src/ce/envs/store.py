@@ -19,7 +19,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,7 +292,18 @@ def tree_sizes(path: str) -> tuple[int, int]:
     found under *path*) is shared, typically with the package cache that
     installed it: removing *path* does not free it.  Everything else is own.
     """
-    inodes: dict[tuple[int, int], list[int]] = {}  # (dev, ino) -> [size, links, links seen here]
+    own = shared = 0
+    for size, links, seen in _inodes(path).values():
+        if links > seen:
+            shared += size
+        else:
+            own += size
+    return own, shared
+
+
+def _inodes(path: str) -> dict[tuple[int, int], list[int]]:
+    """``(dev, ino) -> [size, links, links found under path]`` of the files under *path* (symlinks not followed)."""
+    inodes: dict[tuple[int, int], list[int]] = {}
     for root, _dirs, files in os.walk(path):
         for name in files:
             try:
@@ -304,13 +315,25 @@ def tree_sizes(path: str) -> tuple[int, int]:
                 inodes[(info.st_dev, info.st_ino)] = [info.st_size, info.st_nlink, 1]
             else:
                 found[2] += 1
-    own = shared = 0
-    for size, links, seen in inodes.values():
-        if links > seen:
-            shared += size
-        else:
-            own += size
-    return own, shared
+    return inodes
+
+
+def shared_files(path: str) -> dict[tuple[int, int], int]:
+    """``(dev, ino) -> size`` of the files under *path* that are shared (see :func:`tree_sizes`)."""
+    return {key: size for key, (size, links, seen) in _inodes(path).items() if links > seen}
+
+
+def shared_total(shared: Iterable[dict[tuple[int, int], int]]) -> int:
+    """Bytes of the shared files of several environments, each inode counted once.
+
+    The environments of one cache link the same package cache files (python's
+    files in every one of them): adding their per-environment figures counts
+    those files once per environment, several times what stays on disk.
+    """
+    union: dict[tuple[int, int], int] = {}
+    for files in shared:
+        union.update(files)
+    return sum(union.values())
 
 
 def tree_size(path: str) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ce.backends.builtin import DEFAULT_LOCKFILE_FORMAT
 from ce.base import script_argument
 from ce.envs.provision import EnvironmentSpec, Prepared, Reporter, RunOptions, provide, solve_request_for
-from ce.errors import CeError, UsageError
+from ce.errors import CeError, ToolNotFoundError, UsageError
 from ce.lockfiles import LockData, LockError
 from ce.platforms import validate_subdir
 from ce.records import SolveRequest
@@ -157,7 +157,9 @@ def _existing_lock(
             reporter.warn(warning)
         raise
     if chosen is None and lock_options.locked:
-        reason = "; ".join(warnings) if warnings else f"no lock found for {request.path}"
+        # the run fails on a stale lock rather than ignoring it: say "stale lock", not "ignoring stale lock"
+        reasons = [warning.removeprefix("ignoring ") for warning in warnings]
+        reason = "; ".join(reasons) if reasons else f"no lock found for {request.path}"
         raise LockError(f"--locked: {reason}")
     for warning in warnings:
         reporter.warn(warning)
@@ -190,4 +192,21 @@ def prepare_script(
         data = _existing_lock(request, script_text, digest, lock_options, registry, reporter)
     spec = _from_metadata(request, options) if data is None else _from_lock(request, data, options)
     argv = [*request.interpreter, script_argument(request.path), *args]
-    return provide(spec, argv, options, registry, reporter)
+    try:
+        return provide(spec, argv, options, registry, reporter)
+    except ToolNotFoundError as error:
+        raise _interpreter_not_found(request, error) from None
+
+
+def _interpreter_not_found(request: ScriptRequest, error: ToolNotFoundError) -> ToolNotFoundError:
+    """The 127 error of a script whose interpreter is missing: the fix is in the script, not ``--from``.
+
+    Scripts refuse ``--from``; the package that provides the interpreter belongs
+    in the script's dependencies (or, for one run, ``--with PACKAGE``).
+    """
+    message = str(error)
+    message = message.removesuffix("; use --from PACKAGE if another package provides it")
+    where = "env:" if request.metadata.source == "conda-execute" else "[tool.conda] dependencies"
+    return ToolNotFoundError(
+        f"{message}; add the package that provides it to the script's {where} (or, for one run, --with PACKAGE)"
+    )
