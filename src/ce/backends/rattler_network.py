@@ -135,15 +135,13 @@ def network_files(settings: CondaSettings, environ: Mapping[str, str]) -> list[t
     return files
 
 
-def check_network_files(settings: CondaSettings, environ: Mapping[str, str]) -> None:
-    """Refuse a FIFO, device or directory where rattler expects one of its :func:`network_files`.
+def _refuse_special_files(files: list[tuple[str, str]]) -> None:
+    """Refuse the first of *files* (``(what names it, path)``) that exists and is not a regular file.
 
-    rattler opens them with a blocking read, so a FIFO there would hang every
-    run that builds a client.  Only ``stat`` is used (an ``open`` of a FIFO
-    blocks); a file that does not exist is fine (rattler reads nothing), and
-    one that cannot be looked at is left to rattler to report.
+    Only ``stat`` is used (an ``open`` of a FIFO blocks); a file that does not exist is fine
+    (rattler reads nothing), and one that cannot be looked at is left to rattler to report.
     """
-    for what, path in network_files(settings, environ):
+    for what, path in files:
         try:
             mode = os.stat(path).st_mode
         except (OSError, ValueError):
@@ -154,6 +152,14 @@ def check_network_files(settings: CondaSettings, environ: Mapping[str, str]) -> 
             )
 
 
+def check_network_files(settings: CondaSettings, environ: Mapping[str, str]) -> None:
+    """Refuse a FIFO, device or directory where rattler expects one of its :func:`network_files`.
+
+    rattler opens them with a blocking read, so a FIFO there would hang every run that builds a client.
+    """
+    _refuse_special_files(network_files(settings, environ))
+
+
 def check_files_read_at_import(environ: Mapping[str, str]) -> None:
     """Refuse a special file named by ``SSL_CERT_FILE`` before ``rattler`` is imported.
 
@@ -162,16 +168,8 @@ def check_files_read_at_import(environ: Mapping[str, str]) -> None:
     a client is built: :func:`check_network_files`).
     """
     path = environ.get("SSL_CERT_FILE")
-    if not path:
-        return
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError):
-        return
-    if not stat.S_ISREG(mode):
-        raise ConfigurationError(
-            f"SSL_CERT_FILE names {path}, which is {file_kind(mode)}, not a regular file: replace or remove it"
-        )
+    if path:
+        _refuse_special_files([("SSL_CERT_FILE names", path)])
 
 
 def deadline_secs(settings: CondaSettings) -> float:
