@@ -11,7 +11,7 @@ import subprocess
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -296,6 +296,44 @@ def _wait_for_line(lines: queue.Queue[str], needle: str, seconds: float) -> str 
     return None
 
 
+@contextlib.contextmanager
+def _run_under_held_lock(
+    held: Path,
+    args: tuple[str, ...],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    while_held: Callable[[], None] = lambda: None,
+) -> Iterator[tuple[subprocess.Popen[str], str | None]]:
+    """Start ce with *args* while this process holds *held*: its first "waiting" line (within 10 s), then
+    *while_held* still under the lock; yield the run and that line once the lock is let go (the run can go on).
+
+    The run is killed if it outlives the test.
+    """
+    with _flock(held):
+        process = subprocess.Popen(
+            ce_command(*args),
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            line = _wait_for_line(_stderr_lines(process), "waiting", 10)
+            while_held()
+        except BaseException:
+            process.kill()
+            process.wait(timeout=30)
+            raise
+    try:
+        yield process, line
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
 def test_a_run_blocked_on_a_build_lock_says_which_file_and_process(
     tmp_path: Path, channel_url: str, ce_home: Path
 ) -> None:
@@ -305,48 +343,26 @@ def test_a_run_blocked_on_a_build_lock_says_which_file_and_process(
     assert_ok(run("--from", "hello-tool", "hello", env=env), "hello from hello-tool")
     (build_lock,) = (ce_home / "envs" / ".locks").glob("hello-tool--*.build.lock")
     assert_ok(run("--clean", "--all", "-y", env=env))
-    with _flock(build_lock):
-        process = subprocess.Popen(
-            ce_command("--from", "hello-tool", "hello"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        line = _wait_for_line(_stderr_lines(process), "waiting", 10)
-    try:
+    with _run_under_held_lock(build_lock, ("--from", "hello-tool", "hello"), env=env) as (process, line):
         assert line is not None, "no word of the wait while the lock was held"
         assert str(build_lock) in line and str(os.getpid()) in line, line
         assert process.wait(timeout=60) == 0
         assert process.stdout is not None and "hello from hello-tool" in process.stdout.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def test_an_edit_waiting_for_another_edit_says_so(tmp_path: Path, channel_url: str) -> None:
     """``--add`` while another process holds the script's edit lock: one line naming the script and pid."""
     folder = script_folder(tmp_path, "s.sh", HELLO_SCRIPT)
     script = folder / "s.sh"
-    with _flock(script):
-        process = subprocess.Popen(
-            ce_command("--add", "six", "s.sh"),
-            cwd=folder,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        line = _wait_for_line(_stderr_lines(process), "waiting", 10)
+
+    def not_edited_yet() -> None:
         assert "six" not in script.read_text()
-    try:
+
+    with _run_under_held_lock(script, ("--add", "six", "s.sh"), cwd=folder, while_held=not_edited_yet) as (
+        process,
+        line,
+    ):
         assert line is not None, "no word of the wait while the lock was held"
         assert os.path.realpath(script) in line and str(os.getpid()) in line, line
         assert process.wait(timeout=60) == 0
         assert "six" in script.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
